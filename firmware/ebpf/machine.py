@@ -21,7 +21,9 @@ from .isa import MAX_CALL_DEPTH, STACK_SIZE
 
 __all__ = ["Region", "REGION_SHIFT", "region_base", "region_of", "frame_pointer",
            "MAP_ID_SHIFT", "MAP_OFFSET_MASK", "map_value_address", "TrapCause",
-           "DEFAULT_INSN_BUDGET", "UNWIND_HELPER_ID"]
+           "DEFAULT_INSN_BUDGET", "UNWIND_HELPER_ID", "XdpAction", "XDP_MD_FIELDS", "XDP_MD_SIZE",
+           "PACKET_BUFFER_SIZE", "XDP_HEADROOM", "XDP_FRAME_STRUCT_SIZE", "XDP_TAILROOM",
+           "XDP_MAX_FRAME", "XDP_METADATA_MAX", "ETH_HLEN", "port_ifindex", "ifindex_port"]
 
 REGION_SHIFT = 28
 
@@ -82,3 +84,45 @@ DEFAULT_INSN_BUDGET = 1_000_000
 # The bpf_conformance suite's "unwind" helper (see shared/conformance/bpf_conformance/README.md):
 # returns r1; if r1 is 0 the program stops at once, as by exit, with r0 = 0.
 UNWIND_HELPER_ID = 5
+
+
+# --- The XDP hook: what the program sees of a frame. ---
+
+class XdpAction(enum.IntEnum):
+    """XDP verdicts. Ref: Linux include/uapi/linux/bpf.h enum xdp_action."""
+    ABORTED = 0
+    DROP = 1
+    PASS = 2
+    TX = 3
+    REDIRECT = 4
+
+
+# struct xdp_md: six u32 fields, read-only to the program.  data/data_end/data_meta hold
+# packet-region addresses (which fit in 32 bits, see the address map above).
+# Ref: Linux include/uapi/linux/bpf.h struct xdp_md.
+XDP_MD_FIELDS = ("data", "data_end", "data_meta", "ingress_ifindex", "rx_queue_index",
+                 "egress_ifindex")
+XDP_MD_SIZE = 4 * len(XDP_MD_FIELDS)
+
+# The packet buffer, as the kernel lays out an XDP frame in a page: headroom before the
+# frame (XDP_PACKET_HEADROOM), tailroom after it for skb_shared_info.
+# Ref: Linux include/uapi/linux/bpf.h XDP_PACKET_HEADROOM; net/core/filter.c
+# bpf_xdp_adjust_head/_tail/_meta; sizeof(struct xdp_frame) = 40 and
+# SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) = 320 on x86_64.
+PACKET_BUFFER_SIZE = 4096
+XDP_HEADROOM = 256
+XDP_FRAME_STRUCT_SIZE = 40      # adjust_head/meta may not move data below this
+XDP_TAILROOM = 320              # adjust_tail may not move data_end into this
+XDP_MAX_FRAME = PACKET_BUFFER_SIZE - XDP_HEADROOM - XDP_TAILROOM
+XDP_METADATA_MAX = 255          # and a multiple of 4: xdp_metalen_invalid()
+ETH_HLEN = 14
+
+
+def port_ifindex(port: int) -> int:
+    """The ifindex a program sees for NIC port ``port`` (ifindex 0 is never a device)."""
+    return port + 1
+
+
+def ifindex_port(ifindex: int) -> int | None:
+    """The port with that ifindex, or None."""
+    return ifindex - 1 if ifindex >= 1 else None

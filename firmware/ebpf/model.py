@@ -142,13 +142,19 @@ def _illegal_reason(insn: Insn) -> str | None:
 def run(insns: list[Insn], *, context: bytes = b"", packet: bytes | None = None,
         helpers: Mapping[int, HelperFn] | None = None, map_values: Mapping[int, bytearray] | None = None,
         budget: int = DEFAULT_INSN_BUDGET, trace: bool = False,
-        regs: Mapping[int, int] | None = None, context_writable: bool = True) -> RunResult:
-    """Run a program (the list ``isa.decode_program`` returns) to exit or trap."""
-    memory = Memory(context, packet, map_values, context_writable)
+        regs: Mapping[int, int] | None = None, context_writable: bool = True,
+        memory: Memory | None = None) -> RunResult:
+    """Run a program (the list ``isa.decode_program`` returns) to exit or trap.
+
+    ``memory``, when given, is used as it is (its helpers may hold on to it) instead of a new
+    ``Memory`` built from ``context``, ``packet``, ``map_values`` and ``context_writable``.
+    """
+    if memory is None:
+        memory = Memory(context, packet, map_values, context_writable)
     helpers = helpers or {}
     reg = [0] * isa.NUM_REGS
     reg[1] = region_base(Region.CONTEXT)
-    reg[2] = len(context)
+    reg[2] = len(memory.context)
     reg[10] = frame_pointer(0)
     for index, value in (regs or {}).items():
         reg[index] = value & MASK64

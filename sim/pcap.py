@@ -1,0 +1,83 @@
+"""pcap files in and out (Ethernet link type), with errors that name the file and record.
+
+Ref: the libpcap file format (draft-ietf-opsawg-pcap): a 24-byte file header, then records of
+a 16-byte header (seconds, micro- or nanoseconds, captured length, original length) and data.
+"""
+
+import pathlib
+import struct
+
+__all__ = ["read_frames", "PcapWriter", "PcapError", "LINKTYPE_ETHERNET"]
+
+LINKTYPE_ETHERNET = 1
+_MAGICS = {0xA1B2C3D4: "us", 0xA1B23C4D: "ns"}
+_MAX_SNAPLEN = 262144
+
+
+class PcapError(Exception):
+    """A capture file that cannot be read or written."""
+
+
+def read_frames(path: str | pathlib.Path) -> list[bytes]:
+    """Every frame of an Ethernet pcap file, in order."""
+    path = pathlib.Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PcapError(f"{path}: cannot read capture ({exc.strerror})") from None
+    if len(data) < 24:
+        raise PcapError(f"{path}: not a pcap capture (only {len(data)} bytes)")
+    for endian in "<>":
+        magic = struct.unpack_from(endian + "I", data)[0]
+        if magic in _MAGICS:
+            break
+    else:
+        raise PcapError(f"{path}: not a pcap capture (magic {data[:4].hex()})")
+    linktype = struct.unpack_from(endian + "I", data, 20)[0] & 0x0FFFFFFF
+    if linktype != LINKTYPE_ETHERNET:
+        raise PcapError(f"{path}: link type {linktype} is not Ethernet (1)")
+    frames = []
+    offset = 24
+    while offset < len(data):
+        if offset + 16 > len(data):
+            raise PcapError(f"{path}: record {len(frames)} header truncated at byte {offset}")
+        _sec, _frac, captured, _original = struct.unpack_from(endian + "4I", data, offset)
+        if captured > _MAX_SNAPLEN:
+            raise PcapError(f"{path}: record {len(frames)} claims {captured} bytes (corrupt)")
+        offset += 16
+        if offset + captured > len(data):
+            raise PcapError(f"{path}: record {len(frames)} truncated: {captured} bytes "
+                            f"announced, {len(data) - offset} present")
+        frames.append(data[offset:offset + captured])
+        offset += captured
+    return frames
+
+
+class PcapWriter:
+    """Write Ethernet frames to a pcap file (microsecond timestamps, one per frame index)."""
+
+    def __init__(self, path: str | pathlib.Path):
+        self.path = pathlib.Path(path)
+        self.count = 0
+        try:
+            self._file = open(self.path, "wb")
+        except OSError as exc:
+            raise PcapError(f"{self.path}: cannot write capture ({exc.strerror})") from None
+        self._file.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, _MAX_SNAPLEN,
+                                     LINKTYPE_ETHERNET))
+
+    def write(self, frame: bytes, timestamp_us: int | None = None) -> None:
+        ts = self.count if timestamp_us is None else timestamp_us
+        self._file.write(struct.pack("<4I", ts // 1_000_000, ts % 1_000_000, len(frame),
+                                     len(frame)))
+        self._file.write(frame)
+        self.count += 1
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
