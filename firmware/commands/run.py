@@ -1,0 +1,147 @@
+"""``xdpnic run PROG --pcap IN --out DIR``: run an XDP program over a capture on a target."""
+
+import importlib
+import json
+import pathlib
+import sys
+from collections import Counter
+
+from ..ebpf import machine
+from ..ebpf.xdp import Disposition, FrameResult, run_frame
+from ..progress import progress
+from ..program import ProgramError, load_program
+
+# target name -> "module:function" with signature run_frames(image, frames, options)
+RUN_TARGETS = {
+    "model": "firmware.commands.run:run_on_model",
+}
+
+
+def run_on_model(image, frames: list[bytes], options: dict) -> list[FrameResult]:
+    """The golden model as a NIC: every frame through ``xdp.run_frame``."""
+    if image.maps:
+        raise ProgramError(f"{image.source}: uses {len(image.maps)} map(s); maps on the model "
+                           "target arrive with the hardware-maps issue")
+    return [run_frame(image.insns, frame, ports=options["ports"],
+                      ingress_port=options["ingress_port"], budget=options["budget"],
+                      trace=options["trace"])
+            for frame in progress(frames, "frames")]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "run", help="run an XDP program over a pcap capture",
+        description="Run an XDP program on every frame of a capture and write one pcap per "
+                    "egress (tx-portN.pcap for frames leaving port N by XDP_TX or "
+                    "XDP_REDIRECT, pass.pcap for XDP_PASS to the host), result.json with one "
+                    "record per input frame and the counters, and a summary.")
+    p.add_argument("program", metavar="PROG",
+                   help="assembly file, raw bytecode (.bin) or clang -target bpf object")
+    p.add_argument("--pcap", required=True, metavar="IN.pcap", help="input frames")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--target", default="model", choices=sorted(RUN_TARGETS),
+                   help="where to run it (default: model)")
+    p.add_argument("--section", help="program to pick from an object with several")
+    p.add_argument("--ports", type=int, default=2, help="NIC ports (default 2)")
+    p.add_argument("--ingress-port", type=int, default=0,
+                   help="port every frame arrives on (default 0)")
+    p.add_argument("--budget", type=int, default=machine.DEFAULT_INSN_BUDGET,
+                   help="instruction budget per frame")
+    p.add_argument("--trace", action="store_true",
+                   help="write trace.txt: every instruction executed, per frame")
+    p.add_argument("--json", action="store_true", help="print result.json to stdout")
+    p.set_defaults(func=main)
+
+
+def _target(name: str):
+    module_name, func = RUN_TARGETS[name].split(":")
+    return getattr(importlib.import_module(module_name), func)
+
+
+def summarize(results: list[FrameResult], ports: int) -> dict:
+    """Counters in the NIC's terms: every received frame lands in exactly one disposition."""
+    by_disposition = Counter(r.disposition for r in results)
+    counters = {"received": len(results)}
+    counters.update({d: by_disposition.get(d, 0) for d in Disposition.ALL})
+    counters["discard_reasons"] = dict(Counter(r.reason for r in results
+                                               if r.disposition == Disposition.DISCARD))
+    counters["traps"] = dict(Counter(r.trap.name for r in results
+                                     if r.trap != machine.TrapCause.NONE))
+    counters["egress"] = {f"port{p}": sum(1 for r in results if r.egress_port == p)
+                          for p in range(ports)}
+    return counters
+
+
+def main(args) -> int:
+    from sim.pcap import PcapError, PcapWriter, read_frames
+    if args.ports < 1:
+        print(f"xdpnic run: --ports must be at least 1, not {args.ports}", file=sys.stderr)
+        return 2
+    if not 0 <= args.ingress_port < args.ports:
+        print(f"xdpnic run: --ingress-port {args.ingress_port} is not one of the "
+              f"{args.ports} ports", file=sys.stderr)
+        return 2
+    try:
+        image = load_program(args.program, args.section)
+        frames = read_frames(args.pcap)
+    except (ProgramError, PcapError) as exc:
+        print(f"xdpnic run: {exc}", file=sys.stderr)
+        return 2
+    out = pathlib.Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"xdpnic run: cannot create {out}: {exc.strerror}", file=sys.stderr)
+        return 2
+    options = {"ports": args.ports, "ingress_port": args.ingress_port, "budget": args.budget,
+               "trace": args.trace}
+    try:
+        results = _target(args.target)(image, frames, options)
+    except ProgramError as exc:
+        print(f"xdpnic run: {exc}", file=sys.stderr)
+        return 2
+
+    writers = {f"port{p}": PcapWriter(out / f"tx-port{p}.pcap") for p in range(args.ports)}
+    writers["pass"] = PcapWriter(out / "pass.pcap")
+    records = []
+    for index, r in enumerate(results):
+        egress = {Disposition.PASS: "pass", Disposition.TX: f"port{r.egress_port}",
+                  Disposition.REDIRECT: f"port{r.egress_port}"}.get(r.disposition)
+        if egress:
+            writers[egress].write(r.frame)
+        records.append({
+            "index": index, "action": r.disposition, "egress": egress,
+            "input_length": len(frames[index]), "output_length": len(r.frame) if egress else 0,
+            "r0": r.r0, "reason": r.reason, "trap": r.trap.name, "trap_pc": r.trap_pc,
+            "instructions": r.insn_count, "cycles": getattr(r, "cycles", None),
+        })
+    for writer in writers.values():
+        writer.close()
+    if args.trace:
+        with open(out / "trace.txt", "w") as f:
+            for index, r in enumerate(results):
+                f.write(f"# frame {index}: {r.disposition}\n")
+                f.writelines(line + "\n" for line in (r.trace or []))
+    report = {"program": image.source, "target": args.target, "frames": records,
+              "counters": summarize(results, args.ports)}
+    (out / "result.json").write_text(json.dumps(report, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_summary(report, out)
+    return 0
+
+
+def _print_summary(report: dict, out: pathlib.Path) -> None:
+    c = report["counters"]
+    print(f"{c['received']} frames through {report['program']} on {report['target']}")
+    print(f"  {'action':<10} {'frames':>8}")
+    for d in Disposition.ALL:
+        print(f"  {d:<10} {c[d]:>8}")
+    for port, n in c["egress"].items():
+        print(f"  out {port:<6} {n:>8}")
+    if c["traps"]:
+        print("  traps: " + ", ".join(f"{k} {v}" for k, v in c["traps"].items()))
+    if c["discard_reasons"]:
+        print("  discarded: " + ", ".join(f"{k} {v}" for k, v in c["discard_reasons"].items()))
+    print(f"results in {out}/ (result.json, tx-port*.pcap, pass.pcap)")

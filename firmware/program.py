@@ -1,0 +1,81 @@
+"""Read a program from a file, whatever its form: assembly text, raw bytecode or a clang object.
+
+Every command that takes a PROG argument goes through ``load_program``, so they all accept the
+same forms and fail with the same messages.
+"""
+
+import pathlib
+from dataclasses import dataclass, field
+
+from .ebpf import isa
+
+__all__ = ["ProgramImage", "ProgramError", "load_program"]
+
+ELF_MAGIC = b"\x7fELF"
+
+
+class ProgramError(Exception):
+    """A program file that cannot be read; the message names the file (and line/section)."""
+
+
+@dataclass
+class ProgramImage:
+    """A program ready to verify and run: its slots, and the maps it refers to (by index)."""
+    name: str
+    insns: list[isa.Insn]
+    maps: list = field(default_factory=list)      # firmware.ebpf.maps.MapSpec, by map index
+    source: str = ""
+
+
+def load_program(path: str | pathlib.Path, section: str | None = None) -> ProgramImage:
+    """Load PROG: a clang ``-target bpf`` object (ELF), raw bytecode (``.bin``), or assembly.
+
+    ``section`` picks a program (by section or function name) out of an object that has more
+    than one.
+    """
+    path = pathlib.Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ProgramError(f"{path}: cannot read program ({exc.strerror})") from None
+    if data.startswith(ELF_MAGIC):
+        from .ebpf import elf
+        try:
+            obj = elf.load_object(path)
+        except elf.LoaderError as exc:
+            raise ProgramError(str(exc)) from None
+        program = _pick(obj.programs, section, path)
+        return ProgramImage(program.name, program.insns, list(obj.maps), str(path))
+    if section is not None:
+        raise ProgramError(f"{path}: --section applies to ELF objects only")
+    if path.suffix == ".bin":
+        try:
+            return ProgramImage(path.stem, isa.decode_program(data), [], str(path))
+        except isa.IsaError as exc:
+            raise ProgramError(f"{path}: {exc}") from None
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise ProgramError(f"{path}: neither an ELF object, raw bytecode (.bin) nor "
+                           "assembly text") from None
+    from .ebpf import asm
+    try:
+        insns = asm.assemble(text, filename=str(path))
+    except asm.AsmError as exc:
+        raise ProgramError(str(exc)) from None
+    return ProgramImage(path.stem, insns, [], str(path))
+
+
+def _pick(programs: dict, section: str | None, path: pathlib.Path):
+    if not programs:
+        raise ProgramError(f"{path}: the object has no program sections")
+    if section is None:
+        if len(programs) > 1:
+            raise ProgramError(f"{path}: several programs ({', '.join(sorted(programs))}); "
+                               "choose one with --section")
+        return next(iter(programs.values()))
+    for program in programs.values():
+        if section in (program.name, program.section):
+            return program
+    raise ProgramError(f"{path}: no program named or in section {section!r} "
+                       f"(have: {', '.join(sorted(programs))})")
