@@ -160,7 +160,9 @@ class Fmt(enum.Enum):
     JMP_K = "op %dst, imm, target"
     JMP_X = "op %dst, %src, target"
     JA = "op target"          # target in offset
-    JA32 = "op target"        # target in imm (gotol)
+    # Target in imm (gotol).  Each format's text must differ from every other's: equal values
+    # would make this member an enum alias of JA (and JA's reserved fields those of JA32).
+    JA32 = "op target32"
     CALL_HELPER = "call imm"
     CALL_LOCAL = "call local target"
     CALL_KFUNC = "call kfunc imm"
