@@ -97,6 +97,8 @@ HelperFn = Callable[..., int]   # fn(memory, r1, r2, r3, r4, r5) -> r0
 
 @dataclass
 class RunResult:
+    """How a run ended.  ``insn_count`` counts completed instructions (lddw once); a trapping
+    instruction is not counted, and ``budget`` is the most that may complete."""
     r0: int
     regs: list[int]
     trap: TrapCause
@@ -164,8 +166,10 @@ def run(insns: list[Insn], *, context: bytes = b"", packet: bytes | None = None,
     count = 0
     pc = 0
     trap, trap_pc, trap_message = TrapCause.NONE, None, ""
+    retiring = False        # between fetching an instruction and completing it
     try:
         while True:
+            retiring = False
             if not 0 <= pc < len(insns):
                 raise _Trap(TrapCause.PC_OUT_OF_RANGE,
                             f"pc {pc} outside the program (0..{len(insns) - 1})")
@@ -176,6 +180,7 @@ def run(insns: list[Insn], *, context: bytes = b"", packet: bytes | None = None,
             if why:
                 raise _Trap(TrapCause.ILLEGAL_INSTRUCTION, why)
             count += 1
+            retiring = True
             spec = insn.spec
             fmt = spec.fmt
             next_pc = pc + 1
@@ -252,6 +257,8 @@ def run(insns: list[Insn], *, context: bytes = b"", packet: bytes | None = None,
             _trace_line(lines, format_insn, pc, insn, written, reg)
             pc = next_pc
     except _Trap as t:
+        if retiring:        # the trapping instruction did not complete: it is not counted
+            count -= 1
         trap, trap_pc, trap_message = t.cause, pc, t.message
         if lines is not None:
             lines.append(f"{pc:5d}: trap {t.cause.name}: {t.message}")
