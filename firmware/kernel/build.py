@@ -16,12 +16,16 @@ del _spec
 _REG_FORMATS = {Fmt.ALU_X, Fmt.JMP_X}
 
 
-def spec_for(mnemonic: str, x: bool = False, src: int = 0) -> OpSpec:
+def spec_for(mnemonic: str, x: bool = False, src: int = 0, atomic: bool = False) -> OpSpec:
     """The table row for ``mnemonic``; ``x`` picks the register-source form (``add r1, r2``
-    rather than ``add r1, 5``); ``src`` picks the call kind for ``call``."""
+    rather than ``add r1, 5``); ``src`` picks the call kind for ``call``; ``atomic`` the
+    atomic ``add``/``or``/``and``/``xor`` (``lock add [r10-8], r1``) over the ALU ones."""
     specs = _BY_MNEMONIC.get(mnemonic)
     if not specs:
         raise ValueError(f"unknown mnemonic {mnemonic!r}")
+    specs = [s for s in specs if (s.fmt == Fmt.ATOMIC) == atomic]
+    if not specs:
+        raise ValueError(f"mnemonic {mnemonic!r} has no {'atomic' if atomic else 'plain'} form")
     if len(specs) > 1:
         specs = [s for s in specs if (s.fmt in _REG_FORMATS) == x] or specs
     if len(specs) > 1:
@@ -32,14 +36,15 @@ def spec_for(mnemonic: str, x: bool = False, src: int = 0) -> OpSpec:
 
 
 def make(mnemonic: str, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0, *,
-         x: bool = False) -> Insn:
+         x: bool = False, atomic: bool = False) -> Insn:
     """One instruction: ``make("add", 1, imm=5)``, ``make("add", 1, 2, x=True)``,
-    ``make("jeq", 1, imm=0, off=3)``, ``make("stxdw", 10, 1, off=-8)``, ``make("exit")``.
+    ``make("jeq", 1, imm=0, off=3)``, ``make("stxdw", 10, 1, off=-8)``, ``make("exit")``,
+    ``make("add", 10, 1, off=-8, atomic=True)`` (``lock add [r10-8], r1``).
 
     The field that tells apart instructions sharing an opcode (``off`` of sdiv/movsx, ``imm``
     of the byte swaps and atomics) is filled in from the table.
     """
-    spec = spec_for(mnemonic, x=x, src=src)
+    spec = spec_for(mnemonic, x=x, src=src, atomic=atomic)
     fields = {"src": src, "off": off, "imm": imm}
     if spec.discriminator in ("off", "imm"):
         fields[spec.discriminator] = spec.value

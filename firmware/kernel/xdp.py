@@ -1,0 +1,174 @@
+"""XDP programs in the kernel: load with maps, run frames with ``BPF_PROG_TEST_RUN``.
+
+``KernelXdp`` is the kernel peer of the golden model's XDP hook: the same instructions and map
+specifications, a frame in, a verdict and the output frame out, map contents readable and
+writable between runs.  It never attaches to a network interface: frames exist only in
+``BPF_PROG_TEST_RUN``.
+
+Map references in the program follow the project's loader convention: an ``lddw`` with
+``src`` = ``MAP_FD`` or ``MAP_IDX`` carries the map's index in ``maps`` (its id) in ``imm``,
+and ``MAP_VALUE`` / ``MAP_IDX_VALUE`` carry the index in ``imm`` and the value offset in the
+second slot.  ``KernelXdp`` creates the maps and rewrites those ``lddw``s to the kernel's
+``MAP_FD`` / ``MAP_VALUE`` forms with the real fds.
+"""
+
+import enum
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..ebpf.isa import Fmt, Insn, Pseudo
+from .bpf import BpfMap, BpfProgram, KernelError, ProgType, create_map, load_program
+
+__all__ = ["XdpAction", "KernelXdp", "XdpRun", "MapLike", "relocate_maps", "KernelError"]
+
+
+class XdpAction(enum.IntEnum):
+    """``enum xdp_action``.  Ref: include/uapi/linux/bpf.h."""
+    ABORTED = 0
+    DROP = 1
+    PASS = 2
+    TX = 3
+    REDIRECT = 4
+
+
+class MapLike(Protocol):
+    """What ``KernelXdp`` needs of a map specification (``firmware.ebpf.maps.MapSpec`` has
+    it): ``type``, ``key_size``, ``value_size``, ``max_entries``; optionally ``name``,
+    ``flags`` and ``initial`` (the single value of a global-data map)."""
+    type: int
+    key_size: int
+    value_size: int
+    max_entries: int
+
+
+@dataclass
+class XdpRun:
+    """One frame through the kernel: the verdict, the frame as the program left it, and the
+    kernel's mean time per run over ``repeat`` runs (JIT-compiled when the JIT is on)."""
+    action: int
+    frame: bytes
+    duration_ns: int
+    repeat: int
+
+    @property
+    def action_name(self) -> str:
+        try:
+            return XdpAction(self.action).name
+        except ValueError:
+            return str(self.action)
+
+
+def relocate_maps(insns: list[Insn], fds: Sequence[int]) -> list[Insn]:
+    """A copy of ``insns`` with each map ``lddw`` (index in ``imm``) turned into the kernel's
+    fd form.  An index with no map raises ``ValueError`` naming the instruction."""
+    out = []
+    for i, insn in enumerate(insns):
+        new = Insn(insn.opcode, insn.dst, insn.src, insn.off, insn.imm, insn.imm64)
+        new.spec = insn.spec
+        if insn.spec is not None and insn.spec.fmt == Fmt.LDDW and insn.src in (
+                Pseudo.MAP_FD, Pseudo.MAP_IDX, Pseudo.MAP_VALUE, Pseudo.MAP_IDX_VALUE):
+            index = insn.imm
+            if not 0 <= index < len(fds):
+                raise ValueError(f"instruction {i}: lddw refers to map {index}, but the program"
+                                 f" has {len(fds)} map(s)")
+            is_value = insn.src in (Pseudo.MAP_VALUE, Pseudo.MAP_IDX_VALUE)
+            new.src = Pseudo.MAP_VALUE if is_value else Pseudo.MAP_FD
+            new.imm = fds[index]
+            new.imm64 = (insn.imm64 & ~0xFFFF_FFFF) | fds[index]
+        out.append(new)
+    return out
+
+
+class KernelXdp:
+    """An XDP program and its maps, loaded into the kernel for test runs.
+
+    Parameters
+    ----------
+    insns : list[Insn]
+        The program, as ``isa.decode_program`` lists it.
+    maps : sequence of map specifications
+        Created in order; map ``i`` is the one ``lddw`` index ``i`` names.
+    name : str
+        Program name shown by ``bpftool prog`` while loaded (15 characters kept).
+
+    Use as a context manager (or call ``close()``): the program and maps are released on
+    exit, also on exceptions and KeyboardInterrupt.  Loading raises ``KernelError`` with the
+    verifier's log when the kernel refuses the program.
+    """
+
+    def __init__(self, insns: list[Insn], maps: Sequence[MapLike] = (), name: str = "xdpnic"):
+        self.name = name
+        self.specs = list(maps)
+        self.maps: list[BpfMap] = []
+        self.program: BpfProgram | None = None
+        self._stack = ExitStack()
+        try:
+            for index, spec in enumerate(self.specs):
+                map_name = getattr(spec, "name", "") or f"map{index}"
+                bpf_map = self._stack.enter_context(create_map(
+                    int(spec.type), spec.key_size, spec.value_size, spec.max_entries,
+                    map_name, int(getattr(spec, "flags", 0) or 0)))
+                self.maps.append(bpf_map)
+                initial = getattr(spec, "initial", None)
+                if initial is not None:
+                    bpf_map.update(bytes(4), bytes(initial).ljust(spec.value_size, b"\0"))
+            relocated = relocate_maps(insns, [m.fd for m in self.maps])
+            self.program = self._stack.enter_context(load_program(relocated, ProgType.XDP, name))
+        except BaseException:
+            self._stack.close()
+            raise
+
+    def __enter__(self) -> "KernelXdp":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Unload the program and free the maps (idempotent)."""
+        self.program = None
+        self.maps = []
+        self._stack.close()
+
+    def _prog(self) -> BpfProgram:
+        if self.program is None:
+            raise ValueError(f"KernelXdp {self.name!r} is closed")
+        return self.program
+
+    def run(self, frame: bytes, repeat: int = 1, ctx: bytes | None = None) -> XdpRun:
+        """Run the program on ``frame`` ``repeat`` times (map side effects happen each
+        time); the verdict and output frame are those of the last run."""
+        if len(frame) < 14:
+            raise ValueError(f"frame of {len(frame)} bytes: the kernel's XDP test run needs at"
+                             f" least an Ethernet header (14 bytes)")
+        result = self._prog().test_run(frame, ctx_in=ctx, repeat=repeat)
+        return XdpRun(result.retval, result.data_out, result.duration_ns, repeat)
+
+    def time_per_packet(self, frame: bytes, repeat: int = 100_000) -> float:
+        """The kernel's mean time per run of ``frame`` in nanoseconds, over ``repeat`` runs."""
+        return float(self.run(frame, repeat=repeat).duration_ns)
+
+    def map(self, which: int | str) -> BpfMap:
+        """Map by index or by name."""
+        if isinstance(which, int):
+            return self.maps[which]
+        for spec, bpf_map in zip(self.specs, self.maps):
+            if getattr(spec, "name", None) == which:
+                return bpf_map
+        raise KeyError(f"no map named {which!r}")
+
+    def lookup(self, which: int | str, key: bytes) -> bytes | None:
+        return self.map(which).lookup(key)
+
+    def update(self, which: int | str, key: bytes, value: bytes) -> None:
+        self.map(which).update(key, value)
+
+    def map_contents(self, which: int | str) -> dict[bytes, bytes]:
+        """Every entry of a map, key -> value (array maps list all their slots)."""
+        return dict(self.map(which).items())
+
+    def info(self):
+        return self._prog().info()
+
