@@ -11,6 +11,7 @@ import sys
 # Sub-command modules, in the order ``xdpnic --help`` lists them.
 COMMAND_MODULES = [
     "firmware.commands.conformance",
+    "firmware.commands.disasm",
     "firmware.commands.run",
     "firmware.commands.demo",
 ]
