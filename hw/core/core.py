@@ -1,0 +1,151 @@
+"""The eBPF core: composes the units; no logic of its own beyond connections.
+
+Host side (a plain port bundle for now; the datapath wraps it with a control bus):
+instruction-memory and context-RAM write ports, ``start``, ``prog_len``, ``budget``,
+``ctx_len``/``ctx_writable``, ``busy``/``done``, ``r0``, ``trap_cause``/``trap_pc``,
+``cycles``, ``insn_count``, and row read ports into the stack and context RAMs.
+Memory side: ``ext_req``/``ext_resp`` for the packet and map-value regions.
+Helper side: ``helper_req``/``helper_resp``.
+"""
+
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out, connect
+
+from firmware.ebpf import isa
+
+from .alu import ALU
+from .branch import BranchUnit
+from .callstack import CallStack
+from .control import Control, TrapCause
+from .decoder import Decoder, Mode
+from .divider import Divider
+from .helper import HelperRequest, HelperResponse
+from .imem import InstructionMemory
+from .lsu import LSU, ExtRequest, ExtResponse
+from .regfile import RegisterFile
+from .stack import ByteRAM, StackRAM
+
+__all__ = ["Core"]
+
+
+class Core(wiring.Component):
+    """eBPF execution core.
+
+    Parameters
+    ----------
+    imem_depth : int
+        Instruction slots (power of two; default 4096).
+    ctx_bytes : int
+        Context RAM size in bytes (power of two; default 4096).
+    """
+
+    def __init__(self, imem_depth: int = 4096, ctx_bytes: int = 4096):
+        self.imem_depth = imem_depth
+        self.ctx_bytes = ctx_bytes
+        self.stack_bytes = isa.STACK_SIZE * isa.MAX_CALL_DEPTH
+        ibits = (imem_depth - 1).bit_length()
+        crow = max(1, (ctx_bytes // 8 - 1).bit_length())
+        srow = max(1, (self.stack_bytes // 8 - 1).bit_length())
+        super().__init__({
+            "imem_wr_en": In(1), "imem_wr_addr": In(ibits), "imem_wr_data": In(64),
+            "ctx_wr_en": In(1), "ctx_wr_mask": In(8), "ctx_wr_data": In(64),
+            "ctx_row": In(crow), "ctx_rd_data": Out(64),
+            "stack_row": In(srow), "stack_rd_data": Out(64),
+            "start": In(1), "prog_len": In(32), "budget": In(32), "ctx_len": In(32),
+            "ctx_writable": In(1),
+            "busy": Out(1), "done": Out(1), "r0": Out(64), "trap_cause": Out(TrapCause),
+            "trap_pc": Out(32), "cycles": Out(64), "insn_count": Out(32),
+            "ext_req": Out(stream.Signature(ExtRequest)),
+            "ext_resp": In(stream.Signature(ExtResponse)),
+            "helper_req": Out(stream.Signature(HelperRequest)),
+            "helper_resp": In(stream.Signature(HelperResponse)),
+            "retire": Out(1), "retire_pc": Out(32), "retire_wb": Out(1), "retire_reg": Out(4),
+            "retire_value": Out(64),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.imem = imem = InstructionMemory(self.imem_depth)
+        m.submodules.decoder = dec = Decoder()
+        m.submodules.regfile = rf = RegisterFile()
+        m.submodules.alu = alu = ALU()
+        m.submodules.branch = br = BranchUnit()
+        m.submodules.divider = div = Divider()
+        m.submodules.callstack = cs = CallStack()
+        m.submodules.stack = stk = StackRAM()
+        m.submodules.ctx = ctx = ByteRAM(self.ctx_bytes)
+        m.submodules.lsu = lsu = LSU(self.stack_bytes, self.ctx_bytes)
+        m.submodules.control = ctl = Control(imem.abits, stk.rows)
+
+        d = ctl.d
+        m.d.comb += [
+            # host
+            imem.wr_en.eq(self.imem_wr_en), imem.wr_addr.eq(self.imem_wr_addr),
+            imem.wr_data.eq(self.imem_wr_data),
+            ctx.host_addr.eq(self.ctx_row), ctx.host_wr_en.eq(self.ctx_wr_en),
+            ctx.host_wr_mask.eq(self.ctx_wr_mask), ctx.host_wr_data.eq(self.ctx_wr_data),
+            self.ctx_rd_data.eq(ctx.host_rd_data),
+        ]
+        # Stack host port: the control clears rows before a run; otherwise the host reads.
+        with m.If(ctl.clr_en):
+            m.d.comb += [stk.host_addr.eq(ctl.clr_row), stk.host_wr_en.eq(1),
+                         stk.host_wr_mask.eq(0xFF), stk.host_wr_data.eq(0)]
+        with m.Else():
+            m.d.comb += stk.host_addr.eq(self.stack_row)
+        m.d.comb += [
+            self.stack_rd_data.eq(stk.host_rd_data),
+            ctl.start.eq(self.start), ctl.prog_len.eq(self.prog_len),
+            ctl.budget.eq(self.budget), ctl.ctx_len.eq(self.ctx_len),
+            self.busy.eq(ctl.busy), self.done.eq(ctl.done), self.r0.eq(rf.r0),
+            self.trap_cause.eq(ctl.trap_cause), self.trap_pc.eq(ctl.trap_pc),
+            self.cycles.eq(ctl.cycles), self.insn_count.eq(ctl.insn_count),
+            self.retire.eq(ctl.retire), self.retire_pc.eq(ctl.retire_pc),
+            self.retire_wb.eq(ctl.retire_wb), self.retire_reg.eq(ctl.retire_reg),
+            self.retire_value.eq(ctl.retire_value),
+            # fetch / decode
+            imem.rd_addr.eq(ctl.imem_addr), imem.rd_en.eq(ctl.imem_en),
+            dec.insn.eq(imem.rd_data), d.eq(dec.d),
+            # register file
+            rf.rs1_addr.eq(ctl.rs1_addr), rf.rs2_addr.eq(ctl.rs2_addr),
+            ctl.rs1.eq(rf.rs1_data), ctl.rs2.eq(rf.rs2_data),
+            rf.we.eq(ctl.rf_we), rf.waddr.eq(ctl.rf_waddr), rf.wdata.eq(ctl.rf_wdata),
+            rf.init.eq(ctl.rf_init), rf.init_r1.eq(ctl.rf_init_r1),
+            rf.init_r2.eq(ctl.rf_init_r2), rf.fp.eq(ctl.fp),
+            rf.restore.eq(ctl.rf_restore), rf.restore_data.eq(cs.top.regs),
+            ctl.saved.eq(rf.saved), ctl.args.eq(rf.args),
+            # ALU, branch, divider
+            alu.op.eq(dec.d.alu_op), alu.is64.eq(dec.d.is64), alu.a.eq(rf.rs1_data),
+            alu.b.eq(ctl.operand_b), alu.off.eq(dec.d.off), alu.imm.eq(dec.d.imm),
+            alu.src_is_reg.eq(dec.d.src_is_reg), ctl.alu_result.eq(alu.result),
+            br.op.eq(dec.d.jmp_op), br.is64.eq(dec.d.is64), br.a.eq(rf.rs1_data),
+            br.b.eq(ctl.operand_b), ctl.taken.eq(br.taken),
+            div.start.eq(ctl.div_start), div.a.eq(rf.rs1_data), div.b.eq(ctl.operand_b),
+            div.is64.eq(dec.d.is64), div.signed.eq(ctl.div_signed),
+            div.modulo.eq(ctl.div_modulo), ctl.div_done.eq(div.done),
+            ctl.div_result.eq(div.result),
+            # load/store unit and its RAMs
+            lsu.start.eq(ctl.lsu_start), lsu.kind.eq(dec.d.kind), lsu.size.eq(dec.d.size),
+            lsu.sext.eq(dec.d.mode == Mode.MEMSX), lsu.atomic_op.eq(dec.d.imm[:8]),
+            lsu.base.eq(ctl.lsu_base), lsu.disp.eq(ctl.lsu_disp), lsu.sdata.eq(ctl.lsu_sdata),
+            lsu.r0.eq(rf.r0), lsu.ctx_len.eq(self.ctx_len),
+            lsu.ctx_writable.eq(self.ctx_writable),
+            ctl.lsu_done.eq(lsu.done), ctl.lsu_fault.eq(lsu.fault),
+            ctl.lsu_wb_en.eq(lsu.wb_en), ctl.lsu_wb_data.eq(lsu.wb_data),
+            stk.rd_en.eq(lsu.stk_rd_en), stk.rd_addr.eq(lsu.stk_rd_addr),
+            lsu.stk_rd_data.eq(stk.rd_data), stk.wr_en.eq(lsu.stk_wr_en),
+            stk.wr_addr.eq(lsu.stk_wr_addr), stk.wr_data.eq(lsu.stk_wr_data),
+            stk.wr_mask.eq(lsu.stk_wr_mask),
+            ctx.rd_en.eq(lsu.ctx_rd_en), ctx.rd_addr.eq(lsu.ctx_rd_addr),
+            lsu.ctx_rd_data.eq(ctx.rd_data), ctx.wr_en.eq(lsu.ctx_wr_en),
+            ctx.wr_addr.eq(lsu.ctx_wr_addr), ctx.wr_data.eq(lsu.ctx_wr_data),
+            ctx.wr_mask.eq(lsu.ctx_wr_mask),
+            # call frames
+            cs.depth.eq(ctl.depth), cs.push.eq(ctl.push), cs.push_frame.eq(ctl.push_frame),
+            ctl.top.eq(cs.top),
+        ]
+        connect(m, wiring.flipped(self.ext_req), lsu.ext_req)
+        connect(m, lsu.ext_resp, wiring.flipped(self.ext_resp))
+        connect(m, wiring.flipped(self.helper_req), ctl.helper_req)
+        connect(m, ctl.helper_resp, wiring.flipped(self.helper_resp))
+        return m
