@@ -186,9 +186,9 @@ def parse_data_text(text: str, path: pathlib.Path | str) -> ConformanceCase:
 
     mem = b""
     if "mem" in sections:
-        source, first = body("mem")
         try:
-            mem = parse_hex_bytes(source, what=f"{path}:{starts['mem']}: -- mem")
+            mem = b"".join(parse_hex_bytes(line, what=f"{path}:{lineno}: -- mem")
+                           for lineno, line in sections["mem"])
         except ValueError as exc:
             raise DataFileError(str(exc)) from None
 
