@@ -7,7 +7,7 @@ a 16-byte header (seconds, micro- or nanoseconds, captured length, original leng
 import pathlib
 import struct
 
-__all__ = ["read_frames", "PcapWriter", "PcapError", "LINKTYPE_ETHERNET"]
+__all__ = ["read_frames", "read_records", "PcapWriter", "PcapError", "LINKTYPE_ETHERNET"]
 
 LINKTYPE_ETHERNET = 1
 _MAGICS = {0xA1B2C3D4: "us", 0xA1B23C4D: "ns"}
@@ -20,6 +20,11 @@ class PcapError(Exception):
 
 def read_frames(path: str | pathlib.Path) -> list[bytes]:
     """Every frame of an Ethernet pcap file, in order."""
+    return [frame for _timestamp, frame in read_records(path)]
+
+
+def read_records(path: str | pathlib.Path) -> list[tuple[int, bytes]]:
+    """Every (timestamp in ns, frame) of an Ethernet pcap file, in order."""
     path = pathlib.Path(path)
     try:
         data = path.read_bytes()
@@ -30,6 +35,7 @@ def read_frames(path: str | pathlib.Path) -> list[bytes]:
     for endian in "<>":
         magic = struct.unpack_from(endian + "I", data)[0]
         if magic in _MAGICS:
+            frac_ns = 1000 if _MAGICS[magic] == "us" else 1
             break
     else:
         raise PcapError(f"{path}: not a pcap capture (magic {data[:4].hex()})")
@@ -41,14 +47,15 @@ def read_frames(path: str | pathlib.Path) -> list[bytes]:
     while offset < len(data):
         if offset + 16 > len(data):
             raise PcapError(f"{path}: record {len(frames)} header truncated at byte {offset}")
-        _sec, _frac, captured, _original = struct.unpack_from(endian + "4I", data, offset)
+        seconds, fraction, captured, _original = struct.unpack_from(endian + "4I", data, offset)
         if captured > _MAX_SNAPLEN:
             raise PcapError(f"{path}: record {len(frames)} claims {captured} bytes (corrupt)")
         offset += 16
         if offset + captured > len(data):
             raise PcapError(f"{path}: record {len(frames)} truncated: {captured} bytes "
                             f"announced, {len(data) - offset} present")
-        frames.append(data[offset:offset + captured])
+        frames.append((seconds * 1_000_000_000 + fraction * frac_ns,
+                       data[offset:offset + captured]))
         offset += captured
     return frames
 

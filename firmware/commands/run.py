@@ -7,6 +7,8 @@ import sys
 from collections import Counter
 
 from ..ebpf import machine
+from ..ebpf.model_helpers import EngineState
+from ..ebpf.model_maps import MapError, MapSet
 from ..ebpf.xdp import Disposition, FrameResult, run_frame
 from ..progress import progress
 from ..program import ProgramError, load_program
@@ -18,14 +20,23 @@ RUN_TARGETS = {
 
 
 def run_on_model(image, frames: list[bytes], options: dict) -> list[FrameResult]:
-    """The golden model as a NIC: every frame through ``xdp.run_frame``."""
-    if image.maps:
-        raise ProgramError(f"{image.source}: uses {len(image.maps)} map(s); maps on the model "
-                           "target arrive with the hardware-maps issue")
-    return [run_frame(image.insns, frame, ports=options["ports"],
-                      ingress_port=options["ingress_port"], budget=options["budget"],
-                      trace=options["trace"])
-            for frame in progress(frames, "frames")]
+    """The golden model as a NIC: every frame through ``xdp.run_frame``, maps kept across
+    frames; ``bpf_ktime_get_ns`` reads the frame's capture timestamp."""
+    try:
+        maps = MapSet(image.maps)
+    except MapError as exc:
+        raise ProgramError(f"{image.source}: {exc}") from None
+    engine = EngineState()
+    timestamps = options.get("timestamps_ns") or [0] * len(frames)
+    results = []
+    for frame, timestamp in progress(zip(frames, timestamps), "frames", total=len(frames)):
+        engine.now_ns = timestamp
+        results.append(run_frame(image.insns, frame, ports=options["ports"],
+                                 ingress_port=options["ingress_port"], maps=maps, engine=engine,
+                                 budget=options["budget"], trace=options["trace"]))
+    options["maps"] = maps
+    options["trace_output"] = engine.trace
+    return results
 
 
 def register(subparsers) -> None:
@@ -73,7 +84,7 @@ def summarize(results: list[FrameResult], ports: int) -> dict:
 
 
 def main(args) -> int:
-    from sim.pcap import PcapError, PcapWriter, read_frames
+    from sim.pcap import PcapError, PcapWriter, read_records
     if args.ports < 1:
         print(f"xdpnic run: --ports must be at least 1, not {args.ports}", file=sys.stderr)
         return 2
@@ -83,7 +94,7 @@ def main(args) -> int:
         return 2
     try:
         image = load_program(args.program, args.section)
-        frames = read_frames(args.pcap)
+        records = read_records(args.pcap)
     except (ProgramError, PcapError) as exc:
         print(f"xdpnic run: {exc}", file=sys.stderr)
         return 2
@@ -93,8 +104,9 @@ def main(args) -> int:
     except OSError as exc:
         print(f"xdpnic run: cannot create {out}: {exc.strerror}", file=sys.stderr)
         return 2
+    frames = [frame for _timestamp, frame in records]
     options = {"ports": args.ports, "ingress_port": args.ingress_port, "budget": args.budget,
-               "trace": args.trace}
+               "trace": args.trace, "timestamps_ns": [t for t, _frame in records]}
     try:
         results = _target(args.target)(image, frames, options)
     except ProgramError as exc:
@@ -124,6 +136,10 @@ def main(args) -> int:
                 f.writelines(line + "\n" for line in (r.trace or []))
     report = {"program": image.source, "target": args.target, "frames": records,
               "counters": summarize(results, args.ports)}
+    if options.get("maps") is not None:
+        report["maps"] = [m.dump() for m in options["maps"].maps]
+    if options.get("trace_output"):
+        report["trace_printk"] = options["trace_output"]
     (out / "result.json").write_text(json.dumps(report, indent=2) + "\n")
     if args.json:
         print(json.dumps(report, indent=2))

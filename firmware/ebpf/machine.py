@@ -23,7 +23,8 @@ __all__ = ["Region", "REGION_SHIFT", "region_base", "region_of", "frame_pointer"
            "MAP_ID_SHIFT", "MAP_OFFSET_MASK", "map_value_address", "TrapCause",
            "DEFAULT_INSN_BUDGET", "UNWIND_HELPER_ID", "XdpAction", "XDP_MD_FIELDS", "XDP_MD_SIZE",
            "PACKET_BUFFER_SIZE", "XDP_HEADROOM", "XDP_FRAME_STRUCT_SIZE", "XDP_TAILROOM",
-           "XDP_MAX_FRAME", "XDP_METADATA_MAX", "ETH_HLEN", "port_ifindex", "ifindex_port"]
+           "XDP_MAX_FRAME", "XDP_METADATA_MAX", "ETH_HLEN", "port_ifindex", "ifindex_port",
+           "prandom_next"]
 
 REGION_SHIFT = 28
 
@@ -126,3 +127,15 @@ def port_ifindex(port: int) -> int:
 def ifindex_port(ifindex: int) -> int | None:
     """The port with that ifindex, or None."""
     return ifindex - 1 if ifindex >= 1 else None
+
+
+def prandom_next(state: int) -> int:
+    """The next value of ``bpf_get_prandom_u32``: xorshift32 (Marsaglia), cheap in gates.
+
+    Each engine keeps its own state, seeded by the host; a state of 0 would stay 0, so the
+    host never seeds 0.  The kernel's generator differs; programs may assume nothing of it.
+    """
+    state ^= (state << 13) & 0xFFFFFFFF
+    state ^= state >> 17
+    state ^= (state << 5) & 0xFFFFFFFF
+    return state

@@ -28,7 +28,7 @@ from .machine import (DEFAULT_INSN_BUDGET, MAP_ID_SHIFT, MAP_OFFSET_MASK, UNWIND
                       Region, TrapCause, frame_pointer, map_value_address, region_base,
                       region_of)
 
-__all__ = ["run", "RunResult", "StopProgram", "Memory", "HelperFn", "conformance_helpers"]
+__all__ = ["run", "RunResult", "StopProgram", "Trap", "Memory", "HelperFn", "conformance_helpers"]
 
 
 class StopProgram(Exception):
@@ -39,7 +39,9 @@ class StopProgram(Exception):
         self.r0 = r0
 
 
-class _Trap(Exception):
+class Trap(Exception):
+    """Raised inside the model (and by helpers) to stop the program with a trap cause."""
+
     def __init__(self, cause: TrapCause, message: str):
         super().__init__(message)
         self.cause = cause
@@ -64,7 +66,7 @@ class Memory:
         if region == Region.CONTEXT:
             buf = self.context
             if write and not self.context_writable:
-                raise _Trap(TrapCause.OUT_OF_BOUNDS, f"write to read-only context at {address:#x}")
+                raise Trap(TrapCause.OUT_OF_BOUNDS, f"write to read-only context at {address:#x}")
         elif region == Region.PACKET and self.packet is not None:
             buf = self.packet
         elif region == Region.STACK:
@@ -74,11 +76,11 @@ class Memory:
             offset &= MAP_OFFSET_MASK
             buf = self.map_values.get(map_id)
             if buf is None:
-                raise _Trap(TrapCause.OUT_OF_BOUNDS, f"no map {map_id} at {address:#x}")
+                raise Trap(TrapCause.OUT_OF_BOUNDS, f"no map {map_id} at {address:#x}")
         else:
-            raise _Trap(TrapCause.OUT_OF_BOUNDS, f"address {address:#x} is in no region")
+            raise Trap(TrapCause.OUT_OF_BOUNDS, f"address {address:#x} is in no region")
         if offset + size > len(buf):
-            raise _Trap(TrapCause.OUT_OF_BOUNDS,
+            raise Trap(TrapCause.OUT_OF_BOUNDS,
                         f"{size}-byte access at {address:#x} past the end of the "
                         f"{region.name.lower()} region ({len(buf)} bytes)")
         return buf, offset
@@ -171,14 +173,14 @@ def run(insns: list[Insn], *, context: bytes = b"", packet: bytes | None = None,
         while True:
             retiring = False
             if not 0 <= pc < len(insns):
-                raise _Trap(TrapCause.PC_OUT_OF_RANGE,
+                raise Trap(TrapCause.PC_OUT_OF_RANGE,
                             f"pc {pc} outside the program (0..{len(insns) - 1})")
             if count >= budget:
-                raise _Trap(TrapCause.BUDGET, f"instruction budget of {budget} exhausted")
+                raise Trap(TrapCause.BUDGET, f"instruction budget of {budget} exhausted")
             insn = insns[pc]
             why = _illegal_reason(insn)
             if why:
-                raise _Trap(TrapCause.ILLEGAL_INSTRUCTION, why)
+                raise Trap(TrapCause.ILLEGAL_INSTRUCTION, why)
             count += 1
             retiring = True
             spec = insn.spec
@@ -204,7 +206,7 @@ def run(insns: list[Insn], *, context: bytes = b"", packet: bytes | None = None,
                 fn = helpers.get(helper_id) if fmt != Fmt.CALL_KFUNC else None
                 if fn is None:
                     kind = "kfunc" if fmt == Fmt.CALL_KFUNC else "helper"
-                    raise _Trap(TrapCause.UNKNOWN_HELPER, f"unknown {kind} {helper_id}")
+                    raise Trap(TrapCause.UNKNOWN_HELPER, f"unknown {kind} {helper_id}")
                 try:
                     reg[0] = fn(memory, *reg[1:6]) & MASK64
                 except StopProgram as stop:
@@ -214,7 +216,7 @@ def run(insns: list[Insn], *, context: bytes = b"", packet: bytes | None = None,
                 written = 0
             elif fmt == Fmt.CALL_LOCAL:
                 if len(frames) + 1 >= MAX_CALL_DEPTH:
-                    raise _Trap(TrapCause.CALL_DEPTH,
+                    raise Trap(TrapCause.CALL_DEPTH,
                                 f"call would nest deeper than {MAX_CALL_DEPTH} frames")
                 frames.append((pc + 1, reg[6:11]))
                 reg[10] = frame_pointer(len(frames))
@@ -256,7 +258,7 @@ def run(insns: list[Insn], *, context: bytes = b"", packet: bytes | None = None,
                 raise AssertionError(f"model does not handle {fmt}")
             _trace_line(lines, format_insn, pc, insn, written, reg)
             pc = next_pc
-    except _Trap as t:
+    except Trap as t:
         if retiring:        # the trapping instruction did not complete: it is not counted
             count -= 1
         trap, trap_pc, trap_message = t.cause, pc, t.message

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from . import model
 from .helpers import HelperId
 from .isa import Insn, MASK32, MASK64
+from .model_helpers import EngineState, misc_helpers
+from .model_maps import MapSet
 from .machine import (DEFAULT_INSN_BUDGET, ETH_HLEN, PACKET_BUFFER_SIZE, XDP_FRAME_STRUCT_SIZE,
                       XDP_HEADROOM, XDP_MAX_FRAME, XDP_METADATA_MAX, XDP_TAILROOM, Region,
                       TrapCause, XdpAction, ifindex_port, port_ifindex, region_base)
@@ -162,21 +164,29 @@ def ingress_discard_reason(frame: bytes, error_flag: bool = False) -> str | None
 
 
 def run_frame(insns: list[Insn], frame: bytes, *, ports: int = 2, ingress_port: int = 0,
-              rx_queue: int = 0, error_flag: bool = False,
+              rx_queue: int = 0, error_flag: bool = False, maps: MapSet | None = None,
+              engine: EngineState | None = None,
               helpers: Mapping[int, model.HelperFn] | None = None,
-              map_values: Mapping[int, bytearray] | None = None,
               budget: int = DEFAULT_INSN_BUDGET, trace: bool = False) -> FrameResult:
     """Run the program on one received frame and apply its verdict as a driver does.
 
-    ``helpers`` adds to (and may override) the packet helpers, for maps and the like.
+    ``maps`` and ``engine`` carry state from frame to frame (map contents; time, random state,
+    trace output).  ``helpers`` adds to (and may override) the helpers the NIC offers.
     """
     reason = ingress_discard_reason(frame, error_flag)
     if reason:
         return FrameResult(Disposition.DISCARD, None, b"", reason=reason)
     xdp = XdpBuffer.from_frame(frame, ingress_port, rx_queue)
-    memory = model.Memory(xdp.context(), map_values=map_values, context_writable=False)
+    engine = engine or EngineState()
+    memory = model.Memory(xdp.context(), map_values=maps.value_regions() if maps else None,
+                          context_writable=False)
     memory.packet = xdp.buffer      # the program and the helpers share one buffer
     all_helpers = xdp_helpers(xdp)
+    all_helpers.update(misc_helpers(engine))
+    if maps:
+        def redirect_target(ifindex: int) -> None:
+            xdp.redirect_ifindex = ifindex
+        all_helpers.update(maps.helpers(engine.engine, redirect_target))
     all_helpers.update(helpers or {})
     result = model.run(insns, memory=memory, helpers=all_helpers, budget=budget, trace=trace)
     common = dict(r0=result.r0, trap=result.trap, trap_pc=result.trap_pc,
