@@ -1,0 +1,162 @@
+"""The xdpnic eBPF verifier: Linux semantics, in the layers the kernel and PREVAIL use.
+
+1. decode to typed instructions (``checks.decode``: the allow-list is ``isa.OPCODES``);
+2. per-instruction field checks (``checks.check_fields``: reserved fields, r10 never written,
+   shifts, division by a zero immediate, helpers the platform offers, map references);
+3. control flow (``checks.build_cfg``: targets in range, not into an lddw, no fall-through off
+   a function, no unreachable code, local-call targets);
+4. path-sensitive abstract interpretation (``analyzer.Analyzer``) of register types, scalar
+   ranges and known bits, packet ranges, stack bytes and spills, NULL checks, helper
+   prototypes, bpf-to-bpf frames, bounded loops with state pruning and a complexity limit.
+
+``verify`` runs them and returns a ``VerifierResult`` with a kernel-like log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..isa import FRAME_POINTER, Insn
+from .analyzer import COMPLEXITY_LIMIT, Analyzer
+from .checks import Assume, Reject, build_cfg, check_fields, decode
+from .platform import (CONFORMANCE, LINUX, XDPNIC, ContextLayout, MapInfo, Platform,
+                       XDP_CONTEXT)
+from .scalar import Scalar
+from .state import Frame, PKT_DATA, Reg, State, T
+
+__all__ = ["verify", "VerifierResult", "Assume", "Platform", "MapInfo", "ContextLayout",
+           "XDPNIC", "CONFORMANCE", "LINUX", "XDP_CONTEXT", "xdp_entry_state",
+           "memory_entry_state", "empty_state", "format_insn", "COMPLEXITY_LIMIT"]
+
+
+@dataclass
+class VerifierResult:
+    """What ``verify`` decided.
+
+    ``log`` reads like the kernel's verifier log: on rejection the failing instruction as
+    ``"<pc>: (<opcode>) <disassembly>"``, the registers there, the reason, and the totals.
+    """
+    accepted: bool
+    log: list[str] = field(default_factory=list)
+    error_pc: int | None = None
+    error: str | None = None
+    insns_processed: int = 0
+
+
+def format_insn(insn: Insn, pc: int | None = None) -> str:
+    """One instruction as the log shows it (the project's disassembler; ``assume`` too)."""
+    if isinstance(insn, Assume):
+        return insn.text()
+    try:
+        from ..disasm import format_insn as disasm_format
+    except ImportError:          # the disassembler is another module's; stay usable without
+        disasm_format = None
+    if disasm_format is not None:
+        try:
+            return disasm_format(insn, pc)
+        except Exception:        # never let a log line hide the verdict
+            pass
+    return (f".insn {insn.opcode:#04x}, {insn.dst}, {insn.src}, {insn.off}, {insn.imm}")
+
+
+def empty_state(platform: Platform = XDPNIC) -> State:
+    """A state with nothing known: every register uninitialized, r10 the frame pointer not
+    even set (``pre`` states of PREVAIL's cases start from this)."""
+    return State([Frame.new(-1, 0)], (0, platform.max_packet_size),
+                 (0, platform.max_meta_size))
+
+
+def xdp_entry_state(platform: Platform = XDPNIC) -> State:
+    """XDP's entry: r1 = ctx (``struct xdp_md``), r10 = frame pointer, all else unknown."""
+    st = empty_state(platform)
+    st.regs[1] = Reg(T.CTX, Scalar.const(0))
+    st.regs[FRAME_POINTER] = Reg(T.STACK, Scalar.const(0), frame=0)
+    return st
+
+
+def memory_entry_state(size: int, platform: Platform = CONFORMANCE) -> State:
+    """bpf_conformance's calling convention: r1 points to ``size`` bytes of readable and
+    writable memory, r2 = ``size``, r10 = frame pointer."""
+    st = empty_state(platform)
+    st.regs[1] = Reg(T.MEM, Scalar.const(0), size=size)
+    st.regs[2] = Reg(T.SCALAR, Scalar.const(size))
+    st.regs[FRAME_POINTER] = Reg(T.STACK, Scalar.const(0), frame=0)
+    return st
+
+
+def verify(insns, program_type: str = "xdp", maps=None, platform: Platform | None = None,
+           entry_state=None, *, allow_division_by_zero: bool = True,
+           max_insns: int = COMPLEXITY_LIMIT) -> VerifierResult:
+    """Verify a program.
+
+    Parameters
+    ----------
+    insns : bytes or list of isa.Insn
+        Raw bytecode, or instructions as ``isa.decode_program`` / the assembler give them
+        (one per slot; ``Assume`` pseudo-instructions allowed).
+    program_type : str
+        ``"xdp"`` (r1 = ``xdp_md``, r0 at exit must be a number), ``"conformance"``, or any
+        name the platform knows.
+    maps : mapping of fd/index -> MapInfo (or ``maps.MapSpec``), optional
+        The maps lddw map references name.
+    platform : Platform
+        Helpers and map types the target offers (default ``XDPNIC``).
+    entry_state : State or list of State, optional
+        Abstract state(s) at entry; default from the program type.
+    allow_division_by_zero : bool
+        eBPF defines x/0; False rejects a division whose divisor may be 0 (PREVAIL option).
+    max_insns : int
+        Complexity limit: instructions processed over all paths.
+    """
+    platform = platform or XDPNIC
+    context = platform.contexts.get(program_type)
+    log: list[str] = []
+    analyzer = None
+    prog = None
+    try:
+        prog = decode(insns)
+        check_fields(prog, platform, program_type, maps)
+        cfg = build_cfg(prog)
+        if entry_state is None:
+            if program_type == "xdp":
+                entries = [xdp_entry_state(platform)]
+            else:
+                entries = [empty_state(platform)]
+                entries[0].regs[FRAME_POINTER] = Reg(T.STACK, Scalar.const(0), frame=0)
+        elif isinstance(entry_state, State):
+            entries = [entry_state]
+        else:
+            entries = list(entry_state)
+        analyzer = Analyzer(prog, cfg, platform, program_type, maps, context,
+                            allow_division_by_zero=allow_division_by_zero,
+                            max_insns=max_insns)
+        analyzer.run([e.copy() for e in entries])
+    except Reject as rej:
+        processed = analyzer.processed if analyzer else 0
+        if rej.pc is not None and analyzer is None:
+            if prog is not None and 0 <= rej.pc < len(prog) and prog[rej.pc].spec is not None:
+                insn = prog[rej.pc]
+                log.append(f"{rej.pc}: ({insn.opcode:02x}) {format_insn(insn, rej.pc)}")
+        elif rej.pc is not None:
+            insn = analyzer.insns[rej.pc]
+            log.append(f"{rej.pc}: ({insn.opcode:02x}) {format_insn(insn, rej.pc)}")
+            if analyzer.state is not None:
+                log.append(_regs_line(analyzer.state))
+        log.append(rej.reason if rej.pc is None else f"{rej.pc}: {rej.reason}")
+        log.append(_totals(processed, max_insns, analyzer))
+        return VerifierResult(False, log, rej.pc, rej.reason, processed)
+    log.append(_totals(analyzer.processed, max_insns, analyzer))
+    return VerifierResult(True, log, None, None, analyzer.processed)
+
+
+def _regs_line(state: State) -> str:
+    frame = state.cur
+    parts = [f"R{r}={reg.describe()}" for r, reg in enumerate(frame.regs)
+             if reg.type != T.NOT_INIT]
+    prefix = f"frame{len(state.frames) - 1}: " if len(state.frames) > 1 else ""
+    return prefix + (" ".join(parts) if parts else "(no register initialized)")
+
+
+def _totals(processed: int, limit: int, analyzer) -> str:
+    states = analyzer.total_states if analyzer else 0
+    return f"processed {processed} insns (limit {limit}) total_states {states}"

@@ -1,0 +1,908 @@
+"""Layer 4: path-sensitive abstract interpretation of registers and stack (kernel style).
+
+Paths are explored depth first from the entry state.  At prune points (jump targets, the
+instruction after a conditional jump or a call, function entries) the state is stored; a later
+state that an explored one *covers* (``state.covers``) is pruned, and a state covered by one
+still being explored on the current path is a loop that makes no progress ("infinite loop
+detected").  Bounded loops are simply walked; the number of instructions processed is capped
+as the kernel's is (``BPF_COMPLEXITY_LIMIT_INSNS``).  Ref: Linux kernel/bpf/verifier.c
+``do_check``, ``is_state_visited``, ``check_mem_access``, ``check_helper_call``,
+``adjust_ptr_min_max_vals``, ``reg_set_min_max``.
+"""
+
+from __future__ import annotations
+
+from ..isa import (MASK32, MASK64, SIZE_BYTES, STACK_SIZE, MAX_CALL_DEPTH, AluOp, AtomicOp,
+                   Cls, Fmt, Insn, JmpOp, Mode, Pseudo, FRAME_POINTER)
+from .. import isa
+from .checks import Assume, Cfg, Reject, is_cond_jump, lookup_map
+from .platform import (Arg, ContextLayout, Platform, Ret, SOCK_COMMON_FIELDS, SOCK_SIZE,
+                       VALUE_MAPS)
+from .scalar import Scalar, S64_MIN, S64_MAX, refine, swap, _meet
+from .state import (Byte, Frame, NOT_INIT, OR_NULL, PKT_DATA, PKT_END, PKT_META, Reg, State, T,
+                    covers)
+
+__all__ = ["Analyzer", "COMPLEXITY_LIMIT"]
+
+# Ref: kernel/bpf/verifier.c BPF_COMPLEXITY_LIMIT_INSNS.
+COMPLEXITY_LIMIT = 1_000_000
+
+_SIGNED_OF = {JmpOp.JGT: JmpOp.JSGT, JmpOp.JGE: JmpOp.JSGE, JmpOp.JLT: JmpOp.JSLT,
+              JmpOp.JLE: JmpOp.JSLE}
+_SIGNED_OPS = (JmpOp.JSGT, JmpOp.JSGE, JmpOp.JSLT, JmpOp.JSLE)
+
+_MEM_TYPES = (T.CTX, T.STACK, T.PACKET, T.MAP_VALUE, T.MEM, T.SOCKET)
+_ARITH_PTRS = (T.STACK, T.PACKET, T.MAP_VALUE, T.MEM, T.CTX)
+
+
+def _zero() -> Scalar:
+    return Scalar.const(0)
+
+
+def _scalar(val: Scalar) -> Reg:
+    return Reg(T.SCALAR, val)
+
+
+def _unknown_bytes(n: int) -> Scalar:
+    return Scalar.unknown() if n >= 8 else Scalar.urange(0, (1 << (8 * n)) - 1)
+
+
+class _Checkpoint:
+    __slots__ = ("state", "branches", "parent", "pc")
+
+    def __init__(self, state, parent, pc):
+        self.state = state
+        self.branches = 1
+        self.parent = parent
+        self.pc = pc
+
+
+class _PathEnd(Exception):
+    """The current path ends without error (pruned, infeasible or exited)."""
+
+
+class Analyzer:
+    """One run of layer 4 over a program that passed layers 1-3."""
+
+    def __init__(self, insns: list[Insn], cfg: Cfg, platform: Platform, program_type: str,
+                 maps, context: ContextLayout | None, allow_division_by_zero: bool = True,
+                 max_insns: int = COMPLEXITY_LIMIT):
+        self.insns = insns
+        self.cfg = cfg
+        self.platform = platform
+        self.program_type = program_type
+        self.maps = maps
+        self.context = context
+        self.allow_div0 = allow_division_by_zero
+        self.max_insns = max_insns
+        self.processed = 0
+        self.explored: dict[int, list[_Checkpoint]] = {}
+        self.total_states = 0
+        self.pc = 0
+        self.state: State | None = None
+
+    # --- driver ---------------------------------------------------------------------------
+
+    def run(self, entries: list[State]) -> None:
+        """Explore every path from every entry state; raises ``Reject`` on the first error."""
+        for entry in entries:
+            self._explore(entry)
+
+    def _explore(self, entry: State) -> None:
+        stack: list[tuple[int, State, _Checkpoint | None]] = [(0, entry, None)]
+        while stack:
+            pc, state, cp = stack.pop()
+            while True:
+                if pc in self.cfg.prune:
+                    verdict = self._visit(pc, state, cp)
+                    if verdict is None:          # pruned
+                        self._finish(cp)
+                        break
+                    cp = verdict
+                self.processed += 1
+                if self.processed > self.max_insns:
+                    raise Reject(pc, f"BPF program is too large. Processed {self.processed - 1}"
+                                     f" insn (limit {self.max_insns})")
+                self.pc = pc
+                self.state = state
+                succ = self._step(pc, state)
+                if not succ:
+                    self._finish(cp)
+                    break
+                if len(succ) > 1:
+                    for extra in succ[1:]:
+                        if cp is not None:
+                            cp.branches += 1
+                        stack.append((extra[0], extra[1], cp))
+                pc, state = succ[0]
+
+    def _visit(self, pc: int, state: State, cp: _Checkpoint | None) -> _Checkpoint | None:
+        seen = self.explored.setdefault(pc, [])
+        for old in seen:
+            if covers(old.state, state):
+                if old.branches == 0:
+                    return None
+                # covered by a state still being explored on this very path: no progress
+                raise Reject(pc, f"infinite loop detected at insn {pc}")
+        new = _Checkpoint(state.copy(), cp, pc)
+        seen.append(new)
+        self.total_states += 1
+        return new
+
+    @staticmethod
+    def _finish(cp: _Checkpoint | None) -> None:
+        while cp is not None:
+            cp.branches -= 1
+            if cp.branches:
+                return
+            cp = cp.parent
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def fail(self, reason: str):
+        raise Reject(self.pc, reason)
+
+    def read(self, state: State, r: int) -> Reg:
+        reg = state.regs[r]
+        if reg.type == T.NOT_INIT:
+            self.fail(f"R{r} !read_ok")
+        return reg
+
+    def write(self, state: State, r: int, reg: Reg) -> None:
+        if r == FRAME_POINTER:
+            self.fail("frame pointer is read only")
+        state.regs[r] = reg
+
+    # --- one instruction ------------------------------------------------------------------
+
+    def _step(self, pc: int, state: State) -> list[tuple[int, State]]:
+        insn = self.insns[pc]
+        spec = insn.spec
+        fmt = spec.fmt
+        cls = spec.cls
+        if isinstance(insn, Assume):
+            taken, _ = self._branch(state, insn, need_fall=False)
+            return [(pc + 1, taken)] if taken is not None else []
+        if cls in (Cls.ALU, Cls.ALU64):
+            self._alu(state, insn)
+            return [(pc + 1, state)]
+        if fmt == Fmt.LDDW:
+            self._lddw(state, insn)
+            return [(pc + 2, state)]
+        if cls == Cls.LDX:
+            self._ldx(state, insn)
+            return [(pc + 1, state)]
+        if fmt in (Fmt.ST, Fmt.STX):
+            self._store(state, insn)
+            return [(pc + 1, state)]
+        if fmt == Fmt.ATOMIC:
+            self._atomic(state, insn)
+            return [(pc + 1, state)]
+        if fmt == Fmt.JA:
+            return [(pc + 1 + insn.off, state)]
+        if fmt == Fmt.JA32:
+            return [(pc + 1 + insn.imm, state)]
+        if is_cond_jump(insn):
+            taken, fall = self._branch(state, insn, need_fall=True)
+            out = []
+            if fall is not None:
+                out.append((pc + 1, fall))
+            if taken is not None:
+                out.append((pc + 1 + insn.off, taken))
+            return out
+        if fmt == Fmt.CALL_HELPER:
+            self._helper_call(state, insn.imm)
+            return [(pc + 1, state)]
+        if fmt == Fmt.CALLX:
+            target = self.read(state, insn.dst)
+            if target.type != T.SCALAR or not target.val.is_const:
+                self.fail(f"callx R{insn.dst}: helper function id is not a known constant")
+            hid = target.val.umin
+            if hid > MASK32 or self.platform.helper(hid) is None:
+                self.fail(f"invalid helper function id {isa.sign_extend(hid, 64)} in callx")
+            self._helper_call(state, hid)
+            return [(pc + 1, state)]
+        if fmt == Fmt.CALL_LOCAL:
+            return [self._local_call(state, pc, pc + 1 + insn.imm)]
+        if fmt == Fmt.EXIT:
+            return self._exit(state)
+        self.fail(f"unsupported instruction {spec.mnemonic}")
+
+    # --- ALU ------------------------------------------------------------------------------
+
+    def _alu(self, state: State, insn: Insn) -> None:
+        spec = insn.spec
+        op = spec.alu_op
+        is64 = spec.cls == Cls.ALU64
+        dst_r = insn.dst
+        if op == AluOp.END or op == AluOp.NEG:
+            dst = self.read(state, dst_r)
+            if dst.type != T.SCALAR:
+                self.fail(f"R{dst_r} {'byte swap' if op == AluOp.END else 'negation'} of "
+                          f"pointer {dst.describe()} prohibited")
+            val = dst.val.alu(op, Scalar.const(0), is64, insn.off, insn.imm, spec.src_is_reg)
+            self.write(state, dst_r, _scalar(val))
+            return
+        if spec.src_is_reg:
+            src = self.read(state, insn.src)
+        else:
+            imm = insn.imm & MASK64 if is64 else insn.imm & MASK32
+            src = _scalar(Scalar.const(isa.sign_extend(insn.imm, 32) if is64 else imm))
+        if op == AluOp.MOV:
+            if src.type != T.SCALAR:
+                if not is64 or insn.off:
+                    self.fail(f"R{insn.src} 32-bit or sign-extending move of pointer "
+                              f"{src.describe()} prohibited")
+                self.write(state, dst_r, src)
+                return
+            val = Scalar.const(0).alu(op, src.val, is64, insn.off)
+            reg = _scalar(val)
+            if spec.src_is_reg and is64 and not insn.off and insn.src != dst_r:
+                # link the copies so that a comparison of one narrows both
+                if src.id == 0:
+                    src = src.with_(id=state.fresh_id())
+                    state.regs[insn.src] = src
+                reg = reg.with_(id=src.id)
+            self.write(state, dst_r, reg)
+            return
+        dst = self.read(state, dst_r)
+        if op in (AluOp.DIV, AluOp.MOD):
+            if src.type != T.SCALAR:
+                self.fail(f"R{insn.src} pointer {src.describe()} used as divisor")
+            if not self.allow_div0 and spec.src_is_reg:
+                sv = src.val if is64 else src.val.low32()
+                if sv.umin == 0:
+                    self.fail(f"possible division by zero (R{insn.src} may be 0)")
+        if dst.type == T.SCALAR and src.type == T.SCALAR:
+            val = dst.val.alu(op, src.val, is64, insn.off, insn.imm, spec.src_is_reg)
+            self.write(state, dst_r, _scalar(val))
+            return
+        self.write(state, dst_r, self._ptr_alu(state, insn, op, is64, dst, src))
+
+    def _ptr_alu(self, state: State, insn: Insn, op: AluOp, is64: bool, dst: Reg,
+                 src: Reg) -> Reg:
+        d, s = insn.dst, insn.src
+        if not is64:
+            self.fail(f"R{d} 32-bit pointer arithmetic prohibited")
+        if op == AluOp.ADD:
+            if dst.type == T.SCALAR:               # scalar + pointer: commute
+                dst, src, d, s = src, dst, s, d
+            if src.type != T.SCALAR:
+                self.fail(f"R{d} pointer += pointer prohibited")
+            self._check_arith_ptr(dst, d)
+            return dst.with_(val=dst.val.alu(AluOp.ADD, src.val, True), id=0)
+        if op == AluOp.SUB:
+            if dst.type == T.SCALAR:
+                self.fail(f"R{d} scalar -= pointer {src.describe()} prohibited")
+            if src.type == T.SCALAR:
+                self._check_arith_ptr(dst, d)
+                return dst.with_(val=dst.val.alu(AluOp.SUB, src.val, True), id=0)
+            return _scalar(self._ptr_diff(state, d, dst, s, src))
+        self.fail(f"R{d if dst.is_ptr else s} {op.name.lower()} on pointer prohibited")
+
+    def _check_arith_ptr(self, ptr: Reg, r: int) -> None:
+        if ptr.type not in _ARITH_PTRS:
+            self.fail(f"R{r} pointer arithmetic on {ptr.type.value} prohibited")
+        if ptr.alloc:
+            self.fail(f"R{r} pointer arithmetic on ringbuf memory prohibited")
+
+    def _same_region(self, a: Reg, b: Reg) -> bool:
+        if a.type != b.type:
+            return False
+        if a.type == T.STACK:
+            return a.frame == b.frame
+        if a.type == T.MAP_VALUE:
+            return a.map is b.map and a.id == b.id == 0 and a.map is not None \
+                and _single_entry(a.map)
+        if a.type == T.CTX or a.type == T.PACKET:
+            return True
+        return False
+
+    def _ptr_diff(self, state: State, d: int, a: Reg, s: int, b: Reg) -> Scalar:
+        if not self._same_region(a, b):
+            self.fail(f"R{d} -= R{s}: cannot subtract pointers to different regions "
+                      f"({a.describe()} and {b.describe()})")
+        self._check_lower_bound(state, d, a)
+        self._check_lower_bound(state, s, b)
+        diff = a.val.alu(AluOp.SUB, b.val, True)
+        if a.type == T.PACKET and a.base != b.base:
+            extra = self._base_distance(state, a.base, b.base)
+            diff = diff.alu(AluOp.ADD, extra, True)
+        return diff
+
+    def _base_distance(self, state: State, x: str, y: str) -> Scalar:
+        """The address of base ``x`` minus that of base ``y``, as an interval."""
+        pos = {PKT_META: (-1, 0), PKT_DATA: (0, 0), PKT_END: (0, 1)}
+        # address(base) = data + a*meta_len + b*pkt_len with (a, b) from pos
+        (ax, bx), (ay, by) = pos[x], pos[y]
+        ca, cb = ax - ay, bx - by
+        lo = hi = 0
+        for c, (mlo, mhi) in ((ca, state.meta_len), (cb, state.pkt_len)):
+            if c > 0:
+                lo, hi = lo + c * mlo, hi + c * mhi
+            elif c < 0:
+                lo, hi = lo + c * mhi, hi + c * mlo
+        return Scalar.srange(lo, hi)
+
+    def _check_lower_bound(self, state: State, r: int, reg: Reg) -> None:
+        """A pointer compared or subtracted must not lie below its region (as PREVAIL asks)."""
+        lo = reg.val.smin
+        if reg.type == T.STACK and lo < -STACK_SIZE:
+            self.fail(f"R{r} stack pointer offset {lo} is below the stack")
+        if reg.type == T.PACKET:
+            bound = {PKT_META: 0, PKT_DATA: -state.meta_len[0],
+                     PKT_END: -state.pkt_len[0] - state.meta_len[0]}[reg.base]
+            if lo < bound:
+                self.fail(f"R{r} packet pointer offset {lo} may lie below data_meta")
+        if reg.type in (T.MAP_VALUE, T.MEM, T.CTX) and lo < 0:
+            self.fail(f"R{r} pointer offset {lo} is below its region")
+
+    # --- lddw -----------------------------------------------------------------------------
+
+    def _lddw(self, state: State, insn: Insn) -> None:
+        src = insn.src
+        if src == Pseudo.IMM64:
+            self.write(state, insn.dst, _scalar(Scalar.const(insn.imm64)))
+            return
+        fd = isa.sign_extend(insn.imm64, 32)
+        m = lookup_map(self.maps, fd)
+        if src in (Pseudo.MAP_FD, Pseudo.MAP_IDX):
+            self.write(state, insn.dst, Reg(T.MAP_PTR, _zero(), map=m))
+            return
+        off = (insn.imm64 >> 32) & MASK32
+        self.write(state, insn.dst, Reg(T.MAP_VALUE, Scalar.const(off), map=m,
+                                        readonly=_readonly(m)))
+
+    # --- memory ---------------------------------------------------------------------------
+
+    def _ldx(self, state: State, insn: Insn) -> None:
+        spec = insn.spec
+        n = SIZE_BYTES[spec.size]
+        ptr = self.read(state, insn.src)
+        reg = self.access(state, insn.src, ptr, insn.off, n, "read")
+        if spec.mode == Mode.MEMSX and reg.type == T.SCALAR:
+            reg = _scalar(reg.val.low_bits(8 * n).sext(8 * n))
+        self.write(state, insn.dst, reg)
+
+    def _store(self, state: State, insn: Insn) -> None:
+        n = SIZE_BYTES[insn.spec.size]
+        ptr = self.read(state, insn.dst)
+        if insn.spec.fmt == Fmt.STX:
+            value = self.read(state, insn.src)
+            vr = insn.src
+        else:
+            value = _scalar(Scalar.const(isa.sign_extend(insn.imm, 32)))
+            vr = None
+        self.access(state, insn.dst, ptr, insn.off, n, "write", value, vr)
+
+    def _atomic(self, state: State, insn: Insn) -> None:
+        n = SIZE_BYTES[insn.spec.size]
+        ptr = self.read(state, insn.dst)
+        value = self.read(state, insn.src)
+        aop = insn.imm
+        if value.type != T.SCALAR:
+            self.fail(f"R{insn.src} leaks addr into mem")
+        if ptr.type not in (T.STACK, T.MAP_VALUE, T.MEM):
+            self.fail(f"BPF_ATOMIC stores into R{insn.dst} {ptr.describe()} is not allowed")
+        if aop == AtomicOp.CMPXCHG:
+            r0 = self.read(state, 0)
+            if r0.type != T.SCALAR:
+                self.fail("R0 leaks addr into mem")
+        old = self.access(state, insn.dst, ptr, insn.off, n, "read")
+        if old.type != T.SCALAR:
+            self.fail(f"atomic operation on a spilled pointer at R{insn.dst}")
+        self.access(state, insn.dst, ptr, insn.off, n, "write",
+                    _scalar(_unknown_bytes(n)), None)
+        if aop & isa.ATOMIC_FETCH:
+            result = _scalar(old.val if n == 8 else old.val.low32())
+            if aop == AtomicOp.CMPXCHG:
+                self.write(state, 0, result)
+            else:
+                self.write(state, insn.src, result)
+
+    def access(self, state: State, r: int, ptr: Reg, off: int, n: int, kind: str,
+               value: Reg | None = None, vr: int | None = None) -> Reg | None:
+        """Check a load (``kind='read'``) or store of ``n`` bytes at ``ptr + off``; give the
+        loaded value, or apply the store."""
+        t = ptr.type
+        if t == T.SCALAR:
+            self.fail(f"R{r} invalid mem access 'scalar'")
+        if t in OR_NULL:
+            self.fail(f"R{r} invalid mem access '{t.value}' (check it against NULL first)")
+        if t not in _MEM_TYPES:
+            self.fail(f"R{r} invalid mem access '{t.value}'")
+        if kind == "write" and value.type != T.SCALAR and t != T.STACK:
+            self.fail(f"R{vr} leaks addr into {t.value}: only numbers may be stored outside "
+                      f"the stack")
+        o = ptr.val.alu(AluOp.ADD, Scalar.const(off & MASK64), True)
+        lo, hi = o.smin, o.smax
+        if t == T.STACK:
+            return self._stack_access(state, r, ptr, o, n, kind, value, vr)
+        if t == T.CTX:
+            return self._ctx_access(r, o, n, kind, value)
+        if t == T.PACKET:
+            self._packet_bounds(state, r, ptr, lo, hi, n, kind)
+            return _scalar(_unknown_bytes(n)) if kind == "read" else None
+        if t == T.MAP_VALUE:
+            size = ptr.map.value_size if ptr.map is not None else 0
+            if lo < 0 or hi + n > size:
+                self.fail(f"invalid access to map value, value_size={size} off={_rng(lo, hi)}"
+                          f" size={n}")
+            if kind == "write" and ptr.readonly:
+                self.fail(f"write into map forbidden, value_size={size} off={_rng(lo, hi)}"
+                          f" size={n} (read-only map)")
+            return _scalar(_unknown_bytes(n)) if kind == "read" else None
+        if t == T.MEM:
+            if lo < 0 or hi + n > ptr.size:
+                self.fail(f"invalid access to memory, mem_size={ptr.size} off={_rng(lo, hi)}"
+                          f" size={n}")
+            if kind == "write" and ptr.readonly:
+                self.fail(f"R{r} cannot write into read-only memory")
+            return _scalar(_unknown_bytes(n)) if kind == "read" else None
+        if t == T.SOCKET:
+            if kind != "read":
+                self.fail(f"R{r} cannot write into {t.value}")
+            if not o.is_const or not any(f <= lo and lo + n <= f + s
+                                         for f, s in SOCK_COMMON_FIELDS):
+                self.fail(f"R{r} invalid {t.value} access off={_rng(lo, hi)} size={n}")
+            return _scalar(_unknown_bytes(n))
+        self.fail(f"R{r} invalid mem access '{t.value}'")
+
+    def _packet_bounds(self, state: State, r: int, ptr: Reg, lo: int, hi: int, n: int,
+                       kind: str) -> None:
+        mlo = state.meta_len[0]
+        plo = state.pkt_len[0]
+        if ptr.base == PKT_DATA:
+            low_ok, high = lo >= -mlo, hi + n <= plo
+        elif ptr.base == PKT_META:
+            low_ok, high = lo >= 0, hi + n <= mlo
+        else:   # END: data_end + o must stay inside [data_meta, data_end)
+            low_ok, high = lo >= -plo - mlo, hi + n <= 0
+        if not low_ok or not high:
+            name = {PKT_DATA: "packet", PKT_META: "packet metadata", PKT_END: "packet end"}
+            self.fail(f"invalid access to {name[ptr.base]}, off={_rng(lo, hi)} size={n}, "
+                      f"R{r} proven range: data_end - data >= {plo}, data - data_meta >= {mlo}")
+
+    def _ctx_access(self, r: int, o: Scalar, n: int, kind: str, value: Reg | None) -> Reg | None:
+        layout = self.context
+        if layout is None:
+            self.fail(f"R{r} no context for this program type")
+        if not o.is_const:
+            self.fail(f"dereference of modified ctx ptr R{r} off={_rng(o.smin, o.smax)} "
+                      f"disallowed")
+        a = o.smin
+        if a < 0 or a + n > layout.size:
+            self.fail(f"invalid bpf_context access off={a} size={n}")
+        for f in layout.fields:
+            overlap = a < f.offset + f.size and f.offset < a + n
+            if not overlap:
+                continue
+            if f.kind != "scalar":
+                if kind != "read":
+                    self.fail(f"invalid bpf_context access off={a} size={n}: cannot write to "
+                              f"context pointer field {layout.name}.{f.name}")
+                if a != f.offset or n not in (f.size, 8) or n > f.size and any(
+                        g is not f and a < g.offset + g.size and g.offset < a + n
+                        for g in layout.fields):
+                    self.fail(f"invalid bpf_context access off={a} size={n}: pointer field "
+                              f"{layout.name}.{f.name} must be read whole")
+                base = {"packet": PKT_DATA, "packet_end": PKT_END, "packet_meta": PKT_META}
+                return Reg(T.PACKET, _zero(), base=base[f.kind])
+            if layout.exact_fields:
+                if a != f.offset or n != f.size:
+                    self.fail(f"invalid bpf_context access off={a} size={n}: "
+                              f"{layout.name}.{f.name} is {f.size} bytes at {f.offset}")
+                if kind != "read" and not f.writable:
+                    self.fail(f"invalid bpf_context access off={a} size={n}: "
+                              f"{layout.name}.{f.name} is read-only")
+        if layout.exact_fields and not any(f.offset == a for f in layout.fields):
+            self.fail(f"invalid bpf_context access off={a} size={n}")
+        return _scalar(_unknown_bytes(n)) if kind == "read" else None
+
+    def _stack_access(self, state: State, r: int, ptr: Reg, o: Scalar, n: int, kind: str,
+                      value: Reg | None, vr: int | None) -> Reg | None:
+        frame = state.frames[ptr.frame] if ptr.frame < len(state.frames) else None
+        if frame is None:
+            self.fail(f"R{r} points into a stack frame that no longer exists")
+        lo, hi = o.smin, o.smax
+        if lo < -STACK_SIZE or hi + n > 0:
+            what = "read from" if kind == "read" else "write to"
+            self.fail(f"invalid {what} stack R{r} off={_rng(lo, hi)} size={n}")
+        if kind == "read":
+            return self._stack_read(frame, r, lo, hi, n)
+        self._stack_write(frame, lo, hi, n, value)
+        return None
+
+    def _stack_read(self, frame: Frame, r: int, lo: int, hi: int, n: int) -> Reg:
+        base = STACK_SIZE
+        if lo == hi:
+            i = lo + base
+            if n == 8 and i % 8 == 0 and frame.stack[i] == Byte.SPILL:
+                return frame.spills[i // 8]
+            slot = i // 8
+            if all(frame.stack[j] == Byte.SPILL for j in range(i, i + n)) and \
+                    (i + n - 1) // 8 == slot:
+                spilled = frame.spills[slot]
+                if spilled.type != T.SCALAR:
+                    self.fail(f"invalid size of register fill: {n} bytes at fp{lo} of a "
+                              f"spilled {spilled.describe()}")
+                if spilled.val.is_const:
+                    shift = 8 * (i - slot * 8)
+                    return _scalar(Scalar.const((spilled.val.umin >> shift)
+                                                & ((1 << (8 * n)) - 1)))
+                return _scalar(_unknown_bytes(n))
+        for j in range(lo + base, hi + base + n):
+            b = frame.stack[j]
+            if b == Byte.INVALID:
+                self.fail(f"invalid read from stack R{r} off={_rng(lo, hi)} size={n}: "
+                          f"fp{j - base} is not initialized")
+            if b == Byte.POISON or (b == Byte.SPILL and frame.spills[j // 8].type != T.SCALAR):
+                self.fail(f"invalid read from stack R{r} off={_rng(lo, hi)} size={n}: "
+                          f"fp{j - base} holds part of a pointer")
+        return _scalar(_unknown_bytes(n))
+
+    def _stack_write(self, frame: Frame, lo: int, hi: int, n: int, value: Reg) -> None:
+        base = STACK_SIZE
+        i = lo + base
+        if lo == hi and n == 8 and i % 8 == 0:
+            frame.spills[i // 8] = value
+            frame.stack[i:i + 8] = bytes([Byte.SPILL]) * 8
+            return
+        exact = lo == hi
+        new = Byte.MISC if value.type == T.SCALAR else Byte.POISON
+        start, end = lo + base, hi + base + n
+        # break the spilled slots this store touches
+        for slot in range(start // 8, (end - 1) // 8 + 1):
+            if slot in frame.spills:
+                old = frame.spills.pop(slot)
+                rest = Byte.MISC if old.type == T.SCALAR else Byte.POISON
+                for j in range(slot * 8, slot * 8 + 8):
+                    frame.stack[j] = rest
+        for j in range(start, end):
+            if exact:
+                frame.stack[j] = new
+            else:
+                # a variable-offset store may or may not write each byte
+                cur = frame.stack[j]
+                if new == Byte.POISON and cur != Byte.INVALID:
+                    frame.stack[j] = Byte.POISON
+
+    # --- branches -------------------------------------------------------------------------
+
+    def _branch(self, state: State, insn: Insn, need_fall: bool):
+        """(taken state, fall-through state), each None when that edge cannot be taken."""
+        spec = insn.spec
+        op = spec.jmp_op
+        is64 = spec.cls == Cls.JMP
+        a = self.read(state, insn.dst)
+        if spec.src_is_reg:
+            b = self.read(state, insn.src)
+        else:
+            b = _scalar(Scalar.const(isa.sign_extend(insn.imm, 32)) if is64
+                        else Scalar.const(insn.imm & MASK32))
+        if a.type == T.SCALAR and b.type == T.SCALAR:
+            return self._branch_scalars(state, insn, op, is64, a, b)
+        return self._branch_ptrs(state, insn, op, is64, a, b)
+
+    def _branch_scalars(self, state, insn, op, is64, a, b):
+        out = []
+        for taken in (True, False):
+            r = _cond(op, is64, a.val, b.val, taken)
+            if r is None:
+                out.append(None)
+                continue
+            st = state.copy() if taken else state
+            self._set_scalar(st, insn.dst, a, r[0])
+            if insn.spec.src_is_reg:
+                self._set_scalar(st, insn.src, b, r[1])
+            out.append(st)
+        taken_state, fall_state = out
+        if taken_state is not None and fall_state is state:
+            pass
+        return taken_state, fall_state
+
+    def _set_scalar(self, state: State, r: int, old: Reg, val: Scalar) -> None:
+        state.regs[r] = old.with_(val=val)
+        if old.id:
+            state.replace_where(lambda g: g.type == T.SCALAR and g.id == old.id,
+                                lambda g: g.with_(val=val))
+
+    def _branch_ptrs(self, state, insn, op, is64, a, b):
+        d, s = insn.dst, (insn.src if insn.spec.src_is_reg else None)
+        bname = f"R{s}" if s is not None else "imm"
+        if not is64 or op == JmpOp.JSET:
+            self.fail(f"R{d if a.is_ptr else s} pointer comparison prohibited "
+                      f"({insn.spec.mnemonic})")
+        if a.type == T.SCALAR:
+            self.fail(f"R{d} scalar compared with pointer {bname} {b.describe()} prohibited")
+        if b.type == T.SCALAR:
+            is_zero = b.val.is_const and b.val.umin == 0
+            if a.type in OR_NULL and is_zero and op in (JmpOp.JEQ, JmpOp.JNE):
+                null_state = state.copy()
+                self._settle_null(null_state, a, null=True)
+                self._settle_null(state, a, null=False)
+                return (null_state, state) if op == JmpOp.JEQ else (state, null_state)
+            if a.type in OR_NULL:
+                self.fail(f"R{d} {a.type.value} compared with a value other than 0")
+            if is_zero and op in (JmpOp.JEQ, JmpOp.JNE):
+                # a pointer that is not maybe-NULL is never 0
+                return (None, state) if op == JmpOp.JEQ else (state, None)
+            return state.copy(), state
+        # pointer against pointer
+        if a.type in OR_NULL or b.type in OR_NULL:
+            self.fail(f"R{d} comparison of maybe-NULL pointers prohibited")
+        if a.type != b.type or (a.type == T.STACK and a.frame != b.frame) or \
+                (a.type == T.MAP_VALUE and a.map is not b.map):
+            self.fail(f"R{d} pointer comparison between different regions "
+                      f"({a.describe()} and {b.describe()})")
+        self._check_lower_bound(state, d, a)
+        self._check_lower_bound(state, s, b)
+        if a.type not in (T.PACKET, T.STACK, T.CTX, T.MAP_VALUE, T.MEM):
+            return state.copy(), state
+        if a.type == T.PACKET and a.base != b.base:
+            return self._branch_packet(state, op, a, b)
+        sop = _SIGNED_OF.get(op, op)
+        if max(abs(a.val.smin), abs(a.val.smax), abs(b.val.smin), abs(b.val.smax)) >= 1 << 32:
+            return state.copy(), state
+        out = []
+        for taken in (True, False):
+            r = refine(sop, a.val, b.val, taken)
+            if r is None:
+                out.append(None)
+                continue
+            st = state.copy() if taken else state
+            st.regs[d] = a.with_(val=r[0])
+            if s is not None:
+                st.regs[s] = b.with_(val=r[1])
+            out.append(st)
+        return out[0], out[1]
+
+    def _branch_packet(self, state, op, a, b):
+        """Compare packet pointers with different bases: narrows pkt_len or meta_len."""
+        sop = _SIGNED_OF.get(op, op)
+        if {a.base, b.base} == {PKT_META, PKT_END}:
+            return state.copy(), state
+        if a.base in (PKT_END,) or (a.base == PKT_DATA and b.base == PKT_META):
+            a, b = b, a
+            sop = swap(sop)
+        # now (a, b) is (data, end) or (meta, data): a op b  <=>  a.off - b.off  op  LEN
+        attr = "pkt_len" if b.base == PKT_END else "meta_len"
+        x = a.val.alu(AluOp.SUB, b.val, True)
+        out = []
+        for taken in (True, False):
+            lo, hi = getattr(state, attr)
+            r = refine(sop, x, Scalar.srange(lo, hi), taken)
+            if r is None:
+                out.append(None)
+                continue
+            st = state.copy() if taken else state
+            setattr(st, attr, (max(lo, r[1].smin), min(hi, r[1].smax)))
+            out.append(st)
+        return out[0], out[1]
+
+    def _settle_null(self, state: State, reg: Reg, null: bool) -> None:
+        rid = reg.id
+
+        def same(g: Reg) -> bool:
+            return g.type in OR_NULL and g.id == rid
+
+        if null:
+            state.replace_where(same, lambda g: _scalar(_zero()))
+        else:
+            state.replace_where(same, lambda g: g.with_(
+                type=OR_NULL[g.type], id=g.id if g.alloc else 0))
+
+    # --- calls ----------------------------------------------------------------------------
+
+    def _helper_call(self, state: State, hid: int) -> None:
+        proto = self.platform.helper(hid)
+        regs = state.regs
+        the_map = None
+        sizes: dict[int, Scalar] = {}
+        for i, arg in enumerate(proto.args):
+            r = i + 1
+            reg = self.read(state, r)
+            if arg == Arg.ANYTHING:
+                continue
+            if arg in (Arg.SCALAR, Arg.CONST_SIZE, Arg.CONST_SIZE_OR_ZERO):
+                if reg.type != T.SCALAR:
+                    self.fail(f"R{r} type={reg.describe()} expected=scalar "
+                              f"({proto.name} arg{r})")
+                if arg == Arg.CONST_SIZE and reg.val.umin == 0:
+                    self.fail(f"R{r} invalid zero-sized read ({proto.name} arg{r})")
+                if arg != Arg.SCALAR and reg.val.umax >= 1 << 29:
+                    self.fail(f"R{r} unbounded memory access, use 'var &= const' or "
+                              f"'if (var < const)' ({proto.name} arg{r})")
+                sizes[r] = reg.val
+                continue
+            if arg == Arg.CONST_MAP_PTR:
+                if reg.type != T.MAP_PTR:
+                    self.fail(f"R{r} type={reg.describe()} expected=map_ptr ({proto.name})")
+                the_map = reg.map
+                mtype = the_map.type if the_map is not None else None
+                if mtype not in proto.map_types or mtype not in self.platform.map_types:
+                    self.fail(f"cannot pass map_type {mtype} into func {proto.name}#{hid}")
+                continue
+            if arg == Arg.CTX:
+                if reg.type != T.CTX or not (reg.val.is_const and reg.val.umin == 0):
+                    self.fail(f"R{r} type={reg.describe()} expected=ctx ({proto.name})")
+                continue
+            if arg == Arg.ALLOC_MEM:
+                if reg.type != T.MEM or not reg.alloc or not (reg.val.is_const
+                                                             and reg.val.umin == 0):
+                    self.fail(f"R{r} type={reg.describe()} expected=ringbuf memory "
+                              f"({proto.name})")
+                continue
+        # memory arguments, now that sizes and the map are known
+        for i, arg in enumerate(proto.args):
+            r = i + 1
+            reg = regs[r]
+            if arg in (Arg.MAP_KEY, Arg.MAP_VALUE):
+                if the_map is None:
+                    self.fail(f"R{r}: {proto.name} has no map argument before its key")
+                n = the_map.key_size if arg == Arg.MAP_KEY else the_map.value_size
+                self._helper_mem(state, r, reg, Scalar.const(n), "read", proto.name)
+            elif arg in (Arg.MEM, Arg.MEM_OR_NULL, Arg.UNINIT_MEM):
+                size = sizes.get(r + 1, Scalar.const(0))
+                if arg == Arg.MEM_OR_NULL and reg.type == T.SCALAR and reg.val.is_const \
+                        and reg.val.umin == 0:
+                    if size.umax != 0:
+                        self.fail(f"R{r + 1} size must be 0 with a NULL R{r} ({proto.name})")
+                    continue
+                kind = "write" if arg == Arg.UNINIT_MEM else "read"
+                self._helper_mem(state, r, reg, size, kind, proto.name)
+        # effects
+        ret = proto.ret
+        release_id = regs[1].id if Arg.ALLOC_MEM in proto.args else 0
+        for r in range(1, 6):
+            regs[r] = NOT_INIT
+        if release_id:
+            state.replace_where(lambda g: g.alloc and g.id == release_id, lambda g: NOT_INIT)
+        if proto.changes_pkt_data:
+            state.replace_where(lambda g: g.type == T.PACKET, lambda g: NOT_INIT)
+        if ret == Ret.INTEGER:
+            regs[0] = _scalar(Scalar.unknown())
+        elif ret == Ret.VOID:
+            regs[0] = NOT_INIT
+        elif ret == Ret.MAP_VALUE_OR_NULL:
+            if the_map is None or the_map.type not in VALUE_MAPS:
+                regs[0] = _scalar(Scalar.unknown())
+            else:
+                regs[0] = Reg(T.MAP_VALUE_OR_NULL, _zero(), id=state.fresh_id(), map=the_map,
+                              readonly=_readonly(the_map))
+        elif ret == Ret.SOCKET_OR_NULL:
+            regs[0] = Reg(T.SOCKET_OR_NULL, _zero(), id=state.fresh_id(), size=SOCK_SIZE)
+        elif ret == Ret.ALLOC_MEM_OR_NULL:
+            size = sizes.get(2)
+            if size is None or not size.is_const:
+                self.fail(f"R2 size of {proto.name} must be a known constant")
+            regs[0] = Reg(T.MEM_OR_NULL, _zero(), id=state.fresh_id(), size=size.umin,
+                          alloc=True)
+
+    def _helper_mem(self, state: State, r: int, reg: Reg, size: Scalar, kind: str,
+                    name: str) -> None:
+        if reg.type == T.SCALAR or reg.type in OR_NULL or reg.type not in (
+                T.STACK, T.PACKET, T.MAP_VALUE, T.MEM):
+            self.fail(f"R{r} type={reg.describe()} expected=fp, pkt, map_value or mem "
+                      f"({name})")
+        if size.umax == 0:
+            return
+        if reg.type == T.STACK:
+            frame = state.frames[reg.frame]
+            o = reg.val
+            lo, hi = o.smin, o.smax + size.umax
+            if lo < -STACK_SIZE or hi > 0:
+                self.fail(f"invalid indirect access to stack R{r} off={_rng(o.smin, o.smax)}"
+                          f" size={size.umax} ({name})")
+            if kind == "read":
+                for j in range(lo + STACK_SIZE, hi + STACK_SIZE):
+                    b = frame.stack[j]
+                    if b == Byte.INVALID:
+                        self.fail(f"invalid indirect read from stack R{r} off="
+                                  f"{_rng(o.smin, o.smax)} size={size.umax}: fp{j - STACK_SIZE}"
+                                  f" is not initialized ({name})")
+                    if b == Byte.POISON or (b == Byte.SPILL
+                                            and frame.spills[j // 8].type != T.SCALAR):
+                        self.fail(f"invalid indirect read from stack R{r} off="
+                                  f"{_rng(o.smin, o.smax)} size={size.umax}: fp{j - STACK_SIZE}"
+                                  f" holds part of a pointer ({name})")
+            else:
+                # the helper writes every byte of the buffer
+                self._stack_write(frame, o.smin, o.smax, size.umax, _scalar(Scalar.unknown()))
+                if o.smin != o.smax:
+                    for j in range(o.smin + STACK_SIZE, o.smax + STACK_SIZE + size.umax):
+                        if frame.stack[j] == Byte.INVALID:
+                            pass      # may be unwritten: stays uninitialized
+            return
+        # other regions: a bounds check over the whole range
+        probe = reg.with_(val=reg.val)
+        n = size.umax
+        saved = self.pc
+        try:
+            self.access(state, r, probe, 0, 1, "read")
+            self.access(state, r, probe.with_(val=reg.val.alu(AluOp.ADD, Scalar.const(n - 1),
+                                                               True)), 0, 1, "read")
+        finally:
+            self.pc = saved
+        if kind == "write" and getattr(reg, "readonly", False):
+            self.fail(f"R{r} points to read-only memory ({name})")
+
+    def _local_call(self, state: State, pc: int, target: int) -> tuple[int, State]:
+        if len(state.frames) >= MAX_CALL_DEPTH:
+            self.fail(f"the call stack of {len(state.frames) + 1} frames is too deep")
+        if any(f.entry == target for f in state.frames):
+            self.fail(f"recursive call from insn {pc} to {target}")
+        caller = state.cur
+        callee = Frame.new(pc, target)
+        for r in range(1, 6):
+            callee.regs[r] = caller.regs[r]
+        callee.regs[FRAME_POINTER] = Reg(T.STACK, _zero(), frame=len(state.frames))
+        for r in range(0, 6):
+            caller.regs[r] = NOT_INIT if r else caller.regs[0]
+        state.frames.append(callee)
+        return target, state
+
+    def _exit(self, state: State) -> list[tuple[int, State]]:
+        r0 = self.read(state, 0)
+        if len(state.frames) == 1:
+            if self.program_type in self.platform.return_scalar and r0.type != T.SCALAR:
+                self.fail(f"At program exit the register R0 is not a known value "
+                          f"({r0.describe()}): {self.program_type} programs return a number")
+            return []
+        depth = len(state.frames) - 1
+        if r0.type == T.STACK and r0.frame == depth:
+            self.fail("cannot return stack pointer to the caller")
+        callee = state.frames.pop()
+        caller = state.cur
+        caller.regs[0] = r0
+        for r in range(1, 6):
+            caller.regs[r] = NOT_INIT
+        # nothing may keep pointing into the frame that is gone
+        state.replace_where(lambda g: g.type == T.STACK and g.frame >= depth,
+                            lambda g: NOT_INIT)
+        return [(callee.callsite + 1, state)]
+
+
+def _cond(op: JmpOp, is64: bool, a: Scalar, b: Scalar, taken: bool):
+    if is64:
+        return refine(op, a, b, taken)
+    signed = op in _SIGNED_OPS
+    a32, b32 = a.low32(), b.low32()
+    if signed:
+        r = refine(op, a32.sext(32), b32.sext(32), taken)
+    else:
+        r = refine(op, a32, b32, taken)
+    if r is None:
+        return None
+    return _merge32(a, r[0], signed), _merge32(b, r[1], signed)
+
+
+def _merge32(full: Scalar, part: Scalar, signed: bool) -> Scalar:
+    """``full`` narrowed by what a 32-bit comparison learned about its low half."""
+    low = part.low32()
+    hi_unknown = MASK64 ^ MASK32
+    m = _meet(full, Scalar.make(low.value & MASK32, (low.mask & MASK32) | hi_unknown))
+    if m is None:
+        return full    # inconsistent only if the edge is dead; keep it sound
+    if m.umax <= MASK32:
+        m2 = _meet(m, low)
+        if m2 is not None:
+            m = m2
+    elif signed and -(1 << 31) <= m.smin and m.smax < (1 << 31):
+        m2 = _meet(m, part)
+        if m2 is not None:
+            m = m2
+    return m
+
+
+def _rng(lo: int, hi: int) -> str:
+    return str(lo) if lo == hi else f"[{lo}, {hi}]"
+
+
+def _readonly(m) -> bool:
+    # Ref: include/uapi/linux/bpf.h BPF_F_RDONLY_PROG
+    return bool(getattr(m, "flags", 0) & (1 << 7))
+
+
+def _single_entry(m) -> bool:
+    return getattr(m, "max_entries", 0) == 1
