@@ -243,3 +243,18 @@ def test_disasm_json(capsys, tmp_path):
 def test_disasm_missing_file_exit_2(capsys, tmp_path):
     code, _, err = run(capsys, "disasm", str(tmp_path / "nope.bin"))
     assert code == 2 and err.startswith(f"xdpnic disasm: error: {tmp_path / 'nope.bin'}: ")
+
+
+def test_conformance_cpu_version_and_groups(capsys, conformance_dir):
+    code, out, _ = run(capsys, "conformance", str(conformance_dir), "--cpu-version", "v3",
+                       "--groups", "atomic32,atomic64,base32,base64,divmul32,divmul64")
+    assert code == 0
+    assert out.splitlines()[-1] == "253 passed, 0 failed, 60 skipped"
+
+
+def test_conformance_bad_groups_is_a_usage_error(capsys, conformance_dir):
+    with pytest.raises(SystemExit) as info:
+        main(["conformance", str(conformance_dir), "--groups", "base32,nonsense"])
+    assert info.value.code == 2
+    assert "expected groups from atomic32,atomic64,base32,base64,callx,divmul32,divmul64," \
+           "packet, found 'base32,nonsense'" in capsys.readouterr().err

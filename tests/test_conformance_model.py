@@ -171,3 +171,23 @@ def test_suite_with_no_data_files_is_an_error(tmp_path):
         run_suite(tmp_path)
     with pytest.raises(FileNotFoundError, match="no such directory"):
         run_suite(tmp_path / "missing")
+
+
+def test_upstream_default_selection_runs_253_and_skips_60(conformance_dir):
+    # The README's numbers for upstream's defaults (--cpu_version v3, six groups) and for v4.
+    v3 = run_suite(conformance_dir, cpu_version=3, groups=conformance.UPSTREAM_DEFAULT_GROUPS)
+    assert v3.summary() == "253 passed, 0 failed, 60 skipped"
+    v4 = run_suite(conformance_dir, cpu_version=4, groups=conformance.UPSTREAM_DEFAULT_GROUPS)
+    assert v4.summary() == "312 passed, 0 failed, 1 skipped"
+    (skipped,) = [r.line() for r in v4.results if r.status == "skip"]
+    assert skipped == "SKIP callx: needs group callx (callx at pc 2)"
+
+
+def test_requirement_skip_names_first_instruction_needing_more():
+    insns = assemble("lddw %r0, 1\nmovsx832 %r0, %r1\nexit")
+    c = ConformanceCase("c", pathlib.Path("c"), insns, b"", 0, None)
+    assert conformance.requirement_skip(c, 3, conformance.ALL_GROUPS) == \
+        "needs cpu v4 (movsx832 at pc 2), target is v3"
+    assert conformance.requirement_skip(c, 4, ("base32",)) == \
+        "needs group base64 (lddw at pc 0)"
+    assert conformance.requirement_skip(c, 4, conformance.ALL_GROUPS) is None

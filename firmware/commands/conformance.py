@@ -12,8 +12,8 @@ import json
 import pathlib
 import sys
 
-from ..conformance import (TARGETS, ConformanceCase, DataFileError, TargetUnavailable,
-                           load_target, run_suite)
+from ..conformance import (ALL_GROUPS, TARGETS, UPSTREAM_DEFAULT_GROUPS, ConformanceCase,
+                           DataFileError, TargetUnavailable, load_target, run_suite)
 from ..ebpf import isa
 from ..ebpf.asm import parse_hex_bytes
 
@@ -39,6 +39,13 @@ def register(subparsers) -> None:
                    help="only files whose name matches GLOB (e.g. 'lock_*' or 'ldx*.data')")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="add instruction counts / cycles to PASS lines")
+    p.add_argument("--cpu-version", type=_cpu_version, default=4, metavar="vN",
+                   help="skip cases needing a newer instruction-set version, v1..v4 "
+                        "(default v4: everything; upstream's runner defaults to v3)")
+    p.add_argument("--groups", type=_groups, default=ALL_GROUPS, metavar="G1,G2,...",
+                   help="skip cases needing a conformance group not listed "
+                        f"(default: all of {','.join(ALL_GROUPS)}; upstream's default is "
+                        f"{','.join(UPSTREAM_DEFAULT_GROUPS)})")
     p.set_defaults(func=_run_conformance)
 
     q = subparsers.add_parser(
@@ -50,6 +57,22 @@ def register(subparsers) -> None:
                     "print the message and exit 1.")
     _plugin_arguments(q)
     q.set_defaults(func=_run_plugin)
+
+
+def _cpu_version(text: str) -> int:
+    value = text.lower().removeprefix("v")
+    if value not in ("1", "2", "3", "4"):
+        raise argparse.ArgumentTypeError(f"expected v1, v2, v3 or v4, found {text!r}")
+    return int(value)
+
+
+def _groups(text: str) -> tuple[str, ...]:
+    names = tuple(g.strip() for g in text.split(",") if g.strip())
+    unknown = [g for g in names if g not in ALL_GROUPS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"expected groups from {','.join(ALL_GROUPS)}, "
+                                         f"found {text!r}")
+    return names
 
 
 def _plugin_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,7 +99,8 @@ def _run_conformance(args) -> int:
         bar = tqdm(unit="case", file=sys.stderr, leave=False, desc=f"conformance/{args.target}")
         options["progress"] = bar.update
     try:
-        report = run_suite(args.directory, args.target, options, args.filter)
+        report = run_suite(args.directory, args.target, options, args.filter,
+                           cpu_version=args.cpu_version, groups=args.groups)
     except (FileNotFoundError, TargetUnavailable) as exc:
         return _error(str(exc))
     finally:
