@@ -85,7 +85,8 @@ def test_conformance_bad_directory_is_one_error_line_exit_2(capsys, tmp_path, ma
 def test_conformance_filter_matching_nothing_exit_2(capsys, cases_dir):
     code, _, err = run(capsys, "conformance", str(cases_dir), "--filter", "zzz*")
     assert code == 2
-    assert err == f"xdpnic conformance: error: {cases_dir}: no *.data files matching 'zzz*' found\n"
+    assert err == (f"xdpnic conformance: error: {cases_dir}: no *.data files matching 'zzz*' "
+                   "found\n")
 
 
 def test_conformance_unavailable_target_exit_2(capsys, cases_dir, monkeypatch):

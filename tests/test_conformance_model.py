@@ -120,7 +120,8 @@ def test_judge_error_when_a_result_was_expected():
 def test_judge_expected_error_text():
     assert judge(case(None, "bad"), CaseOutcome(None, "bad  \n")) == (True, "")
     assert judge(case(None, "bad"), CaseOutcome(None, "worse"))[0] is False
-    assert judge(case(None, "bad"), CaseOutcome(0, None)) == (False, "expected error 'bad' got 0x0")
+    assert judge(case(None, "bad"), CaseOutcome(0, None)) == \
+        (False, "expected error 'bad' got 0x0")
 
 
 # --- Targets --------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ assembler, ``exit`` used as a target names the first ``exit`` instruction unless
 ``#`` starts a comment.  Immediates are decimal or ``0x`` hex, optionally negative; a 32-bit
 immediate may be written signed (-2**31..2**31-1) or as its unsigned bit pattern (up to
 2**32-1), as the conformance files do (``jsle %r1, 0xfffffffd, +1``); lddw takes -2**63..2**64-1;
-offsets are -32768..32767.  Anything else is an ``AsmError`` ``FILE:LINE: expected ..., found ...``.
+offsets are -32768..32767.  Anything else is an ``AsmError``:
+``FILE:LINE: expected ..., found ...``.
 """
 
 import re
@@ -400,13 +401,13 @@ def assemble(source: str, filename: str = "<asm>", first_line: int = 1) -> list[
         while (m := _LABEL_DEF.fullmatch(text)) and not text.startswith("["):
             name = m.group(1)
             if name in labels:
-                raise AsmError(filename, lineno, f"expected a new label name, found {name!r} already "
-                                                 f"defined at line {labels[name][1]}")
+                raise AsmError(filename, lineno, f"expected a new label name, found {name!r} "
+                                                 f"already defined at line {labels[name][1]}")
             labels[name] = (len(out), lineno)
             text = m.group(2).strip()
         if not text:
             continue
-        head, _, rest = text.partition(" ")
+        head, rest = (text.split(None, 1) + [""])[:2]
         mnemonic = head.lower()
         try:
             if mnemonic == ".insn":
@@ -423,16 +424,17 @@ def assemble(source: str, filename: str = "<asm>", first_line: int = 1) -> list[
                 spec = _LOCKED.get(op)
                 if spec is None:
                     known = sorted({s.mnemonic for s in _LOCKED.values()})
-                    raise AsmError(filename, lineno,
-                                   f"expected an atomic operation after 'lock' ({', '.join(known)}),"
-                                   f" found {_show(op)}")
+                    raise AsmError(filename, lineno, f"expected an atomic operation after "
+                                                     f"'lock' ({', '.join(known)}), found "
+                                                     f"{_show(op)}")
                 candidates = [spec]
                 mnemonic = f"lock {op}"
             else:
                 candidates = _PLAIN.get(MNEMONIC_ALIASES.get(mnemonic, mnemonic), [])
                 operand_text = rest
                 if not candidates:
-                    raise AsmError(filename, lineno, f"expected an instruction mnemonic, found {head!r}")
+                    raise AsmError(filename, lineno,
+                                   f"expected an instruction mnemonic, found {head!r}")
             insn, fixup = _choose(candidates, mnemonic, _split_operands(operand_text),
                                   len(out), filename, lineno)
         except _Mismatch as exc:
@@ -458,8 +460,9 @@ def assemble(source: str, filename: str = "<asm>", first_line: int = 1) -> list[
         distance = target - fix.index - 1
         lo, hi = -(1 << (fix.bits - 1)), (1 << (fix.bits - 1)) - 1
         if not lo <= distance <= hi:
-            raise AsmError(filename, fix.line, f"expected a target within {lo}..{hi} "
-                                               f"instructions, found {fix.label!r} at {distance:+d}")
+            raise AsmError(filename, fix.line,
+                           f"expected a target within {lo}..{hi} instructions, found "
+                           f"{fix.label!r} at {distance:+d}")
         insn = out[fix.index]
         setattr(insn, fix.field, distance)
         if insn.imm64 is not None:      # lddw func: the distance is the first slot's imm
