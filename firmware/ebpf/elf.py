@@ -787,7 +787,9 @@ class _Loader:
                                  f" outside '{target.name}' ({target.size} bytes)", secname,
                                  sym.name)
             _set_lddw(insn, filler, Pseudo.MAP_IDX_VALUE, index, offset)
-        elif target.executable and insn.src == Pseudo.FUNC:
+        elif target.executable:
+            # A function's address (bpf_loop and for_each_map_elem callbacks): clang leaves
+            # src_reg 0 and libbpf marks it BPF_PSEUDO_FUNC, then relocates it like a call.
             self._record_call(functions, func, local, insn, sym, target, where, True)
         else:
             raise self.error(f"lddw at instruction {where} refers to a symbol in section"
