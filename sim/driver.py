@@ -63,7 +63,7 @@ class Ports:
 async def run_program(io: Ports, words: list[int], context: bytes = b"", *,
                       budget: int = DEFAULT_INSN_BUDGET, ctx_writable: bool = True,
                       trace: bool = False, max_cycles: int = DEFAULT_MAX_CYCLES,
-                      read_context: bool = True) -> RtlResult:
+                      read_context: bool = True, read_stack: bool = True) -> RtlResult:
     """Load and run one program; returns the results and frame 0 of the stack."""
     for index, word in enumerate(words):
         io.set("imem_wr_en", 1)
@@ -96,7 +96,8 @@ async def run_program(io: Ports, words: list[int], context: bytes = b"", *,
         r0=io.get("r0"), trap=cause, trap_pc=trap_pc if cause != TrapCause.NONE else None,
         insn_count=io.get("insn_count"), cycles=io.get("cycles"), stack=b"", context=b"",
         retired=retired or [], timed_out=not finished)
-    result.stack = await _read_rows(io, "stack_row", "stack_rd_data", isa.STACK_SIZE // 8)
+    if read_stack:
+        result.stack = await _read_rows(io, "stack_row", "stack_rd_data", isa.STACK_SIZE // 8)
     if read_context and rows:
         result.context = (await _read_rows(io, "ctx_row", "ctx_rd_data", rows))[:len(context)]
     return result
@@ -148,11 +149,11 @@ class AmaranthPorts(Ports):
         top = self.top
         for _ in range(max_cycles):
             if trace is not None:
-                _, _, retire, pc, wb, reg, value, busy = await self.ctx.tick().sample(
-                    top.retire, top.retire_pc, top.retire_wb, top.retire_reg,
-                    top.retire_value, top.busy)
-                if retire:
-                    trace.append((int(pc), int(reg) if wb else None, int(value)))
+                if self.ctx.get(top.retire):
+                    reg = self.ctx.get(top.retire_reg) if self.ctx.get(top.retire_wb) else None
+                    trace.append((self.ctx.get(top.retire_pc), reg,
+                                  self.ctx.get(top.retire_value)))
+                await self.ctx.tick()
                 if not self.ctx.get(top.busy):
                     return True
             else:
