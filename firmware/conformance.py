@@ -342,7 +342,8 @@ def run_suite(directory, target: str = "model", options: dict | None = None,
     """
     directory = pathlib.Path(directory)
     if not directory.is_dir():
-        raise FileNotFoundError(f"{directory}: no such directory")
+        what = "not a directory" if directory.exists() else "no such directory"
+        raise FileNotFoundError(f"{directory}: {what}")
     files = find_data_files(directory, pattern)
     if not files:
         what = f"matching {pattern!r} " if pattern else ""
