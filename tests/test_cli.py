@@ -74,7 +74,8 @@ def test_conformance_json(capsys, cases_dir):
 @pytest.mark.parametrize("make,message", [
     (lambda d: d / "missing", "no such directory"),
     (lambda d: d, "no *.data files found"),
-    (lambda d: (d / "f.data").write_text("") and d / "f.data", "not a directory"),
+    (lambda d: d / "a.data" if (d / "a.data").write_text("-- asm\n") else None,
+     "not a directory"),
 ])
 def test_conformance_bad_directory_is_one_error_line_exit_2(capsys, tmp_path, make, message):
     path = make(tmp_path)
