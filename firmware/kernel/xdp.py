@@ -21,7 +21,8 @@ from typing import Protocol
 from ..ebpf.isa import Fmt, Insn, Pseudo
 from .bpf import BpfMap, BpfProgram, KernelError, ProgType, create_map, load_program
 
-__all__ = ["XdpAction", "KernelXdp", "XdpRun", "MapLike", "relocate_maps", "KernelError"]
+__all__ = ["XdpAction", "KernelXdp", "XdpRun", "MapLike", "relocate_maps", "KernelError",
+           "KernelVerdict", "kernel_verdict"]
 
 
 class XdpAction(enum.IntEnum):
@@ -172,3 +173,30 @@ class KernelXdp:
     def info(self):
         return self._prog().info()
 
+
+
+@dataclass
+class KernelVerdict:
+    """Whether the kernel's verifier accepts a program: ``accepted``, and when it does not,
+    its first line of verdict (``reason``), the errno name and the whole log."""
+    accepted: bool
+    reason: str = ""
+    errno_name: str = ""
+    log: str = ""
+
+
+def kernel_verdict(insns: list[Insn], maps: Sequence[MapLike] = (),
+                   name: str = "verdict") -> KernelVerdict:
+    """Load ``insns`` as XDP (with ``maps`` created and relocated as ``KernelXdp`` does) and
+    unload it at once: the kernel verifier's judgement, for comparison with our verifier.
+
+    Failures that are no judgement on the program (EPERM: not allowed to load; ENOMEM)
+    raise ``KernelError``.
+    """
+    try:
+        with KernelXdp(insns, maps, name):
+            return KernelVerdict(True)
+    except KernelError as exc:
+        if exc.errno_name in ("EPERM", "ENOMEM") and not exc.log:
+            raise
+        return KernelVerdict(False, exc.reason, exc.errno_name, exc.log)

@@ -148,3 +148,16 @@ def test_runt_frame_is_refused_with_a_clear_message():
         with pytest.raises(ValueError, match="frame of 10 bytes"):
             xdp.run(bytes(10))
     assert xdp.program is None
+
+
+def test_kernel_verdict_accepts_and_refuses_with_reason():
+    from firmware.kernel.xdp import kernel_verdict
+    good = kernel_verdict(assemble(SWAP_AND_COUNT, "swap_and_count"), [STATS])
+    assert good.accepted and good.reason == ""
+    # A store through the map pointer itself (not through a looked-up value).
+    bad = kernel_verdict(assemble("lddw %r1, map_idx 0\nstdw [%r1+0], 1\nmov %r0, 2\nexit",
+                                  "store_to_map"), [STATS])
+    assert not bad.accepted
+    assert bad.errno_name == "EACCES"
+    assert bad.reason == "only read from bpf_array is supported"
+    assert "(7a) *(u64 *)(r1 +0) = 1" in bad.log
