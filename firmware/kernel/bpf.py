@@ -521,18 +521,26 @@ _PROBE: str | None | bool = False
 
 
 def bpf_unavailable_reason() -> str | None:
-    """None when this process can use ``bpf()``; otherwise why not.  Probed once, by
-    creating (and closing) a one-entry array map."""
+    """None when this process can use ``bpf()`` for this project; otherwise why not.
+
+    Probed once: create (and close) a one-entry array map, then load (and unload) a
+    two-instruction XDP program, since some systems let unprivileged users create maps but
+    not load XDP programs.
+    """
     global _PROBE
     if _PROBE is False:
         try:
             with create_map(MapType.ARRAY, 4, 4, 1, "xdpnic_probe"):
                 pass
+            # mov r0, XDP_PASS; exit  (bytes, so the probe depends on nothing else)
+            with load_program(bytes.fromhex("b700000002000000" "9500000000000000"),
+                              ProgType.XDP, "xdpnic_probe"):
+                pass
             _PROBE = None
         except KernelError as exc:
-            hint = " (not root / no CAP_BPF?)" if exc.errno in (errno.EPERM, errno.EACCES) \
-                else ""
-            _PROBE = f"the kernel refused a tiny BPF map: {exc.errno_name}{hint}"
+            hint = " (not root / no CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN?)" \
+                if exc.errno in (errno.EPERM, errno.EACCES) else ""
+            _PROBE = f"{exc}{hint}"
         except OSError as exc:
             _PROBE = f"bpf() is not available: {exc}"
     return _PROBE

@@ -12,7 +12,7 @@ verifier's first line of verdict, and ``error`` with the same text prefixed by
 
 from dataclasses import dataclass
 
-from ..conformance import CaseOutcome, ConformanceCase
+from ..conformance import CaseOutcome, ConformanceCase, TargetUnavailable
 from ..ebpf.machine import UNWIND_HELPER_ID
 from .bpf import KernelError, bpf_unavailable_reason
 from .runner import run_wrapped
@@ -38,23 +38,23 @@ def run_case(case: ConformanceCase) -> KernelCaseOutcome:
 def run_cases(cases: list[ConformanceCase], options: dict | None = None) -> list[CaseOutcome]:
     """Run ``cases`` in the kernel, one outcome per case, in order.
 
-    ``options["progress"]``, if set, is called once per case.  When this process cannot use
-    ``bpf()`` (not root, no BPF) every outcome is an error saying so, rather than a traceback.
+    ``options["progress"]``, if set, is called once per case.  Raises ``TargetUnavailable``
+    (which the runner reports as a usage error, not 313 failures) when this process cannot
+    use ``bpf()``: not root, no BPF.
     """
     options = options or {}
     tick = options.get("progress")
     unavailable = bpf_unavailable_reason()
+    if unavailable is not None:
+        raise TargetUnavailable(f"target kernel is not available: {unavailable}")
     outcomes: list[CaseOutcome] = []
     for case in cases:
-        if unavailable is not None:
-            outcomes.append(KernelCaseOutcome(None, f"kernel target unavailable: {unavailable}"))
-        else:
-            try:
-                outcomes.append(run_case(case))
-            except KernelError as exc:
-                # Not a verdict on the program (e.g. ENOMEM creating a map): report it as the
-                # case's error, with the kernel's words.
-                outcomes.append(KernelCaseOutcome(None, f"kernel error: {exc}"))
+        try:
+            outcomes.append(run_case(case))
+        except KernelError as exc:
+            # Not a verdict on the program (e.g. ENOMEM creating a map): report it as the
+            # case's error, with the kernel's words.
+            outcomes.append(KernelCaseOutcome(None, f"kernel error: {exc}"))
         if tick:
             tick()
     return outcomes
