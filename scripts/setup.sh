@@ -29,9 +29,14 @@ stamp=.venv/.installed-from
 wanted=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
     echo "setup: installing Python packages (requirements.txt) and xdpnic"
-    .venv/bin/pip install -q --upgrade pip
-    .venv/bin/pip install -q -r requirements.txt
-    .venv/bin/pip install -q --no-deps -e .
+    log=.venv/install.log
+    if ! { .venv/bin/pip install -q --upgrade pip &&
+           .venv/bin/pip install -q -r requirements.txt &&
+           .venv/bin/pip install -q --no-deps -e . ; } > "$log" 2>&1; then
+        cat "$log" >&2
+        echo "setup: pip install failed (log above, also in $log)" >&2
+        exit 1
+    fi
     echo "$wanted" > "$stamp"
 fi
 
