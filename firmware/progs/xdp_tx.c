@@ -1,0 +1,18 @@
+/* xdp_tx: swap the Ethernet source and destination and send the frame back out of the port
+ * it came in on (a reflector).  A frame without a whole Ethernet header is dropped. */
+#include "xdpnic.h"
+
+SEC("xdp")
+int xdp_tx(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data;
+    void *data_end = (void *)(long)ctx->data_end;
+    struct ethhdr *eth = data;
+
+    if ((void *)(eth + 1) > data_end)
+        return XDP_DROP;
+    swap_macs(eth);
+    return XDP_TX;
+}
+
+char _license[] SEC("license") = "GPL";

@@ -1,0 +1,230 @@
+"""One interface over every target a firmware test runs on, so a test is written once.
+
+A ``Target`` holds one loaded program with its maps and offers what the NIC's host driver
+does: run a frame (arriving on an ifindex and receive queue), and read, write and delete map
+entries between frames.  ``TARGETS`` maps a target name to its factory; the tests are
+parametrized over its keys, so a new back end (the RTL under cocotb) is one more entry.
+
+Ports and ifindexes: the NIC numbers its ports from 0 and shows port ``p`` to programs as
+ifindex ``p + 1`` (``machine.port_ifindex``).  The kernel target runs in the host's network
+namespace, where ifindex 1 is ``lo``; tests use ifindexes that exist there (see
+``kernel_ifindexes``).
+
+Per-CPU maps: ``entries`` and ``lookup`` give the sum over CPUs (engines), lane by lane in
+u64 (every per-CPU value in these programs is made of u64 counters), since which CPU the
+kernel runs a test frame on is not ours to choose.
+"""
+
+import ctypes
+import os
+import struct
+from dataclasses import dataclass
+
+from firmware.ebpf.machine import XdpAction, ifindex_port, port_ifindex
+from firmware.ebpf.maps import MapType
+from firmware.ebpf.model_helpers import EngineState
+from firmware.ebpf.model_maps import MapSet
+from firmware.ebpf.xdp import Disposition, run_frame
+
+__all__ = ["Outcome", "Target", "ModelTarget", "KernelTarget", "TARGETS", "PERCPU_TYPES",
+           "sum_u64_lanes"]
+
+PERCPU_TYPES = (MapType.PERCPU_ARRAY, MapType.PERCPU_HASH)
+MODEL_PORTS = 8                 # enough for every ifindex the tests redirect to
+
+
+@dataclass
+class Outcome:
+    """What happened to one frame: the verdict, the frame as it leaves (None for drop and
+    aborted), and the redirect target's ifindex where the target can observe it."""
+    action: int
+    frame: bytes | None
+    redirect_ifindex: int | None = None
+    insn_count: int | None = None
+
+    @property
+    def action_name(self) -> str:
+        try:
+            return XdpAction(self.action).name
+        except ValueError:
+            return str(self.action)
+
+
+def sum_u64_lanes(values: list[bytes]) -> bytes:
+    """Per-CPU values summed lane by lane as little-endian u64 (wrapping)."""
+    size = len(values[0])
+    if size % 8:
+        raise ValueError(f"per-CPU value of {size} bytes is not made of u64 lanes")
+    lanes = [0] * (size // 8)
+    for value in values:
+        for i, lane in enumerate(struct.unpack(f"<{size // 8}Q", value)):
+            lanes[i] = (lanes[i] + lane) & (2**64 - 1)
+    return struct.pack(f"<{len(lanes)}Q", *lanes)
+
+
+class Target:
+    """A loaded program on one target.  Subclasses implement the methods below."""
+    name = "?"
+    observes_redirect = False
+
+    def run(self, frame: bytes, ingress_ifindex: int = 1, rx_queue: int = 0) -> Outcome:
+        raise NotImplementedError
+
+    def update(self, map_name: str, key: bytes, value: bytes) -> None:
+        raise NotImplementedError
+
+    def delete(self, map_name: str, key: bytes) -> bool:
+        raise NotImplementedError
+
+    def lookup(self, map_name: str, key: bytes) -> bytes | None:
+        raise NotImplementedError
+
+    def entries(self, map_name: str) -> dict[bytes, bytes]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class ModelTarget(Target):
+    """The golden model's XDP hook (``xdp.run_frame``) with a ``MapSet`` kept across frames."""
+    name = "model"
+    observes_redirect = True
+
+    def __init__(self, image):
+        self.image = image
+        self.maps = MapSet(image.maps)
+        self.engine = EngineState()
+
+    def run(self, frame, ingress_ifindex=1, rx_queue=0):
+        result = run_frame(self.image.insns, frame, ports=MODEL_PORTS,
+                           ingress_port=ifindex_port(ingress_ifindex), rx_queue=rx_queue,
+                           maps=self.maps, engine=self.engine)
+        action = {Disposition.DROP: XdpAction.DROP, Disposition.PASS: XdpAction.PASS,
+                  Disposition.TX: XdpAction.TX, Disposition.REDIRECT: XdpAction.REDIRECT,
+                  Disposition.ABORTED: XdpAction.ABORTED}[result.disposition]
+        leaves = action in (XdpAction.PASS, XdpAction.TX, XdpAction.REDIRECT)
+        redirect = port_ifindex(result.egress_port) if action == XdpAction.REDIRECT else None
+        return Outcome(int(action), result.frame if leaves else None, redirect,
+                       result.insn_count)
+
+    def _map(self, map_name):
+        return self.maps.by_name(map_name)
+
+    def update(self, map_name, key, value):
+        m = self._map(map_name)
+        err = m.update(key, value, 0)
+        if err:
+            raise OSError(-err, f"model map {map_name!r}: update failed ({os.strerror(-err)})")
+
+    def delete(self, map_name, key):
+        return self._map(map_name).delete(key) == 0
+
+    def lookup(self, map_name, key):
+        m = self._map(map_name)
+        slot = m.find(key)
+        if slot is None:
+            return None
+        values = [m.value(slot, c) for c in range(m.copies)]
+        return sum_u64_lanes(values) if m.spec.type in PERCPU_TYPES else values[0]
+
+    def entries(self, map_name):
+        m = self._map(map_name)
+        out = {}
+        key = m.next_key(None)
+        while key is not None:
+            out[key] = self.lookup(map_name, key)
+            key = m.next_key(key)
+        return out
+
+
+def _possible_cpus() -> int:
+    """Number of possible CPUs, as the kernel sizes per-CPU map values
+    (``/sys/devices/system/cpu/possible``, e.g. ``0-1``)."""
+    with open("/sys/devices/system/cpu/possible") as f:
+        text = f.read().strip()
+    count = 0
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        count += int(hi or lo) - int(lo) + 1
+    return count
+
+
+class KernelTarget(Target):
+    """The Linux kernel (``KernelXdp``: ``BPF_PROG_TEST_RUN``).  A test run does not perform
+    a redirect, so the kernel shows the ``XDP_REDIRECT`` verdict but not the target device."""
+    name = "kernel"
+
+    def __init__(self, image):
+        from firmware.kernel.xdp import KernelXdp
+        self.image = image
+        self.xdp = KernelXdp(image.insns, image.maps, name=image.name)
+        self.specs = {spec.name: spec for spec in image.maps}
+        self.cpus = _possible_cpus()
+
+    def run(self, frame, ingress_ifindex=1, rx_queue=0):
+        # struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress.
+        ctx = struct.pack("<6I", 0, len(frame), 0, ingress_ifindex, rx_queue, 0)
+        run = self.xdp.run(frame, ctx=ctx)
+        leaves = run.action in (XdpAction.PASS, XdpAction.TX, XdpAction.REDIRECT)
+        return Outcome(run.action, run.frame if leaves else None)
+
+    # Per-CPU maps move round_up(value_size, 8) bytes per possible CPU through the syscall;
+    # KernelXdp's BpfMap sizes its buffers for one value, so those go through _percpu_*.
+    def _percpu(self, map_name) -> bool:
+        return self.specs[map_name].type in PERCPU_TYPES
+
+    def _stride(self, map_name) -> int:
+        return (self.specs[map_name].value_size + 7) & ~7
+
+    def _percpu_lookup(self, map_name, key) -> list[bytes] | None:
+        from firmware.kernel import bpf
+        m = self.xdp.map(map_name)
+        stride = self._stride(map_name)
+        k = ctypes.create_string_buffer(bytes(key), len(key))
+        v = ctypes.create_string_buffer(stride * self.cpus)
+        attr = bpf._MapElemAttr(map_fd=m.fd, key=ctypes.addressof(k), value=ctypes.addressof(v))
+        try:
+            bpf._syscall(bpf.Cmd.MAP_LOOKUP_ELEM, attr)
+        except OSError as exc:
+            if exc.errno == 2:          # ENOENT
+                return None
+            raise
+        size = self.specs[map_name].value_size
+        return [v.raw[i * stride:i * stride + size] for i in range(self.cpus)]
+
+    def update(self, map_name, key, value):
+        if not self._percpu(map_name):
+            self.xdp.update(map_name, key, value)
+            return
+        from firmware.kernel import bpf
+        m = self.xdp.map(map_name)
+        stride = self._stride(map_name)
+        k = ctypes.create_string_buffer(bytes(key), len(key))
+        v = ctypes.create_string_buffer(bytes(value).ljust(stride, b"\0") * self.cpus)
+        attr = bpf._MapElemAttr(map_fd=m.fd, key=ctypes.addressof(k), value=ctypes.addressof(v))
+        bpf._call(bpf.Cmd.MAP_UPDATE_ELEM, attr, f"BPF_MAP_UPDATE_ELEM in {map_name!r}")
+
+    def delete(self, map_name, key):
+        return self.xdp.map(map_name).delete(key)
+
+    def lookup(self, map_name, key):
+        if self._percpu(map_name):
+            values = self._percpu_lookup(map_name, key)
+            return None if values is None else sum_u64_lanes(values)
+        return self.xdp.lookup(map_name, key)
+
+    def entries(self, map_name):
+        keys = self.xdp.map(map_name).keys()
+        out = {}
+        for key in keys:
+            value = self.lookup(map_name, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    def close(self):
+        self.xdp.close()
+
+
+TARGETS = {"model": ModelTarget, "kernel": KernelTarget}
