@@ -164,40 +164,32 @@ def _errno_name(err: int) -> str:
     return errno.errorcode.get(err, f"errno {err}")
 
 
-# Lines of a level-1 verifier log that trace the walk rather than state the verdict:
+# Lines of a level-1 verifier log that trace the walk rather than state a verdict:
 # "12: (bf) r1 = r6", "12: R1=ctx() R10=fp0", "; source line", "from 3 to 7: ...",
-# "func#0 @0", "mark_precise: ..." and the statistics at the end.
-_TRACE_LINE = re.compile(r"^(\d+: |; |from \d+ to \d+|func#\d+|mark_precise|last_idx|"
-                         r"regs=|parent |Live regs|Global function|Validating|"
-                         r"processed \d+ insns|verification time|stack depth|"
-                         r"\s*$|\d+\.\.\d+:|@|\(\w+\) )")
+# "func#0 @0", and the bookkeeping lines the kernel prints around calls and precision marks.
+_TRACE = re.compile(r"\d+: |; |from \d+ to \d+|func#\d+|mark_precise|last_idx |regs=|"
+                    r"parent |caller:|callee:|returning from callee|to caller at|"
+                    r"Live regs|verification time|stack depth")
+_STATS = re.compile(r"processed \d+ insns")
 
 
 def verifier_reason(log: str) -> str:
-    """The first line of the verifier's verdict in a (level 1) log, "" when there is none.
-
-    The verdict is the block of lines after the last instruction-trace line and before the
-    "processed N insns" statistics.
-    """
+    """The first line of the verifier's verdict in a level-1 log ("" when there is none):
+    the first line after the last instruction-trace line that is not bookkeeping, before the
+    "processed N insns" statistics."""
     lines = log.splitlines()
-    end = len(lines)
     for i, line in enumerate(lines):
-        if line.startswith("processed ") and " insns" in line:
-            end = i
+        if _STATS.match(line):
+            lines = lines[:i]
             break
-    body = lines[:end]
-    last_trace = -1
-    for i, line in enumerate(body):
-        if re.match(r"^\d+: ", line) or line.startswith("; ") or re.match(r"^from \d+ to", line):
-            last_trace = i
-    for line in body[last_trace + 1:]:
-        if line.strip() and not _TRACE_LINE.match(line):
-            return line.strip()
-    # Fall back to any non-trace line (a short log that is only the verdict).
-    for line in body:
-        if line.strip() and not _TRACE_LINE.match(line):
-            return line.strip()
-    return ""
+    verdict = [(i, line.strip()) for i, line in enumerate(lines)
+               if line.strip() and not _TRACE.match(line)]
+    last_trace = max((i for i, line in enumerate(lines) if re.match(r"\d+: |from \d+ to ", line)),
+                     default=-1)
+    after = [line for i, line in verdict if i > last_trace]
+    if after:
+        return after[0]
+    return verdict[0][1] if verdict else ""
 
 
 _libc = None

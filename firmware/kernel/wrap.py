@@ -137,9 +137,10 @@ def wrap(insns: list[Insn], mem_fd: int | None, mem_len: int, result_fd: int,
     n = len(insns)
     if n == 0:
         raise WrapError("empty program")
-    for i, insn in enumerate(insns):
-        if insn.spec is None and not (i > 0 and insns[i - 1].imm64 is not None):
-            raise WrapError(f"instruction {i}: unknown opcode 0x{insn.opcode:02x}")
+    # An instruction we cannot decode is passed through untouched: the kernel refuses the
+    # program then, in its own words ("unknown opcode 8d"), which is the verdict we want.
+    unknown = any(insn.spec is None and not (i > 0 and insns[i - 1].imm64 is not None)
+                  for i, insn in enumerate(insns))
     starts = function_starts(insns)
     for s in starts:
         if not 0 <= s < n:
@@ -150,8 +151,8 @@ def wrap(insns: list[Insn], mem_fd: int | None, mem_len: int, result_fd: int,
     if last > 0 and insns[last - 1].imm64 is not None:
         last -= 1       # main ends in the middle of an lddw: judged below as not an exit
     last_insn = insns[last]
-    if not (_is_exit(last_insn) or (last_insn.spec is not None and
-                                    last_insn.spec.fmt in (Fmt.JA, Fmt.JA32))):
+    if not unknown and not (_is_exit(last_insn) or (last_insn.spec is not None and
+                                                    last_insn.spec.fmt in (Fmt.JA, Fmt.JA32))):
         # The kernel refuses this ("last insn is not an exit or jmp"); wrapped, it would fall
         # into the epilogue and be accepted, so refuse here to keep the kernel's verdict.
         raise WrapError(f"instruction {main_end - 1}: the main function ends without exit or"

@@ -143,3 +143,13 @@ def test_kernel_rejection_is_reported_with_the_verifiers_reason():
     assert run.r0 is None
     assert run.rejected == "invalid access to map value, value_size=8 off=8 size=8"
     assert "processed" in run.log
+
+
+@pytest.mark.usefixtures("bpf")
+def test_undecodable_instruction_is_left_for_the_kernel_to_refuse():
+    from firmware.ebpf.isa import decode_program
+    code = make("mov", 0, imm=1).encode() + bytes([0xFF, 0, 0, 0, 0, 0, 0, 0])
+    insns = decode_program(code, strict=False)
+    assert insns[1].spec is None
+    run = run_wrapped(insns)
+    assert run.rejected == "unknown opcode ff"
