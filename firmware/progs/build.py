@@ -25,7 +25,7 @@ PROGS_DIR = pathlib.Path(__file__).resolve().parent
 INCLUDE_DIR = PROGS_DIR / "include"
 
 # The programs, in the order docs/firmware.md lists them.
-PROGRAMS = ("xdp_drop", "xdp_pass", "xdp_tx")
+PROGRAMS = ("xdp_drop", "xdp_pass", "xdp_tx", "xdp1", "xdp2")
 
 
 def source_path(name: str) -> pathlib.Path:

@@ -37,6 +37,8 @@ def mixed_traffic() -> list[bytes]:
         eth() / Dot1Q(vlan=10) / IP(dst="10.1.0.1") / UDP() / payload,
         eth() / Dot1AD(vlan=20) / Dot1Q(vlan=30) / IP(dst="10.1.0.2", proto=47) / payload,
         eth() / Dot1Q(vlan=11) / IPv6(nh=6) / TCP() / payload,
+        # Three tags: deeper than the parsers walk, so not seen as IP.
+        eth() / Dot1AD(vlan=1) / Dot1Q(vlan=2) / Dot1Q(vlan=3) / IP() / UDP() / payload,
         eth() / ARP(psrc="10.0.0.1", pdst="10.0.0.2"),
         eth(0x88B5) / Raw(bytes(46)),
     ]
