@@ -51,12 +51,12 @@ def target_name(request):
 
 @pytest.fixture
 def make_target(target_name, load_image):
-    """make_target(name) -> a Target running program ``name`` on this test's target; closed
-    at the end of the test."""
+    """make_target(name, image=None) -> a Target running program ``name`` (or ``image``, a
+    ProgramImage the test changed) on this test's target; closed at the end of the test."""
     opened = []
 
-    def make(name: str):
-        target = TARGETS[target_name](load_image(name))
+    def make(name: str, image=None):
+        target = TARGETS[target_name](image or load_image(name))
         opened.append(target)
         return target
 
