@@ -53,7 +53,7 @@ def run_cases(cases: list[ConformanceCase], options: dict) -> list[CaseOutcome]:
         vcd = None
         if waves:
             vcd = "xdpnic_core.vcd"
-        results = run_on_amaranth(programs, vcd=vcd)
+        results = run_on_amaranth(programs, vcd=vcd, read_state=False)
         if vcd:
             print(f"waveform: {vcd}", file=sys.stderr)
     else:

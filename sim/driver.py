@@ -163,23 +163,26 @@ class AmaranthPorts(Ports):
         return False
 
 
-def run_on_amaranth(programs: list[tuple[list[Insn], bytes]], *, budget: int =
-                    DEFAULT_INSN_BUDGET, trace: bool = False, ctx_writable: bool = True,
+def run_on_amaranth(programs: list[tuple], *, budget: int = DEFAULT_INSN_BUDGET,
+                    trace: bool = False, ctx_writable: bool = True, read_state: bool = True,
                     max_cycles: int = DEFAULT_MAX_CYCLES, vcd: str | None = None,
                     top=None) -> list[RtlResult]:
     """Run programs one after another on one :class:`sim.units.SimTop` in the Amaranth
-    simulator (the stack is cleared by the core before each run)."""
+    simulator.  Each item is ``(insns, context)`` or ``(insns, context, overrides)`` where
+    ``overrides`` may set ``budget`` / ``ctx_writable`` / ``trace`` for that program."""
     from amaranth.sim import Simulator
     from sim.units import SimTop
     top = top or SimTop()
     results: list[RtlResult] = []
+    defaults = {"budget": budget, "trace": trace, "ctx_writable": ctx_writable,
+                "max_cycles": max_cycles, "read_context": read_state, "read_stack": read_state}
 
     async def bench(ctx):
         io = AmaranthPorts(ctx, top)
-        for insns, context in programs:
-            results.append(await run_program(
-                io, program_words(insns), context, budget=budget, trace=trace,
-                ctx_writable=ctx_writable, max_cycles=max_cycles))
+        for item in programs:
+            insns, context = item[0], item[1]
+            kwargs = dict(defaults, **(item[2] if len(item) > 2 else {}))
+            results.append(await run_program(io, program_words(insns), context, **kwargs))
 
     sim = Simulator(top)
     sim.add_clock(1e-8)

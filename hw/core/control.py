@@ -10,7 +10,8 @@ its second slot supplying the upper immediate.
 
 Checks come in the golden model's order: pc in the program, budget left, legal instruction;
 then a trap in execution (out of bounds, unknown helper, call depth) stops at that
-instruction and counts it as executed.
+instruction.  ``insn_count`` counts completed instructions (lddw once): a trapping one is
+not counted, and the budget is the most that may complete.
 """
 
 from amaranth.hdl import Module, Signal, Cat, Const, Mux
@@ -291,7 +292,7 @@ class Control(wiring.Component):
                                          wb.eq(1), wb_reg.eq(0), wb_val.eq(self.lsu_wb_data)]
 
             # Apply the decision.
-            with m.If(counted):
+            with m.If(counted & ~trap):     # a trapping instruction does not complete
                 m.d.sync += count.eq(count + 1)
             with m.If(trap | finish):
                 m.d.sync += [state.eq(_State.IDLE), self.done.eq(1)]

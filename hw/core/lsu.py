@@ -125,8 +125,10 @@ class LSU(wiring.Component):
         is_atomic = kind == Kind.ATOMIC
         writes = is_store | is_atomic
         in_stack = low32 & (region == machine.Region.STACK) & (end <= self.stack_bytes)
+        # A read-only context refuses stores at once; an atomic reads first and is refused
+        # only if it would store (a failing cmpxchg does not), as in the model.
         in_ctx = (low32 & (region == machine.Region.CONTEXT) & (end <= self.ctx_len)
-                  & (self.ctx_writable | ~writes))
+                  & (self.ctx_writable | ~is_store))
         is_ext = low32 & ((region == machine.Region.PACKET) |
                           (region == machine.Region.MAP_VALUE))
 
@@ -210,8 +212,10 @@ class LSU(wiring.Component):
             with m.Case(_State.RAM_DATA):
                 m.d.comb += raw.eq(ram_data & size_mask)
                 m.d.sync += state.eq(_State.IDLE)
-                m.d.comb += self.done.eq(1)
-                with m.If(is_atomic):
+                with m.If(is_atomic & in_ctx & ~self.ctx_writable & store_ok):
+                    m.d.comb += self.fault.eq(1)
+                with m.Elif(is_atomic):
+                    m.d.comb += self.done.eq(1)
                     m.d.comb += [
                         self.stk_wr_en.eq(in_stack & store_ok),
                         self.ctx_wr_en.eq(in_ctx & store_ok),
@@ -219,7 +223,7 @@ class LSU(wiring.Component):
                         self.wb_data.eq(raw),
                     ]
                 with m.Else():
-                    m.d.comb += [self.wb_en.eq(1), self.wb_data.eq(loaded)]
+                    m.d.comb += [self.done.eq(1), self.wb_en.eq(1), self.wb_data.eq(loaded)]
             with m.Case(_State.EXT_RESP):
                 m.d.comb += [self.ext_resp.ready.eq(1), raw.eq(self.ext_resp.payload.rdata
                                                              & size_mask)]
