@@ -150,6 +150,7 @@ class FrameResult:
     trap_pc: int | None = None
     insn_count: int = 0
     trace: list[str] | None = field(default=None, repr=False)
+    cycles: int | None = None        # on hardware: first beat in to verdict
 
 
 def ingress_discard_reason(frame: bytes, error_flag: bool = False) -> str | None:

@@ -1,0 +1,110 @@
+"""The NIC: the XDP datapath behind an AXI4-Lite control bus.
+
+Ports (Verilog names, Amaranth joins with ``__``): ``clk``, ``rst``; ``s_axil__*`` (AXI4-Lite
+slave, :mod:`hw.regs`); ``rx<p>__t*`` (AXI-Stream in from MAC p), ``tx<p>__t*`` (out to MAC p),
+``host__t*`` (XDP_PASS frames to the host, metadata first); ``verdict_valid``/``verdict`` (one
+record per frame, :mod:`hw.xdp.verdict`).
+
+The host loads a program by writing the instruction window and ``PROG_LEN``, then sets
+``CTRL.enable``.  Replacing a program: clear ``enable``, wait for ``STATUS.idle``, write, set
+``enable`` again (no atomic swap: frames wait, or are dropped with ``drop_when_busy``).
+"""
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out, connect, flipped
+
+from hw import regs
+from hw.bus.axil import AxiLiteSignature
+from hw.bus.regbank import RegBank
+from hw.xdp.axis import AxisSignature, check_data_width
+from hw.xdp.datapath import Datapath
+from hw.xdp.misc import MiscHelpers
+from hw.xdp.verdict import VerdictLayout
+
+__all__ = ["NIC"]
+
+
+class _NoMaps(wiring.Component):
+    """Map-value answerer until the map unit exists: every access faults (OUT_OF_BOUNDS)."""
+
+    def __init__(self):
+        from hw.core.lsu import ExtRequest, ExtResponse
+        from amaranth.lib import stream
+        super().__init__({"req": In(stream.Signature(ExtRequest)),
+                          "resp": Out(stream.Signature(ExtResponse))})
+
+    def elaborate(self, platform):
+        m = Module()
+        with m.If(self.resp.valid & self.resp.ready):
+            m.d.sync += self.resp.valid.eq(0)
+        m.d.comb += self.req.ready.eq(~self.resp.valid)
+        with m.If(self.req.valid & self.req.ready):
+            m.d.sync += [self.resp.valid.eq(1), self.resp.payload.fault.eq(1)]
+        return m
+
+
+class NIC(wiring.Component):
+    """XDP-offload NIC.
+
+    Parameters
+    ----------
+    ports : int
+        Ethernet ports, at least 2 (default 2).
+    data_width : int
+        AXI-Stream data width in bits: 64 (default), 128, 256 or 512.
+    imem_depth : int
+        Instruction slots (default 4096).
+    """
+
+    def __init__(self, ports: int = 2, data_width: int = 64, imem_depth: int = 4096):
+        if not isinstance(ports, int) or not 2 <= ports <= regs.MAX_PORTS:
+            raise ValueError(f"ports must be an integer 2..{regs.MAX_PORTS}, not {ports!r}")
+        check_data_width(data_width)
+        self.ports = ports
+        self.data_width = data_width
+        self.imem_depth = imem_depth
+        members = {"s_axil": In(AxiLiteSignature(regs.ADDR_WIDTH, regs.DATA_WIDTH))}
+        for p in range(ports):
+            members[f"rx{p}"] = In(AxisSignature(data_width))
+            members[f"tx{p}"] = Out(AxisSignature(data_width))
+        members["host"] = Out(AxisSignature(data_width))
+        members["verdict_valid"] = Out(1)
+        members["verdict"] = Out(VerdictLayout)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.datapath = dp = Datapath(self.ports, self.data_width, self.imem_depth)
+        m.submodules.regbank = rb = RegBank(self.ports, self.imem_depth)
+        m.submodules.misc = misc = MiscHelpers()
+        m.submodules.nomaps = nomaps = _NoMaps()
+        connect(m, flipped(self.s_axil), rb.bus)
+        for p in range(self.ports):
+            connect(m, flipped(getattr(self, f"rx{p}")), getattr(dp, f"rx{p}"))
+            connect(m, getattr(dp, f"tx{p}"), flipped(getattr(self, f"tx{p}")))
+        connect(m, dp.host, flipped(self.host))
+        connect(m, dp.aux_req, misc.req)
+        connect(m, misc.resp, dp.aux_resp)
+        connect(m, dp.map_req, nomaps.req)
+        connect(m, nomaps.resp, dp.map_resp)
+        W = self.data_width // 8
+        m.d.comb += [
+            self.verdict_valid.eq(dp.verdict_valid), self.verdict.eq(dp.verdict),
+            rb.id.eq(regs.ID_MAGIC),
+            rb.config.eq(self.ports | (W << 8) | ((self.imem_depth - 1).bit_length() << 16)),
+            dp.enable.eq(rb.ctrl[regs.CTRL.ENABLE]),
+            dp.drop_when_busy.eq(rb.ctrl[regs.CTRL.DROP_WHEN_BUSY]),
+            dp.clear_counters.eq(rb.ctrl[regs.CTRL.CLEAR_COUNTERS]),
+            rb.status.eq(dp.idle << regs.STATUS.IDLE | dp.core_busy << regs.STATUS.CORE_BUSY),
+            dp.prog_len.eq(rb.prog_len), dp.budget.eq(rb.budget),
+            dp.imem_wr_en.eq(rb.imem_wr_en), dp.imem_wr_addr.eq(rb.imem_wr_addr),
+            dp.imem_wr_data.eq(rb.imem_wr_data),
+            rb.last_cycles.eq(dp.last_cycles), rb.last_insns.eq(dp.last_insns),
+            rb.last_r0.eq(dp.last_r0), rb.last_trap.eq(dp.last_trap),
+            rb.last_trap_pc.eq(dp.last_trap_pc), rb.host_frames.eq(dp.host_frames),
+            rb.port_counters.eq(dp.port_counters),
+        ]
+        for i, name in enumerate(regs.TRAP_COUNTERS):
+            m.d.comb += getattr(rb, name.lower()).eq(dp.trap_counters[i])
+        return m

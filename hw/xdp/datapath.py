@@ -1,0 +1,422 @@
+"""The XDP datapath: ports in, the eBPF core on each frame, the verdict applied, ports out.
+
+One engine, one packet buffer, one frame at a time::
+
+    IDLE --grant--> RX --tlast--> (discard?) ----------------------------> VERDICT -> IDLE
+                               \\-> CLEAN -> SETUP -> START -> RUN -> DECIDE -> EGRESS -> IDLE
+
+* **IDLE/RX**: a round-robin arbiter grants a port whose next beat starts a frame; the frame is
+  written into the buffer (:class:`hw.xdp.rx.RxWriter`) and checked.  Other ports wait
+  (``tready`` low) or, with ``drop_when_busy``, have their frames swallowed and counted as
+  buffer-full.
+* **CLEAN**: rows written by earlier frames outside this frame's rows are zeroed, so the program
+  and the helpers see the golden model's fresh buffer (zeros around the frame).  Writes are
+  tracked as one dirty row range, so this costs only the rows the last frames used beyond this
+  one.
+* **SETUP/START/RUN**: :class:`hw.xdp.helpers.PacketHelpers` writes ``xdp_md`` into the core's
+  context RAM; the core runs with r1 at the context; its packet loads and stores go to
+  :class:`hw.xdp.access.PacketAccess`, map-value accesses to ``map_req`` (a map unit attaches
+  there), helper calls to the packet helpers (others to ``aux_req``).
+* **DECIDE**: the verdict as ``xdp.run_frame`` applies it: a trap is XDP_ABORTED; r0 is read as
+  u32; XDP_TX leaves by the ingress port; XDP_REDIRECT by the port ``bpf_redirect`` chose
+  (ifindex = port + 1) or is aborted; any other value is aborted.  The verdict record and the
+  counters are updated here; ``cycles`` is counted from the cycle the first beat is accepted.
+* **EGRESS**: :class:`hw.xdp.egress.EgressReader` streams the frame (metadata first for
+  XDP_PASS) to the chosen port or the host stream.
+
+Counters (see :mod:`hw.regs`) add up per ingress port: RX_FRAMES = DROP + ABORTED + PASS + TX +
+REDIRECT + DISCARD_*.
+"""
+
+from amaranth.hdl import Module, Signal, Mux, Cat, Const
+from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out, connect, flipped
+
+from firmware.ebpf import machine
+from hw import regs
+from hw.core.core import Core
+from hw.core.control import TrapCause
+from hw.core.helper import HelperRequest, HelperResponse
+from hw.core.lsu import ExtRequest, ExtResponse
+
+from .access import PacketAccess
+from .axis import AxisSignature, check_data_width
+from .egress import EgressReader
+from .helpers import PacketHelpers
+from .rx import RxWriter
+from .verdict import DispositionCode, ReasonCode, VerdictLayout
+
+__all__ = ["Datapath"]
+
+COUNTER_NAMES = [name for name, _doc in regs.PORT_COUNTERS]
+NCOUNTERS = len(COUNTER_NAMES)
+
+
+class _State(enum.Enum, shape=4):
+    IDLE = 0
+    RX = 1
+    CLEAN = 2
+    SETUP = 3
+    START = 4
+    RUN = 5
+    DECIDE = 6
+    EGRESS = 7
+    VERDICT = 8
+
+
+class Datapath(wiring.Component):
+    """The NIC without its control bus.
+
+    Parameters
+    ----------
+    ports : int
+        Ethernet ports (>= 1; the NIC uses >= 2).
+    data_width : int
+        AXI-Stream data width in bits (64, 128, 256 or 512).
+    imem_depth : int
+        Instruction slots.
+
+    Members
+    -------
+    rx<p> : In(AxisSignature), tx<p> : Out(AxisSignature), host : Out(AxisSignature)
+    enable, drop_when_busy, clear_counters, prog_len, budget, imem_wr_* : In
+        From the register bank.
+    idle, core_busy, last_cycles, last_insns, last_r0, last_trap, last_trap_pc : Out
+    port_counters : Out(ArrayLayout(32, ports * NCOUNTERS)); trap_counters : Out(6 x 32);
+    host_frames : Out(32)
+    verdict_valid : Out(1), verdict : Out(VerdictLayout)
+        One record per frame, valid for one cycle.
+    aux_req, aux_resp : helpers the datapath does not implement.
+    map_req, map_resp : map-value region accesses.
+    """
+
+    def __init__(self, ports: int = 2, data_width: int = 64, imem_depth: int = 4096):
+        if not isinstance(ports, int) or not 1 <= ports <= regs.MAX_PORTS:
+            raise ValueError(f"ports must be an integer 1..{regs.MAX_PORTS}, not {ports!r}")
+        self.ports = ports
+        self.data_bytes = check_data_width(data_width)
+        self.data_width = data_width
+        self.imem_depth = imem_depth
+        self.core = Core(imem_depth=imem_depth)
+        members = {}
+        for p in range(ports):
+            members[f"rx{p}"] = In(AxisSignature(data_width))
+            members[f"tx{p}"] = Out(AxisSignature(data_width))
+        members.update({
+            "host": Out(AxisSignature(data_width)),
+            "enable": In(1), "drop_when_busy": In(1), "clear_counters": In(1),
+            "prog_len": In(32), "budget": In(32),
+            "imem_wr_en": In(1), "imem_wr_addr": In((imem_depth - 1).bit_length()),
+            "imem_wr_data": In(64),
+            "idle": Out(1), "core_busy": Out(1), "last_cycles": Out(32), "last_insns": Out(32),
+            "last_r0": Out(32), "last_trap": Out(32), "last_trap_pc": Out(32),
+            "port_counters": Out(data.ArrayLayout(32, ports * NCOUNTERS)),
+            "trap_counters": Out(data.ArrayLayout(32, len(regs.TRAP_COUNTERS))),
+            "host_frames": Out(32),
+            "verdict_valid": Out(1), "verdict": Out(VerdictLayout),
+            "aux_req": Out(stream.Signature(HelperRequest)),
+            "aux_resp": In(stream.Signature(HelperResponse)),
+            "map_req": Out(stream.Signature(ExtRequest)),
+            "map_resp": In(stream.Signature(ExtResponse)),
+        })
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        W = self.data_bytes
+        P = self.ports
+        rows = machine.PACKET_BUFFER_SIZE // W
+        head_row = machine.XDP_HEADROOM // W
+        rx_ports = [getattr(self, f"rx{p}") for p in range(P)]
+        tx_ports = [getattr(self, f"tx{p}") for p in range(P)]
+
+        m.submodules.core = core = self.core
+        m.submodules.buffer = buf = Memory(shape=8 * W, depth=rows, init=[])
+        rd = buf.read_port()
+        wr = buf.write_port(granularity=8)
+        m.submodules.access = acc = PacketAccess(W)
+        m.submodules.rx = rx = RxWriter(W)
+        m.submodules.egress = eg = EgressReader(W)
+        m.submodules.helpers = hp = PacketHelpers(len(core.ctx_row))
+
+        state = Signal(_State)
+        grant = Signal(range(P))
+        length = Signal(16)
+        cyc = Signal(32)
+        dest_host = Signal()
+        dest_port = Signal(range(P))
+        verdict = Signal(VerdictLayout)
+        m.d.comb += [self.verdict.eq(verdict), self.idle.eq(state == _State.IDLE),
+                     self.core_busy.eq(core.busy)]
+
+        # --- host side of the core ---------------------------------------------------
+        m.d.comb += [
+            core.imem_wr_en.eq(self.imem_wr_en), core.imem_wr_addr.eq(self.imem_wr_addr),
+            core.imem_wr_data.eq(self.imem_wr_data),
+            core.ctx_wr_en.eq(hp.ctx_wr_en), core.ctx_row.eq(hp.ctx_row),
+            core.ctx_wr_mask.eq(hp.ctx_wr_mask), core.ctx_wr_data.eq(hp.ctx_wr_data),
+            core.prog_len.eq(self.prog_len), core.budget.eq(self.budget),
+            core.ctx_len.eq(machine.XDP_MD_SIZE), core.ctx_writable.eq(0),
+        ]
+        m.d.comb += [hp.init_length.eq(length), hp.ingress_port.eq(grant)]
+        connect(m, core.helper_req, hp.req)
+        connect(m, hp.resp, core.helper_resp)
+        connect(m, hp.aux_req, flipped(self.aux_req))
+        connect(m, flipped(self.aux_resp), hp.aux_resp)
+
+        # --- external memory: packet region to the access unit, map values out -------------
+        to_map = core.ext_req.payload.addr[machine.REGION_SHIFT:] == machine.Region.MAP_VALUE
+        map_pending = Signal()
+        with m.If(hp.mem_active):
+            m.d.comb += [acc.req.payload.eq(hp.mem_req.payload),
+                         acc.req.valid.eq(hp.mem_req.valid), hp.mem_req.ready.eq(acc.req.ready),
+                         hp.mem_resp.payload.eq(acc.resp.payload),
+                         hp.mem_resp.valid.eq(acc.resp.valid), acc.resp.ready.eq(hp.mem_resp.ready)]
+        with m.Else():
+            m.d.comb += [acc.req.payload.eq(core.ext_req.payload),
+                         self.map_req.payload.eq(core.ext_req.payload)]
+            with m.If(to_map):
+                m.d.comb += [self.map_req.valid.eq(core.ext_req.valid),
+                             core.ext_req.ready.eq(self.map_req.ready)]
+                with m.If(core.ext_req.valid & self.map_req.ready):
+                    m.d.sync += map_pending.eq(1)
+            with m.Else():
+                m.d.comb += [acc.req.valid.eq(core.ext_req.valid),
+                             core.ext_req.ready.eq(acc.req.ready)]
+                with m.If(core.ext_req.valid & acc.req.ready):
+                    m.d.sync += map_pending.eq(0)
+            with m.If(map_pending):
+                m.d.comb += [core.ext_resp.payload.eq(self.map_resp.payload),
+                             core.ext_resp.valid.eq(self.map_resp.valid),
+                             self.map_resp.ready.eq(core.ext_resp.ready)]
+            with m.Else():
+                m.d.comb += [core.ext_resp.payload.eq(acc.resp.payload),
+                             core.ext_resp.valid.eq(acc.resp.valid),
+                             acc.resp.ready.eq(core.ext_resp.ready)]
+
+        # --- the buffer's ports, by phase ---------------------------------------------
+        clean_row = Signal(range(rows + 1))
+        clean_wr = Signal()
+        end_row = Signal(range(rows + 1))
+        with m.Switch(state):
+            with m.Case(_State.RX):
+                m.d.comb += [wr.addr.eq(rx.wr_addr), wr.en.eq(rx.wr_en), wr.data.eq(rx.wr_data)]
+            with m.Case(_State.CLEAN):
+                m.d.comb += [wr.addr.eq(clean_row), wr.en.eq(Mux(clean_wr, (1 << W) - 1, 0)),
+                             wr.data.eq(0)]
+            with m.Case(_State.DECIDE, _State.EGRESS):
+                m.d.comb += [rd.addr.eq(eg.rd_addr), rd.en.eq(eg.rd_en)]
+            with m.Default():
+                m.d.comb += [rd.addr.eq(acc.rd_addr), rd.en.eq(acc.rd_en),
+                             wr.addr.eq(acc.wr_addr), wr.en.eq(acc.wr_en),
+                             wr.data.eq(acc.wr_data)]
+        m.d.comb += [acc.rd_data.eq(rd.data), eg.rd_data.eq(rd.data)]
+
+        # Dirty rows: every row written since the last clean-up, as one range.
+        dirty_lo = Signal(range(rows + 1), init=rows)
+        dirty_hi = Signal(range(rows + 1))
+        with m.If((wr.en != 0) & (state != _State.CLEAN)):
+            with m.If(wr.addr < dirty_lo):
+                m.d.sync += dirty_lo.eq(wr.addr)
+            with m.If(wr.addr >= dirty_hi):
+                m.d.sync += dirty_hi.eq(wr.addr + 1)
+
+        # --- ingress: arbitration, swallowing, the writer ---------------------------------
+        at_start = Signal(P, init=(1 << P) - 1)     # a port's next beat starts a frame
+        swallowing = Signal(P)
+        swallow_now = Signal(P)
+        granted = Signal(P)
+        can_grant = (state == _State.IDLE) & self.enable
+        for p, port in enumerate(rx_ports):
+            m.d.comb += granted[p].eq((state == _State.RX) & (grant == p))
+            m.d.comb += swallow_now[p].eq(
+                swallowing[p] | (self.drop_when_busy & port.tvalid & at_start[p]
+                                 & ~granted[p] & ~can_grant))
+            m.d.comb += port.tready.eq(Mux(granted[p], rx.axis.tready, swallow_now[p]))
+            with m.If(port.tvalid & port.tready):
+                m.d.sync += at_start[p].eq(port.tlast)
+                with m.If(swallow_now[p]):
+                    m.d.sync += swallowing[p].eq(~port.tlast)
+            with m.If(granted[p]):
+                m.d.comb += [rx.axis.tdata.eq(port.tdata), rx.axis.tkeep.eq(port.tkeep),
+                             rx.axis.tlast.eq(port.tlast), rx.axis.tuser.eq(port.tuser),
+                             rx.axis.tvalid.eq(port.tvalid)]
+        m.d.comb += rx.active.eq(state == _State.RX)
+
+        # Round robin: the first candidate after the last grant, else the first at all.
+        candidates = Signal(P)
+        for p, port in enumerate(rx_ports):
+            m.d.comb += candidates[p].eq(port.tvalid & at_start[p] & ~swallowing[p])
+        pick = Signal(range(P))
+        found = Signal()
+        for p in reversed(range(P)):
+            with m.If(candidates[p]):
+                m.d.comb += [pick.eq(p), found.eq(1)]
+        for p in reversed(range(P)):
+            with m.If(candidates[p] & (p > grant)):
+                m.d.comb += pick.eq(p)
+
+        # --- counters -----------------------------------------------------------------
+        inc = {(p, name): [] for p in range(P) for name in COUNTER_NAMES}
+        trap_inc = [[] for _ in regs.TRAP_COUNTERS]
+        host_inc = []
+        for p, port in enumerate(rx_ports):
+            ended = port.tvalid & port.tready & port.tlast & swallow_now[p]
+            inc[(p, "RX_FRAMES")].append(ended)
+            inc[(p, "DISCARD_BUFFER_FULL")].append(ended)
+
+        # --- the sequence ---------------------------------------------------------------
+        def record(**fields):
+            return [getattr(verdict, k).eq(v) for k, v in fields.items()]
+
+        m.d.sync += self.verdict_valid.eq(0)
+        with m.If(state != _State.IDLE):
+            m.d.sync += cyc.eq(cyc + 1)
+        discard_reason = Signal(ReasonCode)
+        with m.If(rx.mac_error):
+            m.d.comb += discard_reason.eq(ReasonCode.MAC_ERROR)
+        with m.Elif(rx.runt):
+            m.d.comb += discard_reason.eq(ReasonCode.RUNT)
+        with m.Elif(rx.oversize):
+            m.d.comb += discard_reason.eq(ReasonCode.OVERSIZE)
+        discard_counter = {ReasonCode.MAC_ERROR: "DISCARD_MAC_ERROR", ReasonCode.RUNT:
+                           "DISCARD_RUNT", ReasonCode.OVERSIZE: "DISCARD_OVERSIZE"}
+
+        with m.Switch(state):
+            with m.Case(_State.IDLE):
+                with m.If(can_grant & found):
+                    m.d.sync += [grant.eq(pick), state.eq(_State.RX)]
+            with m.Case(_State.RX):
+                with m.If(rx.first):
+                    m.d.sync += cyc.eq(1)
+                with m.If(rx.done):
+                    m.d.sync += [length.eq(rx.length),
+                                 end_row.eq(head_row + ((rx.length + W - 1) >> (W.bit_length() - 1))),
+                                 verdict.eq(0), verdict.ingress.eq(grant),
+                                 verdict.length.eq(rx.length)]
+                    for p in range(P):
+                        inc[(p, "RX_FRAMES")].append(rx.done & (grant == p))
+                    with m.If(discard_reason != ReasonCode.NONE):
+                        m.d.sync += [verdict.disposition.eq(DispositionCode.DISCARD),
+                                     verdict.reason.eq(discard_reason),
+                                     verdict.cycles.eq(cyc), state.eq(_State.VERDICT)]
+                        for code, name in discard_counter.items():
+                            for p in range(P):
+                                inc[(p, name)].append(rx.done & (grant == p)
+                                                      & (discard_reason == code))
+                    with m.Else():
+                        m.d.sync += [clean_row.eq(dirty_lo), state.eq(_State.CLEAN)]
+            with m.Case(_State.CLEAN):
+                # Zero dirty rows outside [head_row, end_row); skip the frame's own rows.
+                with m.If(clean_row >= dirty_hi):
+                    m.d.sync += [dirty_lo.eq(head_row), dirty_hi.eq(end_row),
+                                 state.eq(_State.SETUP)]
+                    m.d.comb += hp.init.eq(1)
+                with m.Elif(clean_row == head_row):
+                    m.d.sync += clean_row.eq(end_row)
+                with m.Else():
+                    m.d.comb += clean_wr.eq(1)
+                    m.d.sync += clean_row.eq(clean_row + 1)
+            with m.Case(_State.SETUP):
+                with m.If(~hp.busy):
+                    m.d.sync += state.eq(_State.START)
+            with m.Case(_State.START):
+                m.d.comb += core.start.eq(1)
+                m.d.sync += state.eq(_State.RUN)
+            with m.Case(_State.RUN):
+                with m.If(~core.busy):
+                    m.d.sync += state.eq(_State.DECIDE)
+            with m.Case(_State.DECIDE):
+                action = core.r0[:32]
+                trapped = core.trap_cause != TrapCause.NONE
+                ifindex = hp.redirect_ifindex
+                redirect_ok = hp.redirect_valid & (ifindex >= 1) & (ifindex <= P)
+                disp = Signal(DispositionCode)
+                reason = Signal(ReasonCode)
+                out_port = Signal(range(P))
+                with m.If(trapped):
+                    m.d.comb += [disp.eq(DispositionCode.ABORTED), reason.eq(ReasonCode.TRAP)]
+                with m.Elif(action == machine.XdpAction.DROP):
+                    m.d.comb += disp.eq(DispositionCode.DROP)
+                with m.Elif(action == machine.XdpAction.PASS):
+                    m.d.comb += disp.eq(DispositionCode.PASS)
+                with m.Elif(action == machine.XdpAction.TX):
+                    m.d.comb += [disp.eq(DispositionCode.TX), out_port.eq(grant)]
+                with m.Elif(action == machine.XdpAction.REDIRECT):
+                    with m.If(redirect_ok):
+                        m.d.comb += [disp.eq(DispositionCode.REDIRECT),
+                                     out_port.eq(ifindex - 1)]
+                    with m.Else():
+                        m.d.comb += [disp.eq(DispositionCode.ABORTED),
+                                     reason.eq(ReasonCode.REDIRECT_FAILED)]
+                with m.Elif(action == machine.XdpAction.ABORTED):
+                    m.d.comb += [disp.eq(DispositionCode.ABORTED),
+                                 reason.eq(ReasonCode.ACTION_ABORTED)]
+                with m.Else():
+                    m.d.comb += [disp.eq(DispositionCode.ABORTED),
+                                 reason.eq(ReasonCode.INVALID_ACTION)]
+                sends = disp.as_value().matches(DispositionCode.PASS, DispositionCode.TX,
+                                                DispositionCode.REDIRECT)
+                is_pass = disp == DispositionCode.PASS
+                begin = Mux(is_pass, hp.data_meta, hp.data)
+                m.d.sync += [
+                    verdict.disposition.eq(disp), verdict.reason.eq(reason),
+                    verdict.egress.eq(out_port), verdict.trap.eq(core.trap_cause),
+                    verdict.trap_pc.eq(core.trap_pc), verdict.r0.eq(core.r0),
+                    verdict.insns.eq(core.insn_count), verdict.cycles.eq(cyc),
+                    verdict.out_length.eq(Mux(sends, hp.data_end - hp.data, 0)),
+                    verdict.meta_length.eq(Mux(is_pass, hp.data - hp.data_meta, 0)),
+                    verdict.redirect_ifindex.eq(Mux(hp.redirect_valid, ifindex, 0)),
+                    self.verdict_valid.eq(1),
+                    self.last_cycles.eq(cyc), self.last_insns.eq(core.insn_count),
+                    self.last_r0.eq(core.r0[:32]), self.last_trap.eq(core.trap_cause),
+                    self.last_trap_pc.eq(core.trap_pc),
+                    dest_host.eq(is_pass), dest_port.eq(out_port),
+                ]
+                deciding = state == _State.DECIDE
+                for code, name in ((DispositionCode.DROP, "DROP"),
+                                   (DispositionCode.ABORTED, "ABORTED"),
+                                   (DispositionCode.PASS, "PASS"), (DispositionCode.TX, "TX"),
+                                   (DispositionCode.REDIRECT, "REDIRECT")):
+                    for p in range(P):
+                        inc[(p, name)].append(deciding & (disp == code) & (grant == p))
+                for i, _name in enumerate(regs.TRAP_COUNTERS):
+                    trap_inc[i].append(deciding & (core.trap_cause.as_value() == i + 1))
+                m.d.comb += [eg.begin.eq(begin), eg.end.eq(hp.data_end), eg.start.eq(sends)]
+                m.d.sync += state.eq(Mux(sends, _State.EGRESS, _State.IDLE))
+            with m.Case(_State.EGRESS):
+                with m.If(eg.done):
+                    m.d.sync += state.eq(_State.IDLE)
+                sent = (state == _State.EGRESS) & eg.done
+                host_inc.append(sent & dest_host)
+                for p in range(P):
+                    inc[(p, "EGRESS_FRAMES")].append(sent & ~dest_host & (dest_port == p))
+            with m.Case(_State.VERDICT):
+                m.d.sync += [self.verdict_valid.eq(1), state.eq(_State.IDLE)]
+
+        # --- egress demultiplexer -------------------------------------------------------
+        outs = [(self.host, dest_host)] + [(tx, ~dest_host & (dest_port == p))
+                                           for p, tx in enumerate(tx_ports)]
+        for port, selected in outs:
+            m.d.comb += [port.tdata.eq(eg.axis.tdata), port.tkeep.eq(eg.axis.tkeep),
+                         port.tlast.eq(eg.axis.tlast),
+                         port.tvalid.eq(eg.axis.tvalid & selected & (state == _State.EGRESS))]
+            with m.If(selected):
+                m.d.comb += eg.axis.tready.eq(port.tready)
+
+        # --- counter registers ------------------------------------------------------------
+        def count(target, strobes):
+            with m.If(self.clear_counters):
+                m.d.sync += target.eq(0)
+            if strobes:
+                with m.Else():
+                    m.d.sync += target.eq(target + sum(Mux(s, 1, 0) for s in strobes))
+
+        for p in range(P):
+            for k, name in enumerate(COUNTER_NAMES):
+                count(self.port_counters[p * NCOUNTERS + k], inc[(p, name)])
+        for i in range(len(regs.TRAP_COUNTERS)):
+            count(self.trap_counters[i], trap_inc[i])
+        count(self.host_frames, host_inc)
+        return m
