@@ -32,16 +32,14 @@ TrapCause = _mirror(machine.TrapCause, 3)
 
 class _State(enum.Enum, shape=2):
     IDLE = 0
-    CLEAR = 1      # zeroing the stack RAM before a run
+    CLEAR = 1      # the stack RAM starts a new epoch (or sweeps) before a run
     RUN = 2
 
 
 class Control(wiring.Component):
     """The core's sequencer (see the module docstring). Ports are grouped by partner unit."""
 
-    def __init__(self, imem_abits: int, stack_rows: int):
-        self.stack_rows = stack_rows
-        rbits = max(1, (stack_rows - 1).bit_length())
+    def __init__(self, imem_abits: int):
         super().__init__({
             # host
             "start": In(1), "prog_len": In(32), "budget": In(32), "ctx_len": In(32),
@@ -68,8 +66,8 @@ class Control(wiring.Component):
             # helpers
             "helper_req": Out(stream.Signature(HelperRequest)),
             "helper_resp": In(stream.Signature(HelperResponse)),
-            # stack clearing (drives the stack RAM's host write port while CLEAR)
-            "clr_en": Out(1), "clr_row": Out(rbits),
+            # stack clearing (one cycle, or a sweep when the RAM's epoch wraps)
+            "stack_clear": Out(1), "stack_clearing": In(1),
             # per-instruction trace
             "retire": Out(1), "retire_pc": Out(32), "retire_wb": Out(1), "retire_reg": Out(4),
             "retire_value": Out(64),
@@ -91,7 +89,6 @@ class Control(wiring.Component):
         helper_wait = Signal()      # request accepted, waiting for the response
         count = Signal(32)
         cycles = Signal(64)
-        clr_row = Signal.like(self.clr_row)
 
         m.d.comb += [
             self.busy.eq(state != _State.IDLE),
@@ -101,7 +98,6 @@ class Control(wiring.Component):
             self.fp.eq(machine.region_base(machine.Region.STACK)
                        + isa.STACK_SIZE * (depth + 1)),
             self.imem_addr.eq(f_pc),
-            self.clr_row.eq(clr_row),
         ]
 
         # Operands: a = dst register, b = src register or sign-extended imm.
@@ -157,16 +153,15 @@ class Control(wiring.Component):
                     self.rf_init_r1.eq(machine.region_base(machine.Region.CONTEXT)),
                     self.rf_init_r2.eq(self.ctx_len),
                 ]
+                m.d.comb += self.stack_clear.eq(1)
                 m.d.sync += [
-                    state.eq(_State.CLEAR), clr_row.eq(0), self.done.eq(0),
+                    state.eq(_State.CLEAR), self.done.eq(0),
                     self.trap_cause.eq(TrapCause.NONE), self.trap_pc.eq(0),
                     count.eq(0), cycles.eq(0), depth.eq(0), lddw_pending.eq(0),
                     div_running.eq(0), helper_wait.eq(0),
                 ]
         with m.Elif(state == _State.CLEAR):
-            m.d.comb += self.clr_en.eq(1)
-            m.d.sync += clr_row.eq(clr_row + 1)
-            with m.If(clr_row == self.stack_rows - 1):
+            with m.If(~self.stack_clearing):
                 m.d.sync += [state.eq(_State.RUN), f_pc.eq(0), x_pc.eq(0), x_valid.eq(0)]
         with m.Else():
             m.d.sync += cycles.eq(cycles + 1)

@@ -76,7 +76,7 @@ class Core(wiring.Component):
         m.submodules.stack = stk = StackRAM()
         m.submodules.ctx = ctx = ByteRAM(self.ctx_bytes)
         m.submodules.lsu = lsu = LSU(self.stack_bytes, self.ctx_bytes)
-        m.submodules.control = ctl = Control(imem.abits, stk.rows)
+        m.submodules.control = ctl = Control(imem.abits)
 
         d = ctl.d
         m.d.comb += [
@@ -87,13 +87,9 @@ class Core(wiring.Component):
             ctx.host_wr_mask.eq(self.ctx_wr_mask), ctx.host_wr_data.eq(self.ctx_wr_data),
             self.ctx_rd_data.eq(ctx.host_rd_data),
         ]
-        # Stack host port: the control clears rows before a run; otherwise the host reads.
-        with m.If(ctl.clr_en):
-            m.d.comb += [stk.host_addr.eq(ctl.clr_row), stk.host_wr_en.eq(1),
-                         stk.host_wr_mask.eq(0xFF), stk.host_wr_data.eq(0)]
-        with m.Else():
-            m.d.comb += stk.host_addr.eq(self.stack_row)
         m.d.comb += [
+            stk.host_addr.eq(self.stack_row),
+            stk.clear.eq(ctl.stack_clear), ctl.stack_clearing.eq(stk.clearing),
             self.stack_rd_data.eq(stk.host_rd_data),
             ctl.start.eq(self.start), ctl.prog_len.eq(self.prog_len),
             ctl.budget.eq(self.budget), ctl.ctx_len.eq(self.ctx_len),

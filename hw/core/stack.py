@@ -6,10 +6,17 @@ in lane ``a % 8``, row ``a // 8``.  An access of up to 8 bytes touches each lane
 port cycle.  Reads are synchronous (data the cycle after ``rd_en``), as block RAM is.
 
 Data on the access ports is access-relative: byte 0 of the access is bits 7..0.  The host port
-works on whole rows (8 bytes, with a byte mask) for loading, clearing and reading back.
+works on whole rows (8 bytes, with a byte mask) for loading and reading back.
+
+Clearing in one cycle (``epoch_bits`` > 0, the stack): every byte is stored with the epoch in
+which it was written, and reads as zero unless that epoch is the current one.  ``clear``
+starts a new epoch, so the whole RAM reads as zero at once; only when the epoch counter wraps
+(every ``2**epoch_bits`` clears) does the RAM sweep itself to zero, one row per cycle, with
+``clearing`` high meanwhile.  Each lane is then ``8 + epoch_bits`` bits wide (a 16- or 18-bit
+block-RAM configuration).
 """
 
-from amaranth.hdl import Module, Signal, Cat
+from amaranth.hdl import Module, Signal, Cat, Mux
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -24,6 +31,8 @@ class ByteRAM(wiring.Component):
     ----------
     size : int
         Bytes; a power of two, at least 8.
+    epoch_bits : int
+        Width of the per-byte epoch tag for one-cycle clearing; 0 for none.
 
     Members
     -------
@@ -37,12 +46,16 @@ class ByteRAM(wiring.Component):
     host_wr_en, host_wr_data, host_wr_mask : In
         Host row write; takes priority over ``wr_en`` (the core only writes while running,
         the host only while it is idle).
+    clear : In(1), clearing : Out(1)
+        With ``epoch_bits``: make every byte read as zero (see the module docstring);
+        ``clearing`` is high while a wrap-around sweep is in progress.
     """
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, epoch_bits: int = 0):
         if not isinstance(size, int) or size < 8 or size & (size - 1):
             raise TypeError(f"ByteRAM size must be a power of two >= 8, not {size!r}")
         self.size = size
+        self.epoch_bits = epoch_bits
         self.abits = (size - 1).bit_length()
         self.rows = size // 8
         rbits = max(1, (self.rows - 1).bit_length())
@@ -51,6 +64,7 @@ class ByteRAM(wiring.Component):
             "wr_en": In(1), "wr_addr": In(self.abits), "wr_data": In(64), "wr_mask": In(8),
             "host_addr": In(rbits), "host_rd_data": Out(64),
             "host_wr_en": In(1), "host_wr_data": In(64), "host_wr_mask": In(8),
+            "clear": In(1), "clearing": Out(1),
         })
 
     def elaborate(self, platform):
@@ -72,10 +86,35 @@ class ByteRAM(wiring.Component):
             wr_lanes.eq(Cat(self.wr_data, self.wr_data).bit_select(wr_rot * 8, 64)),
             wr_lane_mask.eq(Cat(self.wr_mask, self.wr_mask).bit_select(wr_rot, 8)),
         ]
+        ebits = self.epoch_bits
+        epoch = Signal(max(1, ebits))
+        sweep_row = Signal(range(self.rows))
+        sweeping = Signal()
+        if ebits:
+            m.d.comb += self.clearing.eq(sweeping)
+            with m.If(sweeping):
+                m.d.sync += sweep_row.eq(sweep_row + 1)
+                with m.If(sweep_row == self.rows - 1):
+                    m.d.sync += [sweeping.eq(0), epoch.eq(0)]
+            with m.Elif(self.clear):
+                with m.If(epoch == (1 << ebits) - 1):
+                    m.d.sync += [sweeping.eq(1), sweep_row.eq(0)]
+                with m.Else():
+                    m.d.sync += epoch.eq(epoch + 1)
+
+        def byte_of(word):
+            """A stored lane word's byte: zero unless written in the current epoch."""
+            if not ebits:
+                return word[:8]
+            return Mux(word[8:] == epoch, word[:8], 0)
+
+        def stored(byte):
+            return Cat(byte, epoch) if ebits else byte
+
         lanes_out = Signal(64)
         host_out = []
         for lane in range(8):
-            mem = Memory(shape=8, depth=self.rows, init=[])
+            mem = Memory(shape=8 + ebits, depth=self.rows, init=[])
             m.submodules[f"lane{lane}"] = mem
             rp = mem.read_port()
             hp = mem.read_port()
@@ -83,21 +122,23 @@ class ByteRAM(wiring.Component):
             m.d.comb += [
                 rp.en.eq(self.rd_en),
                 rp.addr.eq(rd_row + (lane < rd_lo)),
-                lanes_out[8 * lane:8 * lane + 8].eq(rp.data),
+                lanes_out[8 * lane:8 * lane + 8].eq(byte_of(rp.data)),
                 hp.addr.eq(self.host_addr),
             ]
-            host_out.append(hp.data)
-            with m.If(self.host_wr_en):
+            host_out.append(byte_of(hp.data))
+            with m.If(sweeping):
+                m.d.comb += [wp.en.eq(1), wp.addr.eq(sweep_row), wp.data.eq(0)]
+            with m.Elif(self.host_wr_en):
                 m.d.comb += [
                     wp.en.eq(self.host_wr_mask[lane]),
                     wp.addr.eq(self.host_addr),
-                    wp.data.eq(self.host_wr_data[8 * lane:8 * lane + 8]),
+                    wp.data.eq(stored(self.host_wr_data[8 * lane:8 * lane + 8])),
                 ]
             with m.Else():
                 m.d.comb += [
                     wp.en.eq(self.wr_en & wr_lane_mask[lane]),
                     wp.addr.eq(wr_row + (lane < wr_lo)),
-                    wp.data.eq(wr_lanes[8 * lane:8 * lane + 8]),
+                    wp.data.eq(stored(wr_lanes[8 * lane:8 * lane + 8])),
                 ]
         m.d.comb += [
             self.rd_data.eq(Cat(lanes_out, lanes_out).bit_select(8 * rd_lo_q, 64)),
@@ -109,7 +150,7 @@ class ByteRAM(wiring.Component):
 class StackRAM(ByteRAM):
     """The stack: ``frames`` call frames of ``frame_size`` bytes in one region."""
 
-    def __init__(self, frames: int = 8, frame_size: int = 512):
+    def __init__(self, frames: int = 8, frame_size: int = 512, epoch_bits: int = 8):
         self.frames = frames
         self.frame_size = frame_size
-        super().__init__(frames * frame_size)
+        super().__init__(frames * frame_size, epoch_bits)

@@ -106,3 +106,45 @@ def test_call_stack_push_and_top():
             assert list(top.regs) == [depth - 1, depth, depth + 1, depth + 2]
 
     run_testbench(dut, bench)
+
+
+def test_epoch_clear_zeroes_in_one_cycle_and_sweeps_on_wrap():
+    size = 64
+    dut = ByteRAM(size, epoch_bits=2)
+
+    async def write(ctx, addr, value, n=8):
+        ctx.set(dut.wr_en, 1)
+        ctx.set(dut.wr_addr, addr)
+        ctx.set(dut.wr_data, value)
+        ctx.set(dut.wr_mask, (1 << n) - 1)
+        await ctx.tick()
+        ctx.set(dut.wr_en, 0)
+
+    async def read(ctx, addr):
+        ctx.set(dut.rd_en, 1)
+        ctx.set(dut.rd_addr, addr)
+        await ctx.tick()
+        ctx.set(dut.rd_en, 0)
+        return ctx.get(dut.rd_data)
+
+    async def bench(ctx):
+        sweeps = 0
+        for run in range(9):                     # epochs 0..3 then a sweep, twice over
+            assert await read(ctx, 3) == 0 and await read(ctx, 40) == 0
+            await write(ctx, 3, 0x1122334455667788)
+            await write(ctx, 12, 0xAB, 1)         # a partial write into row 1
+            assert await read(ctx, 3) == 0x1122334455667788
+            assert await read(ctx, 8) == 0xAB_00_11_22_33    # bytes 8..10 from the first write
+            ctx.set(dut.clear, 1)
+            await ctx.tick()
+            ctx.set(dut.clear, 0)
+            cycles = 0
+            while ctx.get(dut.clearing):
+                await ctx.tick()
+                cycles += 1
+            if cycles:
+                sweeps += 1
+                assert cycles == size // 8
+        assert sweeps == 2
+
+    run_testbench(dut, bench)
