@@ -1,0 +1,98 @@
+"""Random eBPF programs for differential fuzzing of the core against the golden model.
+
+Instructions are drawn from the rows of ``isa.OPCODES`` (so every form the table has can
+appear), with fields chosen to hit interesting cases: edge-value immediates, stack accesses
+around frame 0 (some below the stack), context accesses around its end, atomics of both
+widths, forward and backward branches (the budget ends loops), the unwind helper, lddw.
+"""
+
+from hypothesis import strategies as st
+
+from firmware.ebpf import isa
+from firmware.ebpf.isa import Fmt, Insn
+
+FAMILIES = {
+    Fmt.ALU_K: 6, Fmt.ALU_X: 6, Fmt.ALU_UNARY: 2, Fmt.JMP_K: 3, Fmt.JMP_X: 2, Fmt.JA: 1,
+    Fmt.LDDW: 1, Fmt.LDX: 3, Fmt.ST: 2, Fmt.STX: 3, Fmt.ATOMIC: 3, Fmt.CALL_HELPER: 1,
+    Fmt.EXIT: 1,
+}
+SPECS = {fmt: [s for s in isa.OPCODES if s.fmt == fmt
+               and not (fmt == Fmt.LDDW and s.value != isa.Pseudo.IMM64)]
+         for fmt in FAMILIES}
+WEIGHTED = [fmt for fmt, weight in FAMILIES.items() for _ in range(weight)]
+
+EDGE_IMMS = [0, 1, -1, 2, 7, 8, 16, 31, 32, 63, 64, 0x7F, 0x80, 0xFF, 0x7FFF, -0x8000,
+             0x7FFFFFFF, -0x80000000]
+EDGE_64 = [0, 1, (1 << 64) - 1, 1 << 63, (1 << 63) - 1, 0xFFFFFFFF, 1 << 32, 0x80000000]
+CONTEXT_SIZE = 32
+
+
+def _imm(draw):
+    if draw(st.booleans()):
+        return draw(st.sampled_from(EDGE_IMMS))
+    return draw(st.integers(-(1 << 31), (1 << 31) - 1))
+
+
+def _insn(spec, dst=0, src=0, off=0, imm=0) -> Insn:
+    fields = {"dst": dst, "src": src, "off": off, "imm": imm}
+    for name in spec.unused_fields:
+        fields[name] = 0
+    if spec.discriminator:
+        fields[spec.discriminator] = spec.value
+    insn = Insn(spec.opcode, **fields)
+    insn.spec = spec
+    return insn
+
+
+@st.composite
+def instruction(draw, index: int, length: int) -> list[Insn]:
+    """One instruction (two slots for lddw) at ``index`` of a ``length``-slot body."""
+    fmt = draw(st.sampled_from(WEIGHTED))
+    spec = draw(st.sampled_from(SPECS[fmt]))
+    dst = draw(st.integers(0, 9))
+    src = draw(st.integers(0, 10))
+    if fmt in (Fmt.ALU_K, Fmt.ALU_X, Fmt.ALU_UNARY):
+        return [_insn(spec, dst, src, 0, _imm(draw))]
+    if fmt in (Fmt.JMP_K, Fmt.JMP_X, Fmt.JA):
+        forward = length - index               # up to the final exit
+        if draw(st.integers(0, 4)) == 0:
+            off = draw(st.integers(-index - 1, -1))
+        else:
+            off = draw(st.integers(0, forward))
+        return [_insn(spec, dst, src, off, _imm(draw))]
+    if fmt == Fmt.LDDW:
+        value = draw(st.sampled_from(EDGE_64) | st.integers(0, (1 << 64) - 1))
+        insn = _insn(spec, dst, 0, 0, isa.sign_extend(value, 32))
+        insn.imm64 = value
+        filler = Insn(0, 0, 0, 0, isa.sign_extend(value >> 32, 32))
+        return [insn, filler]
+    if fmt in (Fmt.LDX, Fmt.ST, Fmt.STX, Fmt.ATOMIC):
+        size = isa.SIZE_BYTES[spec.size]
+        where = draw(st.integers(0, 9))
+        if where < 7:                          # stack frame 0, sometimes just below it
+            base, off = 10, -draw(st.integers(size, 520))
+        elif where < 9:                        # context, sometimes past its end
+            base, off = 1, draw(st.integers(0, CONTEXT_SIZE + 4))
+        else:                                  # whatever the register holds
+            base, off = draw(st.integers(0, 10)), draw(st.integers(-16, 16))
+        if fmt == Fmt.LDX:
+            return [_insn(spec, dst, base, off)]
+        if fmt == Fmt.ST:
+            return [_insn(spec, base, 0, off, _imm(draw))]
+        return [_insn(spec, base, draw(st.integers(0, 9)), off, spec.value or 0)]
+    if fmt == Fmt.CALL_HELPER:
+        return [_insn(spec, 0, 0, 0, draw(st.sampled_from([5, 5, 5, 1])))]
+    return [_insn(spec)]                        # exit
+
+
+@st.composite
+def program(draw, max_body: int = 24) -> tuple[list[Insn], bytes]:
+    """A program (body then exit) and its context bytes."""
+    length = draw(st.integers(1, max_body))
+    body: list[Insn] = []
+    while len(body) < length:
+        body += draw(instruction(len(body), length))
+    exit_spec = isa.lookup(0x95)
+    body.append(_insn(exit_spec))
+    context = draw(st.binary(min_size=CONTEXT_SIZE, max_size=CONTEXT_SIZE))
+    return body, context

@@ -1,0 +1,42 @@
+"""Differential fuzzing: random programs on the core (Amaranth simulator) and the golden
+model must agree on r0, trap cause and pc, completed-instruction count, frame 0 of the stack
+and the context bytes.  A fixed, derandomized batch runs by default; --runslow runs many."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from firmware.ebpf import model
+from sim.driver import run_on_amaranth
+
+from .fuzz import program
+
+BUDGET = 400
+COMMON = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+
+
+def check_batch(programs):
+    results = run_on_amaranth([(insns, ctx) for insns, ctx in programs], budget=BUDGET)
+    for (insns, ctx), got in zip(programs, results):
+        want = model.run(insns, context=ctx, helpers=model.conformance_helpers(), budget=BUDGET)
+        where = "\n".join(model.run(insns, context=ctx, helpers=model.conformance_helpers(),
+                                    budget=BUDGET, trace=True).trace[-12:])
+        assert not got.timed_out, where
+        assert (got.trap, got.trap_pc) == (want.trap, want.trap_pc), where
+        assert got.r0 == want.r0, where
+        assert got.insn_count == want.insn_count, where
+        assert got.stack == want.stack, where
+        assert got.context == want.context, where
+
+
+@settings(max_examples=2, **COMMON)
+@given(st.lists(program(), min_size=40, max_size=40))
+def test_random_programs_match_the_model(programs):
+    check_batch(programs)
+
+
+@pytest.mark.slow
+@settings(max_examples=40, **COMMON)
+@given(st.lists(program(max_body=48), min_size=50, max_size=50))
+def test_random_programs_match_the_model_long(programs):
+    check_batch(programs)
