@@ -286,7 +286,7 @@ class Btf:
         if t.kind in (Kind.CONST, Kind.VOLATILE, Kind.RESTRICT):
             qualifier = t.kind.name.lower()
             inner = self.types[t.type]
-            if inner.kind == Kind.PTR or declarator.startswith("*"):
+            if inner.kind == Kind.PTR:      # a const pointer: the qualifier goes after '*'
                 return self._spell(t.type, f"{qualifier} {declarator}".rstrip(), depth + 1)
             return f"{qualifier} {self._spell(t.type, declarator, depth + 1)}"
         if t.kind == Kind.TYPE_TAG:

@@ -895,3 +895,60 @@ def _copy_insns(insns: list[Insn]) -> list[Insn]:
 def _s32(value: int) -> int:
     value &= MASK32
     return value - (1 << 32) if value & 0x80000000 else value
+
+
+def describe(obj: LoadedObject) -> dict:
+    """A JSON-ready summary of a loaded object (what ``python -m firmware.ebpf.elf`` prints)."""
+    return {
+        "path": obj.path,
+        "license": obj.license,
+        "maps": [{"index": i, "name": m.name, "type": m.type.name.lower(),
+                  "key_size": m.key_size, "value_size": m.value_size,
+                  "max_entries": m.max_entries, "flags": m.flags, "section": m.section,
+                  "btf_key_type": m.btf_key_type, "btf_value_type": m.btf_value_type,
+                  "initial": m.initial.hex() if m.initial is not None else None}
+                 for i, m in enumerate(obj.maps)],
+        "programs": [{"name": p.name, "section": p.section, "type": p.type.name.lower(),
+                      "prog_flags": p.prog_flags, "insns": len(p.insns),
+                      "functions": p.functions}
+                     for p in obj.programs.values()],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m firmware.ebpf.elf OBJ``: what the loader finds in an object file."""
+    import argparse
+    import json
+    import sys
+    parser = argparse.ArgumentParser(
+        prog="python -m firmware.ebpf.elf",
+        description="Load a clang -target bpf object as xdpnic does and list its maps and "
+                    "programs. Exit status 0 when it loads, 2 when it is refused.")
+    parser.add_argument("object", help="BPF ELF object file (.o)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+    try:
+        obj = load_object(args.object)
+    except LoaderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    summary = describe(obj)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"{obj.path}: license \"{obj.license}\"")
+    for m in summary["maps"]:
+        key = f" key {m['btf_key_type']}" if m["btf_key_type"] else ""
+        value = f" value {m['btf_value_type']}" if m["btf_value_type"] else ""
+        print(f"map {m['index']}: {m['name']}  {m['type']}  key {m['key_size']}B"
+              f"  value {m['value_size']}B  max_entries {m['max_entries']}"
+              f"  flags 0x{m['flags']:x}{key}{value}")
+    for p in summary["programs"]:
+        calls = ", ".join(f"{name}@{start}" for name, start in p["functions"].items())
+        print(f"prog {p['name']}: section {p['section']}  type {p['type']}"
+              f"  {p['insns']} insns  functions {calls}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

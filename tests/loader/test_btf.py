@@ -42,6 +42,9 @@ def every_kind() -> tuple[BtfBuilder, dict[str, int]]:
     ids["ptr_tagged"] = b.ptr(ids["type_tag"])
     ids["matrix"] = b.array(ids["arr"], ids["u32"], 3)
     ids["fn_ptr"] = b.ptr(ids["proto"])
+    ids["const_char"] = b.ref(Kind.CONST, ids["char"])
+    ids["str"] = b.ptr(ids["const_char"])
+    ids["const_ptr"] = b.ref(Kind.CONST, ids["str"])
     # Point node_ptr at node (a forward reference, as clang emits for self-reference).
     b.records[ids["node_ptr"] - 1] = struct.pack("<III", 0, int(Kind.PTR) << 24, ids["node"])
     return b, ids
@@ -89,6 +92,7 @@ def test_every_kind_parses_exactly():
     ("td", "__u32"), ("cst", "const volatile __u32"), ("restrict", "unsigned int *restrict"),
     ("proto", "unsigned int (__u32, unsigned int *)"),
     ("fn_ptr", "unsigned int (*)(__u32, unsigned int *)"), ("ptr_tagged", "unsigned int *"),
+    ("str", "const char *"), ("const_ptr", "const char *const"),
     ("var", "const volatile __u32"), ("float", "double"), ("datasec", ".rodata"),
 ])
 def test_type_names_are_c_spellings(name, spelled):

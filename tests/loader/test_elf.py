@@ -332,3 +332,31 @@ def test_bpftool_linked_object_loads_the_same(compile_prog, tmp_path, name):
         other = b.programs[key]
         assert (prog.insns, prog.functions, prog.type) == \
             (other.insns, other.functions, other.type), key
+
+
+def test_module_command_lists_maps_and_programs(compile_prog, capsys):
+    import json
+    from firmware.ebpf.elf import main
+    path = compile_prog("maps_btf")
+    assert main([str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f'{path}: license "GPL"',
+        "map 0: flows  hash  key 16B  value 8B  max_entries 1024  flags 0x1 key struct "
+        "flow_key value __u64",
+        "map 1: stats  array  key 4B  value 16B  max_entries 8  flags 0x0",
+        f"prog xdp_count: section xdp  type xdp  {len(load_object(path).program().insns)} "
+        "insns  functions xdp_count@0",
+    ]
+    assert main([str(path), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert [m["name"] for m in summary["maps"]] == ["flows", "stats"]
+    assert summary["programs"][0]["type"] == "xdp"
+
+
+def test_module_command_exit_status_2_on_refusal(tmp_path, capsys):
+    from firmware.ebpf.elf import main
+    bad = tmp_path / "bad.o"
+    bad.write_bytes(b"not elf")
+    assert main([str(bad)]) == 2
+    assert capsys.readouterr().err == f"error: {bad}: not an ELF file (bad magic)\n"
