@@ -360,3 +360,49 @@ def test_module_command_exit_status_2_on_refusal(tmp_path, capsys):
     bad.write_bytes(b"not elf")
     assert main([str(bad)]) == 2
     assert capsys.readouterr().err == f"error: {bad}: not an ELF file (bad magic)\n"
+
+
+def test_global_text_function_calling_global_function(compile_source):
+    """Calls between global .text functions carry R_BPF_64_32 relocations in .rel.text; a
+    function called twice is appended once."""
+    path = compile_source("global_calls", """
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+__attribute__((noinline)) int inner(int x) { return x ^ 5; }
+__attribute__((noinline)) int outer(int x) { return inner(x) + 7; }
+SEC("xdp") int entry(struct xdp_md *ctx) { return outer(ctx->rx_queue_index) + inner(3); }
+char _license[] SEC("license") = "GPL";
+""")
+    facts = ObjectFacts(path)
+    assert {(t, n) for _, t, n, _ in facts.relocs(".text")} == {(10, "inner")}
+    prog = load_object(path).program()
+    n_entry, n_outer = sizes_of(facts, "entry"), sizes_of(facts, "outer")
+    assert prog.functions == {"entry": 0, "outer": n_entry, "inner": n_entry + n_outer}
+    targets = [pc + i.imm + 1 for pc, i in enumerate(prog.insns)
+               if i.opcode == CALL and i.src == CallKind.LOCAL]
+    assert targets == [prog.functions["outer"], prog.functions["inner"],
+                       prog.functions["inner"]]
+
+
+def _firmware_programs():
+    try:
+        from firmware.progs.build import PROGRAMS
+    except ImportError:
+        return []
+    return list(PROGRAMS)
+
+
+@pytest.mark.parametrize("name", _firmware_programs())
+def test_firmware_programs_load_as_libbpf_sees_them(tmp_path, name):
+    """The real firmware (firmware/progs/*.c) loads, and its maps are the ones libbpf finds."""
+    from firmware.build import find_clang
+    from firmware.progs.build import build_program
+    if find_clang() is None:
+        pytest.skip("clang is not installed (scripts/setup.sh installs it)")
+    path = build_program(name, tmp_path)
+    obj = load_object(path)
+    maps, progs = libbpf_view(path)
+    assert [(m["type"], m["key_size"], m["value_size"], m["max_entries"],
+             m["flags"] & ~MapFlag.MMAPABLE) for m in maps] == \
+        [(m.type, m.key_size, m.value_size, m.max_entries, m.flags) for m in obj.maps]
+    assert [p["name"] for p in progs] == list(obj.programs)
