@@ -255,6 +255,7 @@ SHF_WRITE = 0x1
 SHF_ALLOC = 0x2
 SHF_EXECINSTR = 0x4
 SHF_COMPRESSED = 0x800
+_MAX_NOBITS = 1 << 24
 
 
 @dataclass
@@ -432,10 +433,12 @@ class _Loader:
             h = sec.header
             sh_type = h.sh_type if isinstance(h.sh_type, str) else f"0x{h.sh_type:x}"
             if sh_type == "SHT_NOBITS":
-                body = bytes(h.sh_size) if h.sh_size <= (1 << 24) else b""
-                if h.sh_size > (1 << 24):
-                    raise self.error(f"NOBITS section of {h.sh_size} bytes is implausibly"
-                                     " large", sec.name)
+                # Its contents are zeros we materialise; bound them so a corrupt size
+                # cannot exhaust memory (a map value is far smaller than this anyway).
+                if h.sh_size > _MAX_NOBITS:
+                    raise self.error(f"NOBITS section of {h.sh_size} bytes is larger than"
+                                     f" {_MAX_NOBITS}", sec.name)
+                body = bytes(h.sh_size)
             else:
                 body = self.data[h.sh_offset:h.sh_offset + h.sh_size] if index else b""
             self.sections.append(_Section(index, sec.name, sh_type, h.sh_flags, h.sh_offset,
@@ -463,8 +466,8 @@ class _Loader:
             if target.executable:
                 entries = [struct.unpack_from("<QQ", sec.data, off)
                            for off in range(0, sec.size, 16)]
-                self.relocs[target.index] = [(r_off, r_info >> 32, r_info & MASK32, sec.name)
-                                             for r_off, r_info in entries]
+                self.relocs.setdefault(target.index, []).extend(
+                    (r_off, r_info >> 32, r_info & MASK32, sec.name) for r_off, r_info in entries)
             elif sec.size:
                 what = ("map-in-map or prog-array initial values ('values' member)"
                         if target.name in (".maps", "maps") else
@@ -496,9 +499,13 @@ class _Loader:
 
     def _map_type(self, number: int, section: str, name: str) -> MapType:
         try:
-            return MapType(number)
+            map_type = MapType(number)
         except ValueError:
             raise self.error(f"unknown map type {number}", section, name) from None
+        if map_type == MapType.UNSPEC:
+            raise self.error("map type 0 (BPF_MAP_TYPE_UNSPEC) is not a map type", section,
+                             name)
+        return map_type
 
     def _collect_legacy_maps(self) -> None:
         sec = next((s for s in self.sections if s.name == "maps"), None)

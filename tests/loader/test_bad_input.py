@@ -341,6 +341,8 @@ SEC("xdp") int k(struct xdp_md *c) {{ return bpf_map_lookup_elem(&a, &(__u32){{0
      r"section 'maps': section size 64 is not a multiple of the number of maps \(3\)"),
     ("type", "struct d { unsigned t, k, v, n, f; } a SEC(\"maps\") = {77, 4, 4, 1};",
      r"section 'maps': symbol 'a': unknown map type 77"),
+    ("unspec", "struct d { unsigned t, k, v, n, f; } a SEC(\"maps\") = {0, 4, 4, 1};",
+     r"section 'maps': symbol 'a': map type 0 \(BPF_MAP_TYPE_UNSPEC\) is not a map type"),
 ])
 def test_bad_legacy_map_sections_are_refused(compile_source, name, decls, pattern):
     path = compile_source(f"legacy_{name}", LEGACY.format(decls=decls))

@@ -101,7 +101,8 @@ def test_legacy_maps_exact_specs(compile_prog):
     order = [s.name for s in facts.symbols if s.name in ("tx_port", "counters")]
     specs = {
         "tx_port": MapSpec("tx_port", MapType.DEVMAP, 4, 4, 64, 0, section="maps"),
-        "counters": MapSpec("counters", MapType.PERCPU_ARRAY, 4, 8, 256, 0, section="maps"),
+        "counters": MapSpec("counters", MapType.PERCPU_ARRAY, 4, 8, 256, 0,
+                            btf_key_type="__u32", btf_value_type="__u64", section="maps"),
     }
     assert obj.maps == [specs[name] for name in order]
     prog = obj.program()

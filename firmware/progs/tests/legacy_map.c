@@ -26,6 +26,15 @@ struct bpf_map_def SEC("maps") counters = {
     .map_flags = 0,
 };
 
+/* BPF_ANNOTATE_KV_PAIR(counters, __u32, __u64), as the kernel samples spelled it: a struct
+ * named ____btf_map_<map> whose members give the key and value types in BTF. */
+struct ____btf_map_counters {
+    __u32 key;
+    __u64 value;
+};
+struct ____btf_map_counters __attribute__((section(".maps.counters"), used))
+    ____btf_map_counters = {};
+
 SEC("xdp")
 int xdp_redirect_legacy(struct xdp_md *ctx)
 {
