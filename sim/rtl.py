@@ -152,6 +152,8 @@ def run_programs(programs: list[tuple[list[Insn], bytes]], *, sim: str = "verila
             "COCOTB_LOG_LEVEL": "INFO" if verbose else "WARNING",
         }
         test_args = []
+        if waves and sim == "icarus":
+            _dump_vcd(runner)
         if waves and sim == "verilator":
             test_args = ["--trace-file", str(build_dir / f"{TOPLEVEL}.fst")]
         log = tmp / "sim.log"
@@ -178,6 +180,17 @@ def run_programs(programs: list[tuple[list[Insn], bytes]], *, sim: str = "verila
         wave_file = str(build_dir / f"{TOPLEVEL}.{'fst' if sim == 'verilator' else 'vcd'}")
     stats = RunStats(data["wall_seconds"], data["clock_cycles"], build_seconds, wave_file)
     return results, stats
+
+
+def _dump_vcd(runner) -> None:
+    """Make cocotb's Icarus runner let our $dumpvars write VCD: without its own FST dump
+    (``waves``) it passes vvp ``-none``, which turns every dump off."""
+    original = runner._test_command
+
+    def command():
+        return [["-vcd" if arg == "-none" else arg for arg in cmd] for cmd in original()]
+
+    runner._test_command = command
 
 
 def _tail(path: pathlib.Path, lines: int = 20) -> str:
