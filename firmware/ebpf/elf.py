@@ -696,9 +696,11 @@ class _Loader:
                 except IsaError as exc:
                     raise self.error(str(exc), sec.name, sym.name) from None
                 functions.append(_Function(sym.name, sec, sym.value // INSN_SIZE, insns, sym))
-        names = [f.name for f in functions]
-        for name in set(n for n in names if names.count(n) > 1):
-            raise self.error("function defined more than once", symbol=name)
+        seen: set[str] = set()
+        for f in functions:
+            if f.name in seen:
+                raise self.error("function defined more than once", f.section.name, f.name)
+            seen.add(f.name)
         return functions
 
     def _function_at(self, functions, sec: _Section, slot: int) -> _Function | None:
