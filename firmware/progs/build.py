@@ -25,7 +25,8 @@ PROGS_DIR = pathlib.Path(__file__).resolve().parent
 INCLUDE_DIR = PROGS_DIR / "include"
 
 # The programs, in the order docs/firmware.md lists them.
-PROGRAMS = ("xdp_drop", "xdp_pass", "xdp_tx", "xdp1", "xdp2")
+PROGRAMS = ("xdp_drop", "xdp_pass", "xdp_tx", "xdp1", "xdp2", "xdp_adjust_tail",
+            "xdp_router_ipv4")
 
 
 def source_path(name: str) -> pathlib.Path:
