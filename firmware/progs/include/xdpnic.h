@@ -37,6 +37,10 @@ struct icmp_frag_hdr {
 #define ICMP_DEST_UNREACH 3
 #define ICMP_FRAG_NEEDED 4
 
+/* IPv4 frag_off bits (host order; the uapi keeps them kernel-internal). Ref: RFC 791. */
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1FFF
+
 #define VLAN_MAX_DEPTH 2
 
 static __always_inline int proto_is_vlan(__u16 h_proto)
