@@ -165,6 +165,14 @@ class ModelMap:
 
     def delete(self, key: bytes) -> int:
         key = bytes(key)
+        if self.spec.type == MapType.DEVMAP:
+            # A devmap slot is emptied (no device), and that succeeds also when it was empty.
+            # Ref: kernel/bpf/devmap.c dev_map_delete_elem.
+            index = self._array_index(key)
+            if index >= self.spec.max_entries:
+                return -errno.EINVAL
+            self._set_slot(index, bytes(self.spec.value_size))
+            return 0
         if self.is_array:
             return -errno.EINVAL
         if self.spec.type == MapType.LPM_TRIE:
