@@ -26,7 +26,8 @@ INCLUDE_DIR = PROGS_DIR / "include"
 
 # The programs, in the order docs/firmware.md lists them.
 PROGRAMS = ("xdp_drop", "xdp_pass", "xdp_tx", "xdp1", "xdp2", "xdp_adjust_tail",
-            "xdp_router_ipv4", "xdp_rxq_info", "xdp_tx_iptunnel", "xdp_fw", "xdp_lb")
+            "xdp_router_ipv4", "xdp_rxq_info", "xdp_tx_iptunnel", "xdp_fw", "xdp_lb",
+            "xdp_redirect_map")
 
 
 def source_path(name: str) -> pathlib.Path:

@@ -122,7 +122,9 @@ class ModelTarget(Target):
 
     def lookup(self, map_name, key):
         m = self._map(map_name)
-        slot = m.find(key)
+        # find() leaves the LRU order alone, as the kernel's syscall lookup does; a devmap
+        # slot without a device reads as absent there (lookup() knows that).
+        slot = m.lookup(key) if m.spec.type == MapType.DEVMAP else m.find(key)
         if slot is None:
             return None
         values = [m.value(slot, c) for c in range(m.copies)]
