@@ -135,7 +135,9 @@ class ModelTarget(Target):
         out = {}
         key = m.next_key(None)
         while key is not None:
-            out[key] = self.lookup(map_name, key)
+            value = self.lookup(map_name, key)
+            if value is not None:
+                out[key] = value
             key = m.next_key(key)
         return out
 
