@@ -75,89 +75,68 @@ struct {
     __uint(max_entries, MAX_RULES);
 } rule_stats SEC(".maps");
 
-static __always_inline int verdict(__u32 rule_id, __u64 bytes, int action)
+/* The firewall's decision for one frame: XDP_PASS or XDP_DROP, and in *rule_id the rule the
+ * frame counts under.  Returns -1 for a frame that is not counted (ARP, passed). */
+static __always_inline int classify(void *data, void *data_end, __u32 *rule_id)
 {
-    struct counter *c = bpf_map_lookup_elem(&rule_stats, &rule_id);
-
-    if (c) {
-        c->packets += 1;
-        c->bytes += bytes;
-    }
-    return action;
-}
-
-/* A packet of the tracked connection `conn` (found under `key`): count it, close the
- * connection on a TCP RST, pass it. */
-static __always_inline int established(struct conn *conn, struct flow *key, __u8 tcp_flags,
-                                       __u64 bytes)
-{
-    __u32 rule_id = conn->rule_id;
-
-    __sync_fetch_and_add(&conn->packets, 1);
-    if (tcp_flags & TCP_FLAG_RST_BYTE)
-        bpf_map_delete_elem(&conntrack, key);
-    return verdict(rule_id, bytes, XDP_PASS);
-}
-
-SEC("xdp")
-int xdp_fw(struct xdp_md *ctx)
-{
-    void *data = (void *)(long)ctx->data;
-    void *data_end = (void *)(long)ctx->data_end;
-    __u64 bytes = data_end - data;
     struct ethhdr *eth = data;
     struct iphdr *iph = data + sizeof(*eth);
     struct flow key = {}, reply = {};
     struct rule_key rk = {};
+    struct flow *tracked = &key;
     struct rule *rule;
     struct conn *conn;
     __u8 tcp_flags = 0;
     void *l4;
 
+    *rule_id = DEFAULT_RULE;
     if ((void *)(eth + 1) > data_end)
         return XDP_DROP;
     if (eth->h_proto == bpf_htons(ETH_P_ARP))
-        return XDP_PASS;
+        return -1;
     if (eth->h_proto != bpf_htons(ETH_P_IP))
-        return verdict(DEFAULT_RULE, bytes, XDP_DROP);
+        return XDP_DROP;
     /* IP options are refused (a common firewall stance), which keeps the transport header
      * at a fixed offset. */
     if ((void *)(iph + 1) > data_end || iph->ihl != 5)
-        return verdict(DEFAULT_RULE, bytes, XDP_DROP);
+        return XDP_DROP;
     l4 = iph + 1;
     if (iph->protocol == IPPROTO_TCP) {
         struct tcphdr *th = l4;
 
         if ((void *)(th + 1) > data_end)
-            return verdict(DEFAULT_RULE, bytes, XDP_DROP);
-        key.sport = th->source;
-        key.dport = th->dest;
+            return XDP_DROP;
         tcp_flags = ((__u8 *)th)[13];
     } else if (iph->protocol == IPPROTO_UDP) {
-        struct udphdr *uh = l4;
-
-        if ((void *)(uh + 1) > data_end)
-            return verdict(DEFAULT_RULE, bytes, XDP_DROP);
-        key.sport = uh->source;
-        key.dport = uh->dest;
+        if (l4 + sizeof(struct udphdr) > data_end)
+            return XDP_DROP;
     } else {
-        return verdict(DEFAULT_RULE, bytes, XDP_DROP);
+        return XDP_DROP;
     }
+    /* Source and destination port lead both the TCP and the UDP header. */
+    key.sport = ((__be16 *)l4)[0];
+    key.dport = ((__be16 *)l4)[1];
     key.saddr = iph->saddr;
     key.daddr = iph->daddr;
     key.proto = iph->protocol;
 
     conn = bpf_map_lookup_elem(&conntrack, &key);
-    if (conn)
-        return established(conn, &key, tcp_flags, bytes);
-    reply.saddr = key.daddr;
-    reply.daddr = key.saddr;
-    reply.sport = key.dport;
-    reply.dport = key.sport;
-    reply.proto = key.proto;
-    conn = bpf_map_lookup_elem(&conntrack, &reply);
-    if (conn)
-        return established(conn, &reply, tcp_flags, bytes);
+    if (!conn) {
+        reply.saddr = key.daddr;
+        reply.daddr = key.saddr;
+        reply.sport = key.dport;
+        reply.dport = key.sport;
+        reply.proto = key.proto;
+        tracked = &reply;
+        conn = bpf_map_lookup_elem(&conntrack, &reply);
+    }
+    if (conn) {
+        *rule_id = conn->rule_id;
+        __sync_fetch_and_add(&conn->packets, 1);
+        if (tcp_flags & TCP_FLAG_RST_BYTE)
+            bpf_map_delete_elem(&conntrack, tracked);
+        return XDP_PASS;
+    }
 
     rk.daddr = key.daddr;
     rk.dport = key.dport;
@@ -167,20 +146,43 @@ int xdp_fw(struct xdp_md *ctx)
         rk.daddr = 0;
         rule = bpf_map_lookup_elem(&rules, &rk);
         if (!rule)
-            return verdict(DEFAULT_RULE, bytes, XDP_DROP);
+            return XDP_DROP;
     }
-    if (rule->action != FW_ALLOW)
-        return verdict(rule->id, bytes, XDP_DROP);
+    if (rule->action != FW_ALLOW) {
+        *rule_id = rule->id;
+        return XDP_DROP;
+    }
     if (key.proto == IPPROTO_TCP &&
         (tcp_flags & (TCP_FLAG_SYN_BYTE | TCP_FLAG_ACK_BYTE | TCP_FLAG_RST_BYTE))
             != TCP_FLAG_SYN_BYTE)
-        return verdict(DEFAULT_RULE, bytes, XDP_DROP);   /* not the start of a connection */
+        return XDP_DROP;            /* not the start of a connection: rule 0 */
+    *rule_id = rule->id;
     {
         struct conn fresh = { .rule_id = rule->id, .packets = 1 };
 
         bpf_map_update_elem(&conntrack, &key, &fresh, BPF_NOEXIST);
     }
-    return verdict(rule->id, bytes, XDP_PASS);
+    return XDP_PASS;
+}
+
+SEC("xdp")
+int xdp_fw(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data;
+    void *data_end = (void *)(long)ctx->data_end;
+    struct counter *c;
+    __u32 rule_id;
+    int action;
+
+    action = classify(data, data_end, &rule_id);
+    if (action < 0)
+        return XDP_PASS;
+    c = bpf_map_lookup_elem(&rule_stats, &rule_id);
+    if (c) {
+        c->packets += 1;
+        c->bytes += data_end - data;
+    }
+    return action;
 }
 
 char _license[] SEC("license") = "GPL";
