@@ -1,7 +1,10 @@
 """Measure the XDP programs: static size, and instructions executed per packet on the golden
 model for representative packets (with the maps configured as an operator would), beside the
 instruction counts hXDP published for the same programs.  ``--kernel`` adds the Linux
-kernel's time per packet (``BPF_PROG_TEST_RUN``, JIT on when the host enables it).
+kernel's time per packet (``BPF_PROG_TEST_RUN``, JIT on when the host enables it).  Caveat:
+the kernel's repeated test run hands each run the frame and maps the previous run left, so
+for programs that resize the frame (adjust_tail, tx_iptunnel, lb) or open state on the first
+packet (fw, lb) only the first of the ``--repeat`` runs takes the path the row names.
 
     python -m firmware.progs.measure [--json] [--kernel] [--markdown]
 
@@ -198,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
                     "representative packet on the golden model, and hXDP's published counts.")
     parser.add_argument("names", nargs="*", metavar="NAME", help="programs (default: all)")
     parser.add_argument("--kernel", action="store_true",
-                        help="also time each packet in the kernel (BPF_PROG_TEST_RUN)")
+                        help="also time each packet in the kernel (BPF_PROG_TEST_RUN; see the "
+                             "caveat in the module docstring)")
     parser.add_argument("--repeat", type=int, default=100_000,
                         help="kernel runs per packet for --kernel (default 100000)")
     parser.add_argument("--json", action="store_true", help="print JSON")
