@@ -47,14 +47,22 @@ def _unknown_bytes(n: int) -> Scalar:
     return Scalar.unknown() if n >= 8 else Scalar.urange(0, (1 << (8 * n)) - 1)
 
 
+# States kept per instruction.  Comparing a new state against every stored one would make
+# a long bounded loop quadratic; past this many, the state that failed to match most often is
+# dropped (the kernel likewise evicts states that keep missing).  Dropping a state can only
+# cost pruning or an early "infinite loop" verdict, never soundness.
+MAX_STATES_PER_INSN = 16
+
+
 class _Checkpoint:
-    __slots__ = ("state", "branches", "parent", "pc")
+    __slots__ = ("state", "branches", "parent", "pc", "miss")
 
     def __init__(self, state, parent, pc):
         self.state = state
         self.branches = 1
         self.parent = parent
         self.pc = pc
+        self.miss = 0
 
 
 class _PathEnd(Exception):
@@ -124,7 +132,10 @@ class Analyzer:
                     return None
                 # covered by a state still being explored on this very path: no progress
                 raise Reject(pc, f"infinite loop detected at insn {pc}")
+            old.miss += 1
         new = _Checkpoint(state.copy(), cp, pc)
+        if len(seen) >= MAX_STATES_PER_INSN:
+            seen.remove(max(seen, key=lambda c: c.miss))
         seen.append(new)
         self.total_states += 1
         return new
@@ -345,7 +356,7 @@ class Analyzer:
             self.write(state, insn.dst, _scalar(Scalar.const(insn.imm64)))
             return
         fd = isa.sign_extend(insn.imm64, 32)
-        m = lookup_map(self.maps, fd)
+        m = lookup_map(self.maps, fd, by_index=src in (Pseudo.MAP_IDX, Pseudo.MAP_IDX_VALUE))
         if src in (Pseudo.MAP_FD, Pseudo.MAP_IDX):
             self.write(state, insn.dst, Reg(T.MAP_PTR, _zero(), map=m))
             return

@@ -188,7 +188,7 @@ def _check_lddw(pc: int, insn: Insn, platform: Platform, maps) -> None:
     if src in (Pseudo.BTF_ID, Pseudo.FUNC):
         raise Reject(pc, f"unsupported lddw pseudo source {Pseudo(src).name}")
     fd = isa.sign_extend(insn.imm64, 32)
-    m = lookup_map(maps, fd)
+    m = lookup_map(maps, fd, by_index=src in (Pseudo.MAP_IDX, Pseudo.MAP_IDX_VALUE))
     what = "fd" if src in (Pseudo.MAP_FD, Pseudo.MAP_VALUE) else "map index"
     if m is None:
         raise Reject(pc, f"{what} {fd} is not pointing to valid bpf_map")
@@ -210,11 +210,15 @@ def _map_type_name(t: int) -> str:
         return str(t)
 
 
-def lookup_map(maps, fd: int):
-    """The map a program names by fd/index, or None (``maps`` is a mapping or None)."""
+def lookup_map(maps, fd: int, by_index: bool = False):
+    """The map a program names by fd (or by index into its map table, for the ``MAP_IDX``
+    forms), or None.  ``maps`` is a mapping (fd and index alike), or an object with
+    ``__getitem__`` for fds and ``by_index(idx)`` for indices, or None."""
     if maps is None:
         return None
     try:
+        if by_index and hasattr(maps, "by_index"):
+            return maps.by_index(fd)
         return maps[fd]
     except (KeyError, IndexError, TypeError):
         return None
