@@ -25,7 +25,7 @@ from ..ebpf.isa import Insn, encode_program
 __all__ = [
     "Cmd", "ProgType", "MapType", "KernelError", "BpfMap", "BpfProgram", "TestRunResult",
     "ProgInfo", "create_map", "load_program", "bpf_unavailable_reason", "verifier_reason",
-    "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
+    "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST", "PERCPU_MAP_TYPES", "possible_cpus",
 ]
 
 
@@ -56,10 +56,33 @@ class MapType(enum.IntEnum):
     PERCPU_HASH = 5
     PERCPU_ARRAY = 6
     LRU_HASH = 9
+    LRU_PERCPU_HASH = 10
     LPM_TRIE = 11
     DEVMAP = 14
     CPUMAP = 16
     XSKMAP = 17
+
+
+# Map types whose values exist once per possible CPU.
+PERCPU_MAP_TYPES = frozenset({MapType.PERCPU_HASH, MapType.PERCPU_ARRAY,
+                              MapType.LRU_PERCPU_HASH, 21})   # 21: PERCPU_CGROUP_STORAGE
+
+_POSSIBLE_CPUS: int | None = None
+
+
+def possible_cpus() -> int:
+    """The number of possible CPUs, which sizes per-CPU map values in the syscall
+    (``/sys/devices/system/cpu/possible``, e.g. ``0-1``; libbpf reads the same file)."""
+    global _POSSIBLE_CPUS
+    if _POSSIBLE_CPUS is None:
+        with open("/sys/devices/system/cpu/possible") as f:
+            text = f.read().strip()
+        count = 0
+        for part in text.split(","):
+            lo, _, hi = part.partition("-")
+            count += int(hi or lo) - int(lo) + 1
+        _POSSIBLE_CPUS = count
+    return _POSSIBLE_CPUS
 
 
 # Ref: include/uapi/linux/bpf.h, flags of BPF_MAP_UPDATE_ELEM.
@@ -299,10 +322,25 @@ class BpfMap(_Fd):
             raise ValueError(f"map {self.name!r}: key is {len(key)} bytes, not {self.key_size}")
         return ctypes.create_string_buffer(bytes(key), self.key_size)
 
-    def lookup(self, key: bytes) -> bytes | None:
-        """The value stored under ``key``, or None when there is none."""
+    @property
+    def percpu(self) -> bool:
+        """Whether each CPU has its own copy of every value (``PERCPU_*`` map types)."""
+        return self.map_type in PERCPU_MAP_TYPES
+
+    def _stride(self) -> int:
+        # Per-CPU values cross the syscall as round_up(value_size, 8) bytes per possible CPU.
+        return (self.value_size + 7) & ~7
+
+    def _value_buffer_size(self) -> int:
+        return self._stride() * possible_cpus() if self.percpu else self.value_size
+
+    def lookup(self, key: bytes) -> bytes | list[bytes] | None:
+        """The value stored under ``key``, or None when there is none.
+
+        For a per-CPU map, the list of the values of every possible CPU (CPU 0 first).
+        """
         k = self._key(key)
-        v = ctypes.create_string_buffer(self.value_size)
+        v = ctypes.create_string_buffer(self._value_buffer_size())
         attr = _MapElemAttr(map_fd=self._check_open(), key=ctypes.addressof(k),
                             value=ctypes.addressof(v))
         try:
@@ -311,15 +349,36 @@ class BpfMap(_Fd):
             if exc.errno == errno.ENOENT:
                 return None
             raise KernelError(exc.errno, f"BPF_MAP_LOOKUP_ELEM in {self.name!r}") from None
-        return v.raw
+        if not self.percpu:
+            return v.raw
+        stride = self._stride()
+        return [v.raw[i * stride:i * stride + self.value_size] for i in range(possible_cpus())]
 
-    def update(self, key: bytes, value: bytes, flags: int = BPF_ANY) -> None:
-        """Store ``value`` under ``key`` (``flags``: BPF_ANY, BPF_NOEXIST or BPF_EXIST)."""
-        if len(value) != self.value_size:
-            raise ValueError(f"map {self.name!r}: value is {len(value)} bytes,"
-                             f" not {self.value_size}")
+    def update(self, key: bytes, value: bytes | list[bytes], flags: int = BPF_ANY) -> None:
+        """Store ``value`` under ``key`` (``flags``: BPF_ANY, BPF_NOEXIST or BPF_EXIST).
+
+        For a per-CPU map, ``value`` is either one value (stored for every CPU) or a list of
+        one value per possible CPU.
+        """
+        values = value if isinstance(value, list) else [value]
+        for one in values:
+            if len(one) != self.value_size:
+                raise ValueError(f"map {self.name!r}: value is {len(one)} bytes,"
+                                 f" not {self.value_size}")
+        if self.percpu:
+            cpus = possible_cpus()
+            if len(values) == 1:
+                values = values * cpus
+            if len(values) != cpus:
+                raise ValueError(f"map {self.name!r}: {len(values)} per-CPU values for"
+                                 f" {cpus} possible CPUs")
+            data = b"".join(bytes(one).ljust(self._stride(), b"\0") for one in values)
+        elif len(values) != 1:
+            raise ValueError(f"map {self.name!r} is not per-CPU: give one value, not a list")
+        else:
+            data = bytes(values[0])
         k = self._key(key)
-        v = ctypes.create_string_buffer(bytes(value), self.value_size)
+        v = ctypes.create_string_buffer(data, len(data))
         attr = _MapElemAttr(map_fd=self._check_open(), key=ctypes.addressof(k),
                             value=ctypes.addressof(v), flags=flags)
         _call(Cmd.MAP_UPDATE_ELEM, attr, f"BPF_MAP_UPDATE_ELEM in {self.name!r}")
@@ -360,7 +419,7 @@ class BpfMap(_Fd):
             key = self.next_key(key)
         return out
 
-    def items(self) -> list[tuple[bytes, bytes]]:
+    def items(self) -> list[tuple[bytes, bytes | list[bytes]]]:
         """Every (key, value) pair; entries deleted during the walk are left out."""
         out = []
         for key in self.keys():

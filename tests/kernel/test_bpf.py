@@ -124,3 +124,21 @@ def test_closed_objects_refuse_use():
     m.close()
     with pytest.raises(ValueError, match="is closed"):
         m.lookup(bytes(4))
+
+
+def test_percpu_map_values_come_one_per_possible_cpu():
+    from firmware.kernel.bpf import possible_cpus
+    cpus = possible_cpus()
+    with create_map(MapType.PERCPU_ARRAY, 4, 4, 2, "t_percpu") as m:
+        assert m.percpu
+        assert m.lookup(struct.pack("<I", 1)) == [bytes(4)] * cpus
+        m.update(struct.pack("<I", 1), b"\x07\0\0\0")                 # every CPU
+        assert m.lookup(struct.pack("<I", 1)) == [b"\x07\0\0\0"] * cpus
+        values = [struct.pack("<I", 10 + c) for c in range(cpus)]
+        m.update(struct.pack("<I", 0), values)
+        assert m.lookup(struct.pack("<I", 0)) == values
+        with pytest.raises(ValueError, match=f"{cpus + 1} per-CPU values for {cpus} possible"):
+            m.update(struct.pack("<I", 0), [values[0]] * (cpus + 1))
+    with create_map(MapType.ARRAY, 4, 4, 1, "t_plain") as m:
+        with pytest.raises(ValueError, match="is not per-CPU: give one value"):
+            m.update(bytes(4), [bytes(4), bytes(4)])
