@@ -41,6 +41,10 @@ def _ip(addr: str) -> bytes:
     return socket.inet_aton(addr)
 
 
+def _ip6(addr: str) -> bytes:
+    return socket.inet_pton(socket.AF_INET6, addr)
+
+
 def _mac(text: str) -> bytes:
     return bytes.fromhex(text.replace(":", ""))
 
@@ -56,6 +60,7 @@ class Scenario:
 
 def _frames():
     from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.inet6 import IPv6
     from scapy.layers.l2 import Ether
     from scapy.packet import Raw
     e = Ether(src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b")
@@ -64,6 +69,8 @@ def _frames():
                      / Raw(bytes(18))),
         "tcp_syn": bytes(e / IP(src="192.0.2.1", dst="10.0.0.100")
                          / TCP(sport=40000, dport=80, flags="S")),
+        "tcp6_syn": bytes(e / IPv6(src="fd02::1", dst="fd00::100")
+                          / TCP(sport=40000, dport=80, flags="S")),
         "tcp_ack": bytes(e / IP(src="192.0.2.1", dst="10.0.0.100")
                          / TCP(sport=40000, dport=80, flags="A") / Raw(bytes(6))),
         "tcp_other": bytes(e / IP(src="192.0.2.1", dst="10.0.0.100")
@@ -97,9 +104,14 @@ def scenarios() -> dict[str, Scenario]:
         "xdp_rxq_info": Scenario(maps=[("config_map", _u32(0), struct.pack("<3I", 1, 0, 0))],
                                  packets=[("drop, no options", f["udp"], 1, 0)]),
         "xdp_tx_iptunnel": Scenario(
-            maps=[("vip2tnl", vip80, _ip("192.168.0.1") + _ip("192.168.0.10")
-                   + _mac("02:00:00:00:10:10") + bytes(2))],
-            packets=[("VIP (encapsulated)", f["tcp_syn"], 1, 0),
+            maps=[("vip2tnl", _ip("10.0.0.100") + bytes(12) + struct.pack(">HBB", 80, 6, 2),
+                   _ip("192.168.0.1") + bytes(12) + _ip("192.168.0.10") + bytes(12)
+                   + _mac("02:00:00:00:10:10") + struct.pack("<H", 2)),
+                  ("vip2tnl", _ip6("fd00::100") + struct.pack(">HBB", 80, 6, 10),
+                   _ip6("fd01::1") + _ip6("fd01::10") + _mac("02:00:00:00:16:16")
+                   + struct.pack("<H", 10))],
+            packets=[("IPv4 VIP (IPIP)", f["tcp_syn"], 1, 0),
+                     ("IPv6 VIP (IPv6 in IPv6)", f["tcp6_syn"], 1, 0),
                      ("not a VIP (pass)", f["udp"], 1, 0)]),
         "xdp_fw": Scenario(
             maps=[("rules", _ip("10.0.0.100") + struct.pack(">HBx", 80, 6), struct.pack("<II", 1, 1))],
