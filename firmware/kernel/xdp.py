@@ -139,8 +139,14 @@ class KernelXdp:
         return self.program
 
     def run(self, frame: bytes, repeat: int = 1, ctx: bytes | None = None) -> XdpRun:
-        """Run the program on ``frame`` ``repeat`` times (map side effects happen each
-        time); the verdict and output frame are those of the last run."""
+        """Run the program on ``frame`` ``repeat`` times; the verdict and output frame are
+        those of the last run.
+
+        The kernel copies the frame in once: each repeated run sees the frame as the run
+        before left it (a MAC swap run twice gives the frame back), and map side effects
+        happen every time.  For a per-frame result use ``repeat=1``; use ``repeat`` for
+        timing.
+        """
         if len(frame) < 14:
             raise ValueError(f"frame of {len(frame)} bytes: the kernel's XDP test run needs at"
                              f" least an Ethernet header (14 bytes)")

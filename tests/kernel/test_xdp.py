@@ -95,9 +95,14 @@ def test_swap_macs_and_tx_with_counters():
 def test_repeat_runs_the_program_n_times_and_times_it():
     program = assemble(SWAP_AND_COUNT, "swap_and_count")
     with KernelXdp(program, [STATS], name="swap_count") as xdp:
-        run = xdp.run(frame(0x0800, bytes(46)), repeat=1000)
+        ipv4 = frame(0x0800, bytes(46))
+        run = xdp.run(ipv4, repeat=1000)
         assert run.repeat == 1000
         assert stats(xdp, 0) == (1000, 60_000)
+        # Each repeated run sees the frame as the previous one left it: an even number of
+        # swaps gives the frame back, an odd number swaps it.
+        assert run.frame == ipv4
+        assert xdp.run(ipv4, repeat=3).frame == SRC + DST + ipv4[12:]
         assert 0 < run.duration_ns < 100_000
         assert xdp.info().jited_prog_len > 0 or xdp.info().xlated_prog_len > 0
 
