@@ -42,9 +42,9 @@ def load_program(path: str | pathlib.Path, section: str | None = None) -> Progra
         from .ebpf import elf
         try:
             obj = elf.load_object(path)
+            program = obj.program(section)
         except elf.LoaderError as exc:
             raise ProgramError(str(exc)) from None
-        program = _pick(obj.programs, section, path)
         return ProgramImage(program.name, program.insns, list(obj.maps), str(path))
     if section is not None:
         raise ProgramError(f"{path}: --section applies to ELF objects only")
@@ -65,17 +65,3 @@ def load_program(path: str | pathlib.Path, section: str | None = None) -> Progra
         raise ProgramError(str(exc)) from None
     return ProgramImage(path.stem, insns, [], str(path))
 
-
-def _pick(programs: dict, section: str | None, path: pathlib.Path):
-    if not programs:
-        raise ProgramError(f"{path}: the object has no program sections")
-    if section is None:
-        if len(programs) > 1:
-            raise ProgramError(f"{path}: several programs ({', '.join(sorted(programs))}); "
-                               "choose one with --section")
-        return next(iter(programs.values()))
-    for program in programs.values():
-        if section in (program.name, program.section):
-            return program
-    raise ProgramError(f"{path}: no program named or in section {section!r} "
-                       f"(have: {', '.join(sorted(programs))})")

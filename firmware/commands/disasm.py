@@ -35,6 +35,9 @@ def register(subparsers) -> None:
                    help="list unknown or malformed slots as '.insn' lines instead of failing")
     p.add_argument("--json", action="store_true",
                    help="one JSON document: per-slot index, bytes and text")
+    p.add_argument("--section", metavar="NAME",
+                   help="for a clang object: only the program with this function or section "
+                        "name (default: every program, with its maps)")
     p.set_defaults(func=_run_disasm)
 
     a = subparsers.add_parser(
@@ -85,8 +88,36 @@ def read_bytecode(data: bytes, form: str, name: str) -> bytes:
     return parse_hex_bytes(text, what=name)
 
 
+def _run_disasm_object(args, name: str) -> int:
+    """Disassemble the programs of a clang object as the loader relocates them."""
+    from ..ebpf import elf
+    try:
+        obj = elf.load_object(args.file)
+        programs = [obj.program(args.section)] if args.section else list(obj.programs.values())
+    except (elf.LoaderError, KeyError) as exc:
+        return _fail("disasm", str(exc))
+    listings = [{"name": p.name, "section": p.section,
+                 "listing": disassemble(p.insns, labels=not args.no_labels)} for p in programs]
+    maps = [{"index": i, "name": m.name, "type": m.type.name, "key_size": m.key_size,
+             "value_size": m.value_size, "max_entries": m.max_entries}
+            for i, m in enumerate(obj.maps)]
+    if args.json:
+        print(json.dumps({"file": name, "programs": listings, "maps": maps}, indent=2))
+        return 0
+    for m in maps:
+        print(f"; map {m['index']}: {m['name']} {m['type']} key {m['key_size']} value "
+              f"{m['value_size']} entries {m['max_entries']}")
+    for p, listing in zip(programs, listings):
+        print(f"; program {p.name} (section {p.section}), {len(p.insns)} instructions")
+        print("\n".join(_with_pcs(listing["listing"], p.insns) if args.pc else listing["listing"]))
+    return 0
+
+
 def _run_disasm(args) -> int:
     name = "<stdin>" if args.file == "-" else args.file
+    if args.file != "-" and pathlib.Path(args.file).is_file() \
+            and pathlib.Path(args.file).read_bytes()[:4] == b"\x7fELF":
+        return _run_disasm_object(args, name)
     try:
         form = args.format
         if form == "data" or (form == "auto" and name.endswith(".data")):
