@@ -181,3 +181,14 @@ def test_many_flows_fill_the_connection_table(make_target):
         h.send(tcp(SERVER, CLIENT, 443, port, "SA"), PASS)
     h.check_maps()
     assert len(h.ref.conns) == 200
+
+
+def test_every_truncation_of_an_allowed_syn(make_target):
+    """Each prefix of a SYN an ALLOW rule covers: only the whole TCP header opens the
+    connection; every shorter frame drops under rule 0."""
+    h = Harness(make_target("xdp_fw"))
+    h.set_rule(SERVER, 22, 6, ALLOW, 1)
+    full = bytes(tcp(CLIENT, SERVER, 40000, 22, "S"))
+    for n in range(14, len(full) + 1):
+        h.send(Ether(full[:n]), PASS if n == len(full) else DROP)
+    h.check_maps()

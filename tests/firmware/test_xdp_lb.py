@@ -215,3 +215,13 @@ def test_balancing_sticky_connections_and_host_updates(make_target):
     h.real(2, "0.0.0.0")
     h.send(client(7, dst="10.0.0.201", dport=8080), DROP)
     h.check_maps()
+
+
+def test_every_truncation_of_a_vip_packet(make_target):
+    h = Harness(make_target("xdp_lb"))
+    setup(h)
+    for full in (bytes(client(4242, payload=b"")), bytes(client(53, dst=DNS, dport=53,
+                                                                proto="udp", payload=b""))):
+        for n in range(14, len(full) + 1):
+            h.send(Ether(full[:n]), TX if n == len(full) else DROP)
+    h.check_maps()

@@ -187,3 +187,12 @@ def test_vips_added_and_removed_between_frames(make_target):
                                  if k != ("10.0.0.100", 80, 6)}) == {}
     assert set(target.entries("vip2tnl")) == {vip_key(*k) for k in TUNNELS
                                               if k != ("10.0.0.100", 80, 6)}
+
+
+def test_every_truncation_of_vip_packets(make_target):
+    target = make_target("xdp_tx_iptunnel")
+    configure(target)
+    fulls = [bytes(eth() / IP(dst="10.0.0.100") / TCP(dport=80)),
+             bytes(eth() / IPv6(dst="fd00::100") / UDP(dport=53))]
+    frames = [full[:n] for full in fulls for n in range(14, len(full) + 1)]
+    assert run(target, frames) == {6: 1, 17: 1}
