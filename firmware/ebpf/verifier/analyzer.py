@@ -16,7 +16,8 @@ from ..isa import (MASK32, MASK64, SIZE_BYTES, STACK_SIZE, MAX_CALL_DEPTH, AluOp
                    Cls, Fmt, Insn, JmpOp, Mode, Pseudo, FRAME_POINTER)
 from .. import isa
 from .checks import Assume, Cfg, Reject, is_cond_jump, lookup_map
-from .platform import (Arg, ContextLayout, Platform, Ret, SOCK_COMMON_FIELDS, SOCK_SIZE,
+from .platform import (Arg, ContextLayout, Platform, Ret, SOCK_COMMON_FIELDS,
+                       SOCK_COMMON_WHOLE, SOCK_SIZE,
                        VALUE_MAPS)
 from .scalar import Scalar, S64_MIN, S64_MAX, refine, swap, _meet
 from .state import (Byte, Frame, NOT_INIT, OR_NULL, PKT_DATA, PKT_END, PKT_META, Reg, State, T,
@@ -30,6 +31,7 @@ COMPLEXITY_LIMIT = 1_000_000
 _SIGNED_OF = {JmpOp.JGT: JmpOp.JSGT, JmpOp.JGE: JmpOp.JSGE, JmpOp.JLT: JmpOp.JSLT,
               JmpOp.JLE: JmpOp.JSLE}
 _SIGNED_OPS = (JmpOp.JSGT, JmpOp.JSGE, JmpOp.JSLT, JmpOp.JSLE)
+_UNSIGNED_OPS = (JmpOp.JEQ, JmpOp.JNE, JmpOp.JGT, JmpOp.JGE, JmpOp.JLT, JmpOp.JLE)
 
 _MEM_TYPES = (T.CTX, T.STACK, T.PACKET, T.MAP_VALUE, T.MEM, T.SOCKET)
 _ARITH_PTRS = (T.STACK, T.PACKET, T.MAP_VALUE, T.MEM, T.CTX)
@@ -338,8 +340,9 @@ class Analyzer:
     def _check_lower_bound(self, state: State, r: int, reg: Reg) -> None:
         """A pointer compared or subtracted must not lie below its region (as PREVAIL asks)."""
         lo = reg.val.smin
-        if reg.type == T.STACK and lo < -STACK_SIZE:
-            self.fail(f"R{r} stack pointer offset {lo} is below the stack")
+        if reg.type == T.STACK and (lo < -STACK_SIZE or not state.stack_floor_known):
+            self.fail(f"R{r} stack pointer offset {_rng(lo, reg.val.smax)} may lie below "
+                      f"the stack frame")
         if reg.type == T.PACKET:
             bound = {PKT_META: 0, PKT_DATA: -state.meta_len[0],
                      PKT_END: -state.pkt_len[0] - state.meta_len[0]}[reg.base]
@@ -453,8 +456,9 @@ class Analyzer:
         if t == T.SOCKET:
             if kind != "read":
                 self.fail(f"R{r} cannot write into {t.value}")
-            if not o.is_const or not any(f <= lo and lo + n <= f + s
-                                         for f, s in SOCK_COMMON_FIELDS):
+            if not o.is_const or not (any(f <= lo and lo + n <= f + s
+                                          for f, s in SOCK_COMMON_FIELDS)
+                                      or (lo, n) in SOCK_COMMON_WHOLE):
                 self.fail(f"R{r} invalid {t.value} access off={_rng(lo, hi)} size={n}")
             return _scalar(_unknown_bytes(n))
         self.fail(f"R{r} invalid mem access '{t.value}'")
@@ -516,7 +520,7 @@ class Analyzer:
         if frame is None:
             self.fail(f"R{r} points into a stack frame that no longer exists")
         lo, hi = o.smin, o.smax
-        if lo < -STACK_SIZE or hi + n > 0:
+        if lo < -STACK_SIZE or hi + n > 0 or (kind != "read" and not state.stack_floor_known):
             what = "read from" if kind == "read" else "write to"
             self.fail(f"invalid {what} stack R{r} off={_rng(lo, hi)} size={n}")
         if kind == "read":
@@ -628,6 +632,10 @@ class Analyzer:
             self.fail(f"R{d} scalar compared with pointer {bname} {b.describe()} prohibited")
         if b.type == T.SCALAR:
             is_zero = b.val.is_const and b.val.umin == 0
+            if a.type in (T.MAP_PTR, T.SOCKET):
+                self.fail(f"R{d} comparison of {a.type.value} prohibited")
+            if a.type not in OR_NULL:
+                self._check_lower_bound(state, d, a)
             if a.type in OR_NULL and is_zero and op in (JmpOp.JEQ, JmpOp.JNE):
                 null_state = state.copy()
                 self._settle_null(null_state, a, null=True)
@@ -635,11 +643,24 @@ class Analyzer:
                 return (null_state, state) if op == JmpOp.JEQ else (state, null_state)
             if a.type in OR_NULL:
                 self.fail(f"R{d} {a.type.value} compared with a value other than 0")
-            if is_zero and op in (JmpOp.JEQ, JmpOp.JNE):
-                # a pointer that is not maybe-NULL is never 0
-                return (None, state) if op == JmpOp.JEQ else (state, None)
+            if b.val.is_const and op in _UNSIGNED_OPS:
+                # a pointer that is not maybe-NULL is an address in [1, 2**64): that settles
+                # some comparisons with constants (ptr == 0, ptr < 0, ptr > 0, ...)
+                nonzero = Scalar.urange(1, MASK64)
+                taken = refine(op, nonzero, b.val, True) is not None
+                fall = refine(op, nonzero, b.val, False) is not None
+                if not taken:
+                    return None, state
+                if not fall:
+                    return state, None
             return state.copy(), state
         # pointer against pointer
+        if a.type == b.type == T.MAP_PTR and op in (JmpOp.JEQ, JmpOp.JNE):
+            if a.map is not b.map:
+                return (None, state) if op == JmpOp.JEQ else (state, None)
+            return state.copy(), state
+        if a.type in (T.MAP_PTR, T.SOCKET) or b.type in (T.MAP_PTR, T.SOCKET):
+            self.fail(f"R{d} comparison of {a.type.value} with {b.type.value} prohibited")
         if a.type in OR_NULL or b.type in OR_NULL:
             self.fail(f"R{d} comparison of maybe-NULL pointers prohibited")
         if a.type != b.type or (a.type == T.STACK and a.frame != b.frame) or \
@@ -731,7 +752,9 @@ class Analyzer:
                     self.fail(f"R{r} type={reg.describe()} expected=map_ptr ({proto.name})")
                 the_map = reg.map
                 mtype = the_map.type if the_map is not None else None
-                if mtype not in proto.map_types or mtype not in self.platform.map_types:
+                wildcard = mtype is not None and mtype == self.platform.wildcard_map_type
+                if not wildcard and (mtype not in proto.map_types
+                                     or mtype not in self.platform.map_types):
                     self.fail(f"cannot pass map_type {mtype} into func {proto.name}#{hid}")
                 continue
             if arg == Arg.CTX:
@@ -776,7 +799,8 @@ class Analyzer:
         elif ret == Ret.VOID:
             regs[0] = NOT_INIT
         elif ret == Ret.MAP_VALUE_OR_NULL:
-            if the_map is None or the_map.type not in VALUE_MAPS:
+            if the_map is None or (the_map.type not in VALUE_MAPS
+                                   and the_map.type != self.platform.wildcard_map_type):
                 regs[0] = _scalar(Scalar.unknown())
             else:
                 regs[0] = Reg(T.MAP_VALUE_OR_NULL, _zero(), id=state.fresh_id(), map=the_map,
@@ -854,7 +878,12 @@ class Analyzer:
         return target, state
 
     def _exit(self, state: State) -> list[tuple[int, State]]:
-        r0 = self.read(state, 0)
+        if len(state.frames) > 1:
+            # a function may return nothing: the caller's r0 is then uninitialized (as in
+            # kernels where prepare_func_exit runs before the R0 check)
+            r0 = state.regs[0]
+        else:
+            r0 = self.read(state, 0)
         if len(state.frames) == 1:
             if self.program_type in self.platform.return_scalar and r0.type != T.SCALAR:
                 self.fail(f"At program exit the register R0 is not a known value "

@@ -19,7 +19,7 @@ from ..maps import MapType
 
 __all__ = ["Arg", "Ret", "HelperProto", "MapType", "MapInfo", "CtxField", "ContextLayout",
            "Platform", "HELPERS", "XDP_CONTEXT", "XDPNIC", "CONFORMANCE", "LINUX",
-           "VALUE_MAPS", "SOCK_COMMON_FIELDS"]
+           "VALUE_MAPS", "SOCK_COMMON_FIELDS", "SOCK_COMMON_WHOLE", "SOCK_SIZE"]
 
 
 class Arg(enum.Enum):
@@ -127,6 +127,8 @@ class MapInfo:
 # within one of them.  Ref: net/core/filter.c bpf_sock_common_is_valid_access and
 # bpf_sock_is_valid_access; include/uapi/linux/bpf.h struct bpf_sock.
 SOCK_COMMON_FIELDS = ((4, 4), (24, 4), (28, 16), (44, 4), (48, 2), (52, 4), (56, 16), (72, 4))
+# Accesses allowed besides those: dst_port (a __be16 followed by padding) read as a u32.
+SOCK_COMMON_WHOLE = ((48, 4),)
 SOCK_SIZE = 80
 
 
@@ -183,6 +185,8 @@ class Platform:
     return_scalar: frozenset = frozenset({"xdp"})
     max_packet_size: int = 0xFFFF
     max_meta_size: int = 4098
+    # A map type that every helper accepts (PREVAIL's test maps have type 0); None: none.
+    wildcard_map_type: int | None = None
 
     def helper(self, helper_id: int) -> HelperProto | None:
         return self.helpers.get(helper_id)

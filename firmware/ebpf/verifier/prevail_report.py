@@ -19,7 +19,7 @@ from .prevail_syntax import (PREVAIL_PLATFORM, PROGRAM_TYPE, PrevailCase, TestMa
                              load_suite)
 
 __all__ = ["CaseResult", "FileReport", "run_case", "run_file", "run_all", "DEFAULT_DIR",
-           "HARNESS_INSN_LIMIT"]
+           "HARNESS_INSN_LIMIT", "PREVAIL_IMPRECISE"]
 
 DEFAULT_DIR = pathlib.Path(__file__).resolve().parents[3].parent / "shared" / "conformance" / "prevail"
 
@@ -28,6 +28,21 @@ DEFAULT_DIR = pathlib.Path(__file__).resolve().parents[3].parent / "shared" / "c
 # rejected anyway, so the harness uses a lower limit: the verdict is the same (rejected as
 # too complex), only sooner.
 HARNESS_INSN_LIMIT = 50_000
+
+
+# Cases PREVAIL rejects although the program is safe, as the case's own comments say (its
+# domain keeps no disjunctions / inequalities between paths).  Each was checked by hand; our
+# path-sensitive analysis proves them, so accepting them is not a soundness bug.  They are
+# reported in their own column, never silently counted as agreement.
+PREVAIL_IMPRECISE = {
+    ("jump.yaml", "multiple types add fail"):
+        "r1/r2 are (4, ctx) or (ctx, 4) on the two paths; r3 = r1 + r2 is ctx+4 either way "
+        "and is never dereferenced (the case says: 'we can't yet tell that this is safe')",
+    ("jump.yaml", "lost implications in correlated branches"):
+        "the load at r1-8 (8 bytes at packet offset 46) runs only when r4 == 0, i.e. on the "
+        "path where r1 = data+54 <= data_end was proven (the case says: 'this should be "
+        "safe to dereference but the verifier fails it')",
+}
 
 
 @dataclass
@@ -44,6 +59,8 @@ class CaseResult:
             return "skipped"
         if c.expect_reject == self.ours_reject:
             return "agree"
+        if c.expect_reject and (c.file, c.name) in PREVAIL_IMPRECISE:
+            return "prevail_imprecise"
         return "soundness" if c.expect_reject else "precision"
 
 
@@ -86,20 +103,20 @@ def run_all(directory=DEFAULT_DIR) -> list[FileReport]:
 
 def _table(reports: list[FileReport]) -> list[str]:
     head = (f"{'file':<16}{'cases':>6}{'agree':>7}{'acc/acc':>8}{'rej/rej':>8}"
-            f"{'unsound':>8}{'gap':>6}{'skip':>6}")
+            f"{'unsound':>8}{'gap':>6}{'skip':>6}{'pv-impr':>8}")
     lines = [head, "-" * len(head)]
-    tot = [0] * 7
+    widths = (6, 7, 8, 8, 8, 6, 6, 8)
+    tot = [0] * 8
     for rep in reports:
         row = [len(rep.results), rep.count("agree"),
                sum(1 for r in rep.results if r.kind == "agree" and not r.case.expect_reject),
                sum(1 for r in rep.results if r.kind == "agree" and r.case.expect_reject),
-               rep.count("soundness"), rep.count("precision"), rep.count("skipped")]
+               rep.count("soundness"), rep.count("precision"), rep.count("skipped"),
+               rep.count("prevail_imprecise")]
         tot = [a + b for a, b in zip(tot, row)]
-        lines.append(f"{rep.name:<16}" + "".join(f"{v:>{w}}" for v, w in
-                                                  zip(row, (6, 7, 8, 8, 8, 6, 6))))
+        lines.append(f"{rep.name:<16}" + "".join(f"{v:>{w}}" for v, w in zip(row, widths)))
     lines.append("-" * len(head))
-    lines.append(f"{'total':<16}" + "".join(f"{v:>{w}}" for v, w in
-                                            zip(tot, (6, 7, 8, 8, 8, 6, 6))))
+    lines.append(f"{'total':<16}" + "".join(f"{v:>{w}}" for v, w in zip(tot, widths)))
     return lines
 
 
@@ -109,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Run PREVAIL's YAML cases through the xdpnic verifier and report "
                     "accept/reject agreement per file.")
     parser.add_argument("--dir", default=str(DEFAULT_DIR), help="PREVAIL test-data directory")
-    parser.add_argument("--list", choices=["soundness", "precision", "skipped", "all"],
+    parser.add_argument("--list", choices=["soundness", "precision", "skipped",
+                                           "prevail_imprecise", "agree", "all"],
                         help="also list the cases of this kind, with our reason")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
@@ -120,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     reports = run_all(directory)
     if args.json:
         out = {rep.name: {k: rep.count(k) for k in ("agree", "soundness", "precision",
-                                                    "skipped")} | {"cases": len(rep.results)}
+                                                    "skipped", "prevail_imprecise")}
+               | {"cases": len(rep.results)}
                for rep in reports}
         out["cases"] = [
             {"file": r.case.file, "name": r.case.name, "kind": r.kind,

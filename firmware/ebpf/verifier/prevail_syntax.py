@@ -52,7 +52,8 @@ PREVAIL_CONTEXT = ContextLayout("prevail_test_ctx", 64, (
 PROGRAM_TYPE = "prevail"
 PREVAIL_PLATFORM = Platform("prevail-test", helpers=LINUX.helpers, map_types=LINUX.map_types,
                             contexts={PROGRAM_TYPE: PREVAIL_CONTEXT},
-                            return_scalar=frozenset({PROGRAM_TYPE}))
+                            return_scalar=frozenset({PROGRAM_TYPE}),
+                            wildcard_map_type=MapType.UNSPEC)
 
 
 class TestMaps:
@@ -342,7 +343,8 @@ def entry_states(pre: list[str], platform: Platform = PREVAIL_PLATFORM) -> list[
     regs: dict[int, dict[str, object]] = {}
     stack_bytes: list[tuple[int, int, str, str]] = []
     pkt_len = (0, platform.max_packet_size)
-    meta_len = (0, platform.max_meta_size)
+    # Without meta_offset PREVAIL knows nothing of data_meta, not even that it is <= data.
+    meta_len = (-(1 << 32), platform.max_meta_size)
     for c in pre:
         c = c.strip()
         if m := _RE_STACKC.match(c):
@@ -356,7 +358,7 @@ def entry_states(pre: list[str], platform: Platform = PREVAIL_PLATFORM) -> list[
         if c.startswith("meta_offset="):
             v = _value(c.split("=", 1)[1])
             if v is not None:
-                meta_len = (max(meta_len[0], -v[1]), min(meta_len[1], -v[0]))
+                meta_len = (max(0, -v[1]), min(meta_len[1], -v[0]))
             continue
         m = _RE_REGC.match(c)
         if not m:
@@ -393,9 +395,18 @@ def entry_states(pre: list[str], platform: Platform = PREVAIL_PLATFORM) -> list[
     states = []
     for combo in combos:
         st = State([Frame.new(-1, 0)], pkt_len, meta_len)
+        # PREVAIL numbers stack bytes from the bottom of its whole stack; r10 (when given)
+        # marks the top of the current frame, else we take the usual 512.
+        top = STACK_SIZE
+        r10 = regs.get(FRAME_POINTER, {})
+        if combo.get(FRAME_POINTER) == "stack" and r10.get("stack_offset", (0, 1))[0] == \
+                r10.get("stack_offset", (0, 1))[1]:
+            top = r10["stack_offset"][0]
+        elif any(t == "stack" for t in combo.values()):
+            st.stack_floor_known = False
         for r, t in combo.items():
-            st.regs[r] = _make_reg(t, regs[r], st)
-        _fill_stack(st, stack_bytes, combo, regs)
+            st.regs[r] = _make_reg(t, regs[r], st, top)
+        _fill_stack(st, stack_bytes, combo, regs, top)
         states.append(st)
     return states
 
@@ -404,7 +415,7 @@ def _interval(d: dict, key: str, default=None):
     return d.get(key, default)
 
 
-def _make_reg(t: str, d: dict, st: State) -> Reg:
+def _make_reg(t: str, d: dict, st: State, top: int = STACK_SIZE) -> Reg:
     def offset(key: str) -> Scalar:
         v = d.get(key)
         if v is None:
@@ -425,7 +436,7 @@ def _make_reg(t: str, d: dict, st: State) -> Reg:
         return Reg(T.CTX, offset("ctx_offset"))
     if t == "stack":
         v = d.get("stack_offset")
-        off = (Scalar.srange(v[0] - STACK_SIZE, v[1] - STACK_SIZE) if v is not None
+        off = (Scalar.srange(v[0] - top, v[1] - top) if v is not None
                else Scalar.unknown())
         return Reg(T.STACK, off, frame=0)
     if t == "packet":
@@ -436,7 +447,12 @@ def _make_reg(t: str, d: dict, st: State) -> Reg:
         size = d.get("shared_region_size")
         m = MapInfo(MapType.HASH, 0, size[0] if size and size[0] == size[1] else 0, 1,
                     "pre-shared")
-        return Reg(T.MAP_VALUE, offset("shared_offset"), map=m)
+        # a shared pointer's own value is its address: unless it is known to be >= 1 it may
+        # be NULL, and must be checked before use
+        value = d.get("svalue") or d.get("uvalue")
+        if value is not None and value[0] >= 1:
+            return Reg(T.MAP_VALUE, offset("shared_offset"), map=m)
+        return Reg(T.MAP_VALUE_OR_NULL, offset("shared_offset"), map=m, id=st.fresh_id())
     if t == "map_fd":
         return Reg(T.MAP_PTR, Scalar.const(0), map=TEST_MAP)
     if t == "map_fd_programs":
@@ -445,25 +461,33 @@ def _make_reg(t: str, d: dict, st: State) -> Reg:
     raise PrevailSyntaxError(f"unknown type {t!r}")
 
 
-def _fill_stack(st: State, stack_bytes, combo, regs) -> None:
+def _fill_stack(st: State, stack_bytes, combo, regs, top: int = STACK_SIZE) -> None:
+    """Stack-byte constraints (PREVAIL numbers bytes from the bottom of its whole stack;
+    ours are the current frame's, whose top is ``top``).  Bytes outside the frame are
+    dropped: no access through a pointer into this frame can reach them."""
     frame = st.cur
+    shift = STACK_SIZE - top
+
+    def ours(j: int) -> int | None:
+        k = j + shift
+        return k if 0 <= k < STACK_SIZE else None
+
     for lo, hi, attr, rhs in stack_bytes:
-        if not (0 <= lo <= hi < STACK_SIZE):
-            raise PrevailSyntaxError(f"stack range s[{lo}...{hi}] outside the stack")
-        if attr == "type":
-            if rhs.strip() == "number":
-                for j in range(lo, hi + 1):
-                    if frame.stack[j] == Byte.INVALID:
-                        frame.stack[j] = Byte.MISC
-            continue
+        if attr == "type" and rhs.strip() == "number":
+            for j in range(lo, hi + 1):
+                k = ours(j)
+                if k is not None and frame.stack[k] == Byte.INVALID:
+                    frame.stack[k] = Byte.MISC
     for lo, hi, attr, rhs in stack_bytes:
-        if attr == "svalue" and hi - lo == 7 and lo % 8 == 0:
+        k = ours(lo)
+        if attr == "svalue" and hi - lo == 7 and k is not None and k % 8 == 0 \
+                and ours(hi) is not None:
             v = _value(rhs)
-            if v is not None and v[0] == v[1] and all(frame.stack[j] == Byte.MISC
-                                                      for j in range(lo, hi + 1)):
-                frame.spills[lo // 8] = Reg(T.SCALAR, Scalar.const(v[0]))
-                for j in range(lo, hi + 1):
-                    frame.stack[j] = Byte.SPILL
+            if v is not None and v[0] == v[1] and all(frame.stack[k + j] == Byte.MISC
+                                                      for j in range(8)):
+                frame.spills[k // 8] = Reg(T.SCALAR, Scalar.const(v[0]))
+                for j in range(8):
+                    frame.stack[k + j] = Byte.SPILL
     # r.stack_numeric_size: that many numeric bytes from the register's stack offset
     for r, t in combo.items():
         d = regs[r]
@@ -471,9 +495,10 @@ def _fill_stack(st: State, stack_bytes, combo, regs) -> None:
             off = d["stack_offset"]
             size = d["stack_numeric_size"][0]
             if off[0] == off[1]:
-                for j in range(off[0], min(off[0] + size, STACK_SIZE)):
-                    if frame.stack[j] == Byte.INVALID:
-                        frame.stack[j] = Byte.MISC
+                for j in range(off[0], off[0] + size):
+                    k = ours(j)
+                    if k is not None and frame.stack[k] == Byte.INVALID:
+                        frame.stack[k] = Byte.MISC
 
 
 # --- the suites ----------------------------------------------------------------------------

@@ -117,17 +117,21 @@ class Frame:
 class State:
     """The whole abstract state on one path."""
 
-    __slots__ = ("frames", "pkt_len", "meta_len", "next_id")
+    __slots__ = ("frames", "pkt_len", "meta_len", "next_id", "stack_floor_known")
 
-    def __init__(self, frames, pkt_len, meta_len, next_id=1):
+    def __init__(self, frames, pkt_len, meta_len, next_id=1, stack_floor_known=True):
         self.frames: list[Frame] = frames
         self.pkt_len: tuple[int, int] = pkt_len      # data_end - data, interval
         self.meta_len: tuple[int, int] = meta_len    # data - data_meta, interval
         self.next_id = next_id
+        # False when an entry state gives stack pointers but not r10 (PREVAIL's cases): the
+        # bottom of the frame is then unknown, so no write below a stack pointer and no
+        # comparison of one can be proven in bounds.
+        self.stack_floor_known = stack_floor_known
 
     def copy(self) -> State:
         return State([f.copy() for f in self.frames], self.pkt_len, self.meta_len,
-                     self.next_id)
+                     self.next_id, self.stack_floor_known)
 
     @property
     def cur(self) -> Frame:
@@ -184,7 +188,7 @@ def _reg_covers(old: Reg, new: Reg, idmap: dict) -> bool:
 
 def covers(old: State, new: State) -> bool:
     """Whether ``old`` admits every concrete state ``new`` does (so ``new`` may be pruned)."""
-    if len(old.frames) != len(new.frames):
+    if len(old.frames) != len(new.frames) or old.stack_floor_known != new.stack_floor_known:
         return False
     if not (old.pkt_len[0] <= new.pkt_len[0] and new.pkt_len[1] <= old.pkt_len[1]
             and old.meta_len[0] <= new.meta_len[0] and new.meta_len[1] <= old.meta_len[1]):
