@@ -87,3 +87,17 @@ def test_xdpnic_run_with_the_kernel_target_writes_the_same_outputs(tmp_path, mon
     for key in ("counters", "maps"):
         assert outputs["kernel"][key] == outputs["model"][key]
     assert [f["action"] for f in outputs["kernel"]["frames"]] == ["tx", "discard", "drop", "tx"]
+
+
+def test_kernel_timing_weights_frames_by_traffic_and_labels_the_machine():
+    from firmware.kernel.bench import jit_enabled, kernel_timing
+    traffic = [FRAMES[0]] * 3 + [FRAMES[1], FRAMES[2]]     # FRAMES[1] is a runt
+    timing = kernel_timing(image(), traffic, repeat=2000)
+    assert timing.packets == 4 and timing.distinct_frames == 2 and timing.repeat == 2000
+    a, b = timing.per_frame_ns
+    assert timing.ns_per_packet == pytest.approx((3 * a + b) / 4)
+    assert 0 < timing.ns_per_packet < 100_000
+    assert timing.label.startswith("one ") and " core" in timing.label
+    assert ("JIT on" in timing.label) == bool(jit_enabled())
+    with pytest.raises(ValueError, match="no frame of the traffic reaches the program"):
+        kernel_timing(image(), [bytes(10)])
