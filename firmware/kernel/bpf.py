@@ -165,7 +165,9 @@ class KernelError(OSError):
         self.errno_name = _errno_name(err)
         self.what = what
         self.log = log
-        message = f"{what}: {self.errno_name} ({os.strerror(err) if err < 512 else 'kernel-internal'})"
+        # errnos from 512 up are kernel-internal (ENOTSUPP is 524): strerror knows none.
+        text = os.strerror(err) if err < 512 else "operation not supported by the kernel"
+        message = f"{what}: {self.errno_name} ({text})"
         reason = verifier_reason(log)
         if reason:
             message += f": {reason}"

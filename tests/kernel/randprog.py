@@ -15,7 +15,7 @@ opcodes.
 
 from hypothesis import strategies as st
 
-from firmware.ebpf.isa import (MASK64, OPCODES, AluOp, Cls, Fmt, Insn, Mode, Size,
+from firmware.ebpf.isa import (MASK64, OPCODES, AluOp, Cls, Fmt, Insn, Mode,
                                SIZE_BYTES, lookup)
 from firmware.kernel.build import lddw, make
 
