@@ -262,10 +262,11 @@ class Analyzer:
         if op in (AluOp.DIV, AluOp.MOD):
             if src.type != T.SCALAR:
                 self.fail(f"R{insn.src} pointer {src.describe()} used as divisor")
-            if not self.allow_div0 and spec.src_is_reg:
+            if not self.allow_div0:
                 sv = src.val if is64 else src.val.low32()
                 if sv.umin == 0:
-                    self.fail(f"possible division by zero (R{insn.src} may be 0)")
+                    what = f"R{insn.src} may be 0" if spec.src_is_reg else "imm is 0"
+                    self.fail(f"possible division by zero ({what})")
         if dst.type == T.SCALAR and src.type == T.SCALAR:
             val = dst.val.alu(op, src.val, is64, insn.off, insn.imm, spec.src_is_reg)
             self.write(state, dst_r, _scalar(val))
