@@ -166,3 +166,20 @@ def test_kernel_verdict_accepts_and_refuses_with_reason():
     assert bad.errno_name == "EACCES"
     assert bad.reason == "only read from bpf_array is supported"
     assert "(7a) *(u64 *)(r1 +0) = 1" in bad.log
+
+
+def test_interrupt_during_a_run_leaves_no_program_or_map_behind(monkeypatch):
+    from firmware.kernel import bpf
+    from firmware.kernel.runner import run_wrapped
+    before = set(os.listdir("/proc/self/fd"))
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bpf.BpfProgram, "test_run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with KernelXdp(assemble(SWAP_AND_COUNT, "swap_and_count"), [STATS]) as xdp:
+            xdp.run(frame(0x0800, bytes(46)))
+    with pytest.raises(KeyboardInterrupt):
+        run_wrapped(assemble("mov %r0, 1\nexit", "one"), b"\x01\x02")
+    assert set(os.listdir("/proc/self/fd")) == before
