@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "firmware.commands.disasm",
     "firmware.commands.run",
     "firmware.commands.demo",
+    "firmware.commands.verify",
 ]
 
 
