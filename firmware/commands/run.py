@@ -16,6 +16,7 @@ from ..program import ProgramError, load_program
 # target name -> "module:function" with signature run_frames(image, frames, options)
 RUN_TARGETS = {
     "model": "firmware.commands.run:run_on_model",
+    "rtl": "sim.nic_run:run_frames",
 }
 
 
@@ -60,6 +61,10 @@ def register(subparsers) -> None:
                    help="instruction budget per frame")
     p.add_argument("--trace", action="store_true",
                    help="write trace.txt: every instruction executed, per frame")
+    p.add_argument("--sim", choices=("verilator", "icarus"), default=None,
+                   help="RTL simulator for --target rtl (default verilator)")
+    p.add_argument("--waves", action="store_true",
+                   help="--target rtl: dump waveforms (FST for Verilator, VCD for Icarus)")
     p.add_argument("--json", action="store_true", help="print result.json to stdout")
     p.set_defaults(func=main)
 
@@ -106,7 +111,8 @@ def main(args) -> int:
         return 2
     frames = [frame for _timestamp, frame in records]
     options = {"ports": args.ports, "ingress_port": args.ingress_port, "budget": args.budget,
-               "trace": args.trace, "timestamps_ns": [t for t, _frame in records]}
+               "trace": args.trace, "timestamps_ns": [t for t, _frame in records],
+               "sim": getattr(args, "sim", None), "waves": getattr(args, "waves", False)}
     try:
         results = _target(args.target)(image, frames, options)
     except ProgramError as exc:
@@ -140,6 +146,8 @@ def main(args) -> int:
         report["maps"] = [m.dump() for m in options["maps"].maps]
     if options.get("trace_output"):
         report["trace_printk"] = options["trace_output"]
+    if options.get("rtl"):
+        report["rtl"] = options["rtl"]      # the NIC's own counters and simulation figures
     (out / "result.json").write_text(json.dumps(report, indent=2) + "\n")
     if args.json:
         print(json.dumps(report, indent=2))

