@@ -99,11 +99,25 @@ def map_programs(draw):
     return kind, draw(st.lists(op, min_size=1, max_size=MAX_OPS))
 
 
-@settings(max_examples=120, derandomize=True, database=None, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+_COMMON = dict(derandomize=True, database=None, deadline=None,
+               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+@settings(max_examples=120, **_COMMON)
 @given(map_programs())
 def test_map_helpers_agree_with_the_kernel(drawn):
-    kind, ops = drawn
+    check_ops(*drawn)
+
+
+@pytest.mark.slow
+@settings(max_examples=2000, **_COMMON)
+@given(map_programs())
+def test_many_map_helper_sequences_agree_with_the_kernel(drawn):
+    check_ops(*drawn)
+
+
+def check_ops(kind: str, ops: list[tuple]) -> None:
+    """Every helper's result and the final contents of map 0, model against kernel."""
     spec = SPECS[kind]
     insns = program(ops, spec.key_size)
     listing = "\n".join(disassemble(insns))
