@@ -206,6 +206,13 @@ class Scalar:
             if off:
                 return (other.sext(off) if is64 else other.low32().sext(off).low32())
             return other if is64 else other.low32()
+        if op == AluOp.END:
+            # le/be/bswap read the whole register whatever their class (le64 keeps 64 bits)
+            if self.is_const:
+                return Scalar.const(isa.alu(op, is64, self.umin, 0, off, imm, src_is_reg))
+            if not is64 and not src_is_reg:
+                return self.low_bits(imm)
+            return Scalar.urange(0, (1 << imm) - 1)
         a, b = (self, other) if is64 else (self.low32(), other.low32())
         if a.is_const and b.is_const:
             return Scalar.const(isa.alu(op, is64, a.umin, b.umin, off, imm, src_is_reg))
