@@ -1,0 +1,90 @@
+"""Programs the verifier must accept, one per feature of the abstract interpretation, and the
+exact amount of work (instructions processed) it takes, so that a change in pruning shows."""
+
+import pytest
+
+from firmware.ebpf.asm import assemble
+from firmware.ebpf.maps import MapType
+from firmware.ebpf.verifier import (CONFORMANCE, MapInfo, memory_entry_state, verify)
+from firmware.ebpf.verifier.checks import Assume
+from firmware.ebpf import isa
+
+MAPS = {0: MapInfo(MapType.HASH, 4, 8, 16, "hash"), 1: MapInfo(MapType.ARRAY, 4, 16, 4, "a")}
+
+ACCEPTED = [
+    ("packet access after a data_end check",
+     "ldxw %r2, [%r1]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 14\njgt %r4, %r3, +2\n"
+     "ldxh %r0, [%r2+12]\nexit\nmov %r0, 1\nexit", 9),
+    ("check written the other way round",
+     "ldxw %r2, [%r1]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 8\njle %r3, %r4, +2\n"
+     "ldxdw %r0, [%r2]\nexit\nmov %r0, 1\nexit", 9),
+    ("packet metadata checked against data",
+     "ldxw %r2, [%r1+8]\nldxw %r3, [%r1]\nmov %r4, %r2\nadd %r4, 4\njgt %r4, %r3, +2\n"
+     "ldxw %r0, [%r2]\nexit\nmov %r0, 1\nexit", 9),
+    ("variable packet offset bounded by a mask",
+     "ldxw %r2, [%r1]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 64\njgt %r4, %r3, +5\n"
+     "ldxb %r5, [%r2]\nand %r5, 63\nadd %r2, %r5\nldxb %r0, [%r2]\nexit\nmov %r0, 1\nexit", 12),
+    ("map value used after a NULL check, copy checked",
+     "mov %r2, %r10\nadd %r2, -4\nstw [%r2], 0\nlddw %r1, map_fd 0\ncall 1\nmov %r6, %r0\n"
+     "jeq %r6, 0, +3\nldxdw %r1, [%r0]\nstxdw [%r6], %r1\nlock add [%r0], %r1\n"
+     "mov %r0, 0\nexit", 14),
+    ("map value variable offset within bounds",
+     "mov %r2, %r10\nadd %r2, -4\nstw [%r2], 0\nlddw %r1, map_fd 1\ncall 1\njeq %r0, 0, +5\n"
+     "ldxw %r1, [%r0]\nand %r1, 12\nadd %r0, %r1\nldxw %r0, [%r0]\nexit\nmov %r0, 0\nexit", 13),
+    ("spill and fill a pointer",
+     "stxdw [%r10-16], %r1\nldxdw %r6, [%r10-16]\nldxw %r0, [%r6+12]\nexit", 4),
+    ("scalar spill keeps its value",
+     "mov %r3, 20\nstxdw [%r10-8], %r3\nldxdw %r4, [%r10-8]\nldxw %r2, [%r1]\n"
+     "ldxw %r3, [%r1+4]\nmov %r5, %r2\nadd %r5, 24\njgt %r5, %r3, +3\nadd %r2, %r4\n"
+     "ldxw %r0, [%r2]\nexit\nmov %r0, 1\nexit", 13),
+    ("bounded loop over the stack",
+     "mov %r1, 0\nmov %r2, %r10\nadd %r2, -64\nl: stb [%r2], 0\nadd %r2, 1\nadd %r1, 1\n"
+     "jlt %r1, 64, l\nldxdw %r0, [%r10-8]\nmov %r0, 0\nexit", 262),
+    ("bpf-to-bpf call: r1-r5 in, r0 out, r6-r9 kept, stack pointer argument",
+     "mov %r6, 7\nstdw [%r10-8], 1\nmov %r1, %r10\nadd %r1, -8\ncall local f\nadd %r0, %r6\n"
+     "exit\nf:\nldxdw %r0, [%r1]\nstdw [%r1], 2\nexit", 10),
+    ("linked scalar copies are narrowed together",
+     "ldxw %r2, [%r1]\nldxw %r3, [%r1+4]\nldxw %r4, [%r1+16]\nmov %r5, %r4\njgt %r4, 8, +6\n"
+     "mov %r6, %r2\nadd %r6, 16\njgt %r6, %r3, +3\nadd %r2, %r5\nldxdw %r0, [%r2]\nexit\n"
+     "mov %r0, 1\nexit", 15),
+    ("32-bit comparison bounds a zero-extended value",
+     "ldxw %r2, [%r1+16]\njge32 %r2, 16, +4\nmov %r3, %r10\nadd %r3, -16\nadd %r3, %r2\n"
+     "stb [%r3], 1\nmov %r0, 0\nexit", 10),
+]
+
+
+@pytest.mark.parametrize("name,source,processed", ACCEPTED, ids=[a[0] for a in ACCEPTED])
+def test_accepted(name, source, processed):
+    result = verify(assemble(source), maps=MAPS)
+    assert result.accepted, "\n".join(result.log)
+    assert result.insns_processed == processed
+    assert result.error is None and result.error_pc is None
+    assert result.log == [f"processed {processed} insns (limit 1000000) "
+                          f"total_states {result.log[0].split()[-1]}"]
+
+
+def test_bytes_and_insns_give_the_same_verdict():
+    insns = assemble("ldxw %r0, [%r1+12]\nexit")
+    from_bytes = verify(isa.encode_program(insns))
+    assert from_bytes.accepted and from_bytes.insns_processed == 2
+
+
+def test_conformance_entry_state_bounds_the_memory():
+    prog = assemble("ldxw %r0, [%r1+4]\nexit")
+    assert verify(prog, "conformance", None, CONFORMANCE, memory_entry_state(8)).accepted
+    result = verify(prog, "conformance", None, CONFORMANCE, memory_entry_state(7))
+    assert (result.error_pc, result.error) == (0, "invalid access to memory, mem_size=7 "
+                                                  "off=4 size=4")
+
+
+def test_assume_narrows_and_drops_the_other_edge():
+    prog = assemble("ldxw %r2, [%r1+16]\nmov %r0, 0\nexit")
+    cond = Assume(isa.Cls.JMP | isa.JmpOp.JLT, 2, 0, 0, 4)
+    cond.spec = isa.lookup(cond.opcode, 0, 0, 4)
+    body = assemble("mov %r3, %r10\nadd %r3, -8\nadd %r3, %r2\nstw [%r3], 0\nmov %r0, 0\nexit")
+    prog = prog[:1] + [cond] + body
+    result = verify(prog)
+    assert result.accepted, result.log
+    # without the assume the store may reach fp+[..] above the frame
+    result = verify(prog[:1] + body)
+    assert result.error == "invalid write to stack R3 off=[-8, 4294967287] size=4"
