@@ -1,0 +1,95 @@
+"""``xdpnic verify``: the forms it reads, its log, --json, and exit status 0/1/2."""
+
+import json
+
+import pytest
+
+from firmware.cli import main
+from firmware.ebpf import isa
+from firmware.ebpf.asm import assemble
+
+
+def _run(capsys, *argv):
+    status = main(["verify", *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_accepted_assembly(tmp_path, capsys):
+    prog = tmp_path / "ok.s"
+    prog.write_text("ldxw %r0, [%r1+16]\nexit\n")
+    status, out, err = _run(capsys, str(prog))
+    assert status == 0 and err == ""
+    assert out.splitlines() == ["processed 2 insns (limit 1000000) total_states 1",
+                                "ok: accepted"]
+
+
+def test_rejected_bytecode_log(tmp_path, capsys):
+    prog = tmp_path / "bad.bin"
+    prog.write_bytes(isa.encode_program(assemble("ldxw %r2, [%r1]\nldxb %r0, [%r2]\nexit")))
+    status, out, _ = _run(capsys, str(prog))
+    assert status == 1
+    assert out.splitlines() == [
+        "1: (71) ldxb %r0, [%r2]",
+        "R1=ctx R2=pkt R10=fp",
+        "1: invalid access to packet, off=0 size=1, R2 proven range: data_end - data >= 0, "
+        "data - data_meta >= 0",
+        "processed 2 insns (limit 1000000) total_states 1",
+        "bad: rejected",
+    ]
+
+
+def test_json(tmp_path, capsys):
+    prog = tmp_path / "loop.s"
+    prog.write_text("mov %r0, 0\nl:\nadd %r0, 0\nja l\n")
+    status, out, _ = _run(capsys, "--json", str(prog))
+    doc = json.loads(out)
+    assert status == 1
+    assert (doc["accepted"], doc["error_pc"], doc["error"]) == (
+        False, 1, "infinite loop detected at insn 1")
+    assert doc["type"] == "xdp" and doc["platform"] == "xdpnic"
+
+
+def test_conformance_data_file(conformance_dir, capsys):
+    status, out, _ = _run(capsys, str(conformance_dir / "ldxb.data"))
+    assert status == 0 and out.splitlines()[-1] == "ldxb: accepted"
+    status, out, _ = _run(capsys, "--mem-size", "2", str(conformance_dir / "ldxb.data"))
+    assert status == 1
+    assert "0: invalid access to memory, mem_size=2 off=2 size=1" in out.splitlines()
+
+
+@pytest.mark.parametrize("content,message", [
+    ("bogus %r0\n", "bad.s:1: expected an instruction mnemonic, found 'bogus'"),
+])
+def test_bad_input_exits_2(tmp_path, capsys, content, message):
+    prog = tmp_path / "bad.s"
+    prog.write_text(content)
+    status, out, err = _run(capsys, str(prog))
+    assert status == 2 and out == ""
+    assert err.startswith("xdpnic verify: error: ") and message in err
+
+
+def test_missing_file_exits_2(tmp_path, capsys):
+    status, _, err = _run(capsys, str(tmp_path / "nope.s"))
+    assert status == 2 and "nope.s: no such file" in err
+
+
+def test_truncated_bytecode_exits_2(tmp_path, capsys):
+    prog = tmp_path / "short.bin"
+    prog.write_bytes(bytes(12))
+    status, _, err = _run(capsys, str(prog))
+    assert status == 2 and "short.bin" in err
+
+
+def test_clang_object(tmp_path, capsys):
+    from firmware.build import compile_c
+    from tests.conftest import require_tool
+    require_tool("clang")
+    src = tmp_path / "drop.c"
+    src.write_text('#include <linux/bpf.h>\n'
+                   '__attribute__((section("xdp"), used)) int drop(struct xdp_md *ctx)\n'
+                   '{ return ctx->ingress_ifindex == 3 ? XDP_DROP : XDP_PASS; }\n'
+                   'char _license[] __attribute__((section("license"), used)) = "GPL";\n')
+    obj = compile_c(src, tmp_path / "drop.o")
+    status, out, _ = _run(capsys, obj)
+    assert status == 0 and out.splitlines()[-1] == "drop: accepted"
