@@ -94,6 +94,17 @@ def test_adjust_head_limits(delta, expected):
     assert r.r0 == expected
 
 
+@pytest.mark.parametrize("delta, expected", [(-(XDP_HEADROOM - 40 - 16), 0),
+                                             (-(XDP_HEADROOM - 40 - 15), neg(errno.EINVAL))])
+def test_adjust_head_limit_counts_the_metadata(delta, expected):
+    text = ADJUST.format(delta=-16, helper=54) + f"""
+        mov %r1, %r6
+        mov %r2, {delta}
+        call 44
+        exit"""
+    assert frame_result(text).r0 == expected
+
+
 def test_adjust_tail_shrinks_and_grows_with_zeros():
     shrink = frame_result(ADJUST.format(delta=-50, helper=65) + "mov %r0, 2\nexit")
     assert shrink.frame == FRAME[:14]

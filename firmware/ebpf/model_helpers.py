@@ -14,7 +14,6 @@ from .model import Trap
 
 __all__ = ["EngineState", "misc_helpers", "csum_diff", "format_trace"]
 
-CSUM_DIFF_MAX = 512        # bytes: the kernel's per-CPU scratch buffer
 TRACE_BUF_MAX = 1024       # MAX_BPRINTF_BUF
 TRACE_ARGS_MAX = 3
 
@@ -35,23 +34,44 @@ def _add32(a: int, b: int) -> int:
 
 
 def _csum_partial(data: bytes, seed: int) -> int:
+    """x86's csum_partial: 32-bit little-endian words, then a trailing 16-bit and 8-bit part,
+    summed with end-around carry into 32 bits."""
     total = seed & MASK32
-    for i in range(0, len(data), 4):
+    whole = len(data) & ~3
+    for i in range(0, whole, 4):
         total = _add32(total, int.from_bytes(data[i:i + 4], "little"))
-    return _add32(total, 0)
+    tail = data[whole:]
+    if len(tail) >= 2:
+        total = _add32(total, int.from_bytes(tail[:2], "little"))
+        tail = tail[2:]
+    if tail:
+        total = _add32(total, tail[0])
+    return total
+
+
+def _from32to16(total: int) -> int:
+    """csum_from32to16: fold a 32-bit sum to 16 bits (rotate and add)."""
+    total = (total + (((total >> 16) | (total << 16)) & MASK32)) & MASK32
+    return total >> 16
 
 
 def csum_diff(removed: bytes, added: bytes, seed: int) -> int:
-    """``bpf_csum_diff``: the 32-bit one's-complement sum of ``added`` minus ``removed``, plus
-    ``seed``; or -EINVAL for sizes that are not multiples of 4 or exceed 512 bytes together."""
-    if (len(removed) | len(added)) & 3 or len(removed) + len(added) > CSUM_DIFF_MAX:
-        return -errno.EINVAL
-    if not added:
-        return _add32(seed & MASK32, ~_csum_partial(removed, 0) & MASK32)
-    total = _csum_partial(added, seed)
-    if not removed:
-        return total
-    return _add32(total, ~_csum_partial(removed, 0) & MASK32)
+    """``bpf_csum_diff`` as Linux 6.12+ computes it: the one's-complement sum of ``added``
+    minus that of ``removed``, plus ``seed``, folded to 16 bits.  Any sizes are accepted.
+
+    Ref: net/core/filter.c bpf_csum_diff (after "bpf: bpf_csum_diff: optimize and homogenize
+    for all archs"); arch/x86/lib/csum-partial_64.c.
+    """
+    seed &= MASK32
+    if removed and added:
+        total = _add32(_csum_partial(added, seed), ~_csum_partial(removed, 0) & MASK32)
+    elif added:
+        total = _csum_partial(added, seed)
+    elif removed:
+        total = ~_csum_partial(removed, ~seed & MASK32) & MASK32
+    else:
+        total = seed
+    return _from32to16(total)
 
 
 def format_trace(fmt: bytes, args: list[int], read_string) -> str | None:
@@ -138,8 +158,6 @@ def misc_helpers(state: EngineState) -> dict:
 
     def csum(memory, from_ptr, from_size, to_ptr, to_size, seed):
         from_size, to_size = from_size & MASK32, to_size & MASK32
-        if (from_size | to_size) & 3 or from_size + to_size > CSUM_DIFF_MAX:
-            return -errno.EINVAL & MASK64
         removed = read(memory, from_ptr, from_size) if from_size else b""
         added = read(memory, to_ptr, to_size) if to_size else b""
         return csum_diff(removed, added, seed) & MASK64

@@ -73,9 +73,10 @@ class XdpBuffer:
     # Each adjust returns the helper's return value (0 or a negative errno).
     def adjust_head(self, delta: int) -> int:
         data = self.data + delta
-        if data < XDP_FRAME_STRUCT_SIZE or data > self.data_end - ETH_HLEN:
-            return -errno.EINVAL
         metalen = self.data - self.data_meta
+        # The metadata moves with data and must stay above the xdp_frame struct too.
+        if data < XDP_FRAME_STRUCT_SIZE + metalen or data > self.data_end - ETH_HLEN:
+            return -errno.EINVAL
         if metalen:
             self.buffer[self.data_meta + delta:data] = self.buffer[self.data_meta:self.data]
         self.data_meta += delta
