@@ -670,13 +670,17 @@ class Analyzer:
                       f"({a.describe()} and {b.describe()})")
         self._check_lower_bound(state, d, a)
         self._check_lower_bound(state, s, b)
-        if a.type not in (T.PACKET, T.STACK, T.CTX, T.MAP_VALUE, T.MEM):
+        # Only pointers known to share a base are narrowed by comparing them: two map values
+        # (or two memory blocks) may come from different entries, so their offsets say
+        # nothing about each other.  Offsets that could wrap an address are left alone too,
+        # since the signed comparison of offsets stands for an unsigned one of addresses.
+        if a.type not in (T.PACKET, T.STACK, T.CTX):
+            return state.copy(), state
+        if max(abs(a.val.smin), abs(a.val.smax), abs(b.val.smin), abs(b.val.smax)) >= 1 << 31:
             return state.copy(), state
         if a.type == T.PACKET and a.base != b.base:
             return self._branch_packet(state, op, a, b)
         sop = _SIGNED_OF.get(op, op)
-        if max(abs(a.val.smin), abs(a.val.smax), abs(b.val.smin), abs(b.val.smax)) >= 1 << 32:
-            return state.copy(), state
         out = []
         for taken in (True, False):
             r = refine(sop, a.val, b.val, taken)
@@ -843,12 +847,13 @@ class Analyzer:
                                   f"{_rng(o.smin, o.smax)} size={size.umax}: fp{j - STACK_SIZE}"
                                   f" holds part of a pointer ({name})")
             else:
-                # the helper writes every byte of the buffer
+                # the helper may write the whole buffer; only the bytes it surely writes
+                # (the smallest size, at a known offset) become initialized
                 self._stack_write(frame, o.smin, o.smax, size.umax, _scalar(Scalar.unknown()))
-                if o.smin != o.smax:
-                    for j in range(o.smin + STACK_SIZE, o.smax + STACK_SIZE + size.umax):
-                        if frame.stack[j] == Byte.INVALID:
-                            pass      # may be unwritten: stays uninitialized
+                if o.smin == o.smax and size.umin < size.umax:
+                    for j in range(o.smin + size.umin + STACK_SIZE,
+                                   o.smin + size.umax + STACK_SIZE):
+                        frame.stack[j] = Byte.INVALID
             return
         # other regions: a bounds check over the whole range
         probe = reg.with_(val=reg.val)

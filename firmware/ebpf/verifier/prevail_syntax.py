@@ -342,6 +342,7 @@ def entry_states(pre: list[str], platform: Platform = PREVAIL_PLATFORM) -> list[
     one of a set).  Unknown or relational constraints are dropped (a larger, sound state)."""
     regs: dict[int, dict[str, object]] = {}
     stack_bytes: list[tuple[int, int, str, str]] = []
+    same_type: list[tuple[int, int]] = []
     pkt_len = (0, platform.max_packet_size)
     # Without meta_offset PREVAIL knows nothing of data_meta, not even that it is <= data.
     meta_len = (-(1 << 32), platform.max_meta_size)
@@ -372,8 +373,11 @@ def entry_states(pre: list[str], platform: Platform = PREVAIL_PLATFORM) -> list[
                 names = [x.strip() for x in rhs.strip("{}").split(",")]
             elif rhs in _TYPE_NAMES:
                 names = [rhs]
+            elif m2 := re.match(r"^r(\d+)\.type$", rhs):
+                same_type.append((r, int(m2.group(1))))     # r1.type=r2.type
+                continue
             else:
-                continue       # r1.type=r2.type: relational, dropped
+                raise PrevailSyntaxError(f"cannot read type constraint {c!r}")
             for name in names:
                 if name not in _TYPE_NAMES:
                     raise PrevailSyntaxError(f"unknown type {name!r} in {c!r}")
@@ -392,6 +396,7 @@ def entry_states(pre: list[str], platform: Platform = PREVAIL_PLATFORM) -> list[
         if "types" not in d:
             continue
         combos = [{**c, r: t} for c in combos for t in d["types"]]
+    combos = [c for c in combos if all(c.get(x) == c.get(y) for x, y in same_type)]
     states = []
     for combo in combos:
         st = State([Frame.new(-1, 0)], pkt_len, meta_len)
