@@ -87,6 +87,25 @@ def test_lpm_trie_longest_prefix_wins_and_host_bits_are_ignored():
     assert hit(10, 1, 2, 3) == u32(8)
 
 
+def test_lpm_trie_prefix_longer_than_the_key_and_host_bits_on_delete():
+    m = ModelMap(spec(MapType.LPM_TRIE, key=8, value=4, entries=2, flags=1), 0)
+    assert m.update(lpm_key(8, 10, 0, 0, 0), u32(8), BPF_ANY) == 0
+    assert m.lookup(lpm_key(33, 10, 0, 0, 0)) is None
+    assert m.delete(lpm_key(33, 10, 0, 0, 0)) == -errno.EINVAL
+    assert m.delete(lpm_key(8, 10, 1, 0, 0)) == 0       # same prefix 10/8
+    assert m.lookup(lpm_key(32, 10, 0, 0, 1)) is None
+
+
+def test_f_lock_is_refused_after_the_other_checks():
+    a = ModelMap(spec(MapType.ARRAY), 0)
+    assert a.update(u32(7), u64(1), 4) == -errno.E2BIG
+    assert a.update(u32(1), u64(1), 5) == -errno.EEXIST
+    assert a.update(u32(1), u64(1), 4) == -errno.EINVAL
+    h = ModelMap(spec(MapType.HASH), 0)
+    assert h.update(u32(1), u64(1), 4) == -errno.EINVAL
+    assert h.update(u32(1), u64(1), 3) == -errno.EINVAL
+
+
 @pytest.mark.parametrize("bad, message", [
     (spec(MapType.RINGBUF), "type RINGBUF is not supported"),
     (spec(MapType.ARRAY, key=8), "needs a 4-byte key"),

@@ -13,6 +13,8 @@ hardware shares:
   element, so a pointer held across the update would still see the old value).
 * The LRU hash evicts the exact least recently used entry (lookups and updates count as use);
   the kernel's LRU is approximate and per-CPU.
+* ``bpf_redirect_map`` does not broadcast: ``BPF_F_BROADCAST`` and ``BPF_F_EXCLUDE_INGRESS``
+  give ``XDP_ABORTED`` (the kernel sends a copy to every device in the map).
 """
 
 import errno
@@ -128,16 +130,22 @@ class ModelMap:
 
     def update(self, key: bytes, value: bytes, flags: int, copy: int | None = None) -> int:
         key, value = bytes(key), bytes(value)
-        if flags & ~(BPF_NOEXIST | BPF_EXIST) or (flags & BPF_NOEXIST and flags & BPF_EXIST):
+        # BPF_F_LOCK needs a bpf_spin_lock in the value, which no map here has; the kernel
+        # checks it after the other flags (arrays: after the index too).
+        if flags & ~BPF_F_LOCK > BPF_EXIST:
             return -errno.EINVAL
         if self.is_array:
             index = self._array_index(key)
             if index >= self.spec.max_entries:
                 return -errno.E2BIG
-            if flags == BPF_NOEXIST:
+            if flags & BPF_NOEXIST:
                 return -errno.EEXIST
+            if flags & BPF_F_LOCK:
+                return -errno.EINVAL
             self._set_slot(index, value, copy)
             return 0
+        if flags & BPF_F_LOCK:
+            return -errno.EINVAL
         if self.spec.type == MapType.LPM_TRIE:
             return self._lpm_update(key, value, flags)
         slot = self.slots.get(key)
@@ -176,8 +184,10 @@ class ModelMap:
         if self.is_array:
             return -errno.EINVAL
         if self.spec.type == MapType.LPM_TRIE:
-            if key not in self.slots:
-                return -errno.ENOENT
+            prefixlen, data = self._lpm_split(key)
+            if prefixlen > self._lpm_bits():
+                return -errno.EINVAL
+            key = self._lpm_key(prefixlen, data)    # host bits beyond the prefix don't count
         slot = self.slots.pop(key, None)
         if slot is None:
             return -errno.ENOENT
@@ -249,7 +259,9 @@ class ModelMap:
 
     def _lpm_match(self, key: bytes) -> int | None:
         limit, data = self._lpm_split(key)
-        for prefixlen in range(min(limit, self._lpm_bits()), -1, -1):
+        if limit > self._lpm_bits():
+            return None
+        for prefixlen in range(limit, -1, -1):
             slot = self.slots.get(self._lpm_key(prefixlen, data))
             if slot is not None:
                 return slot
