@@ -82,15 +82,18 @@ def sim_speed(sim: str, iterations: int) -> dict:
     budget = 10 * iterations + 10
     if sim == "amaranth":
         from sim.driver import run_on_amaranth
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         (result,) = run_on_amaranth([(program, b"")], budget=budget, read_state=False)
-        wall = time.perf_counter() - began
+        wall, cpu = time.perf_counter() - began, time.process_time() - began_cpu
         return {"sim": sim, "core_cycles": result.cycles, "wall_seconds": wall,
-                "cycles_per_second": result.cycles / wall}
+                "cpu_seconds": cpu, "cycles_per_second": result.cycles / wall,
+                "cycles_per_cpu_second": result.cycles / cpu}
     from sim.rtl import run_programs
     (result,), stats = run_programs([(program, b"")], sim=sim, budget=budget, read_state=False)
     return {"sim": sim, "core_cycles": result.cycles, "wall_seconds": stats.wall_seconds,
-            "clock_cycles": stats.clock_cycles, "cycles_per_second": stats.cycles_per_second}
+            "cpu_seconds": stats.cpu_seconds, "clock_cycles": stats.clock_cycles,
+            "cycles_per_second": stats.cycles_per_second,
+            "cycles_per_cpu_second": stats.cycles_per_cpu_second}
 
 
 def main(argv=None) -> int:
@@ -116,8 +119,9 @@ def main(argv=None) -> int:
         print(f"| **total** | {sum(r[1] for r in rows)} | {sum(r[2] for r in rows)} |")
     else:
         r = sim_speed(args.sim, args.iterations)
-        print(f"{r['sim']}: {r['core_cycles']} core cycles in {r['wall_seconds']:.2f} s: "
-              f"{r['cycles_per_second']:,.0f} cycles/s")
+        print(f"{r['sim']}: {r['core_cycles']} core cycles in {r['wall_seconds']:.2f} s wall, "
+              f"{r['cpu_seconds']:.2f} s CPU: {r['cycles_per_second']:,.0f} cycles/s wall, "
+              f"{r['cycles_per_cpu_second']:,.0f} cycles per CPU second")
     return 0
 
 

@@ -69,6 +69,7 @@ async def run_cases(dut):
     io = CocotbPorts(dut)
     results = []
     began = time.perf_counter()
+    began_cpu = time.process_time()
     for case in job["cases"]:
         r = await run_program(
             io, case["words"], bytes.fromhex(case["mem"]), budget=case["budget"],
@@ -81,7 +82,9 @@ async def run_cases(dut):
             "context": r.context.hex(), "retired": r.retired, "timed_out": r.timed_out,
         })
     wall = time.perf_counter() - began
+    cpu = time.process_time() - began_cpu
     from cocotb.utils import get_sim_time
     total_cycles = int(get_sim_time("ns")) // CLOCK_NS
     with open(os.environ["XDPNIC_RESULTS"], "w") as f:
-        json.dump({"results": results, "wall_seconds": wall, "clock_cycles": total_cycles}, f)
+        json.dump({"results": results, "wall_seconds": wall, "cpu_seconds": cpu,
+                   "clock_cycles": total_cycles}, f)

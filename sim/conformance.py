@@ -67,7 +67,8 @@ def run_cases(cases: list[ConformanceCase], options: dict) -> list[CaseOutcome]:
             print(f"waveform: {last_stats.waves}", file=sys.stderr)
         if verbose:
             print(f"{sim}: {last_stats.clock_cycles} cycles in {last_stats.wall_seconds:.2f} s "
-                  f"({last_stats.cycles_per_second:,.0f} cycles/s), build "
+                  f"({last_stats.cycles_per_second:,.0f} cycles/s wall, "
+                  f"{last_stats.cycles_per_cpu_second:,.0f} per CPU second), build "
                   f"{last_stats.build_seconds:.1f} s", file=sys.stderr)
     for index, result in zip(runnable, results):
         outcomes[index] = outcome_of(result)

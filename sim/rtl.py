@@ -36,8 +36,10 @@ class BuildError(RuntimeError):
 
 @dataclass
 class RunStats:
-    """Wall time and simulated clock cycles of one simulator session."""
+    """Wall and CPU time (the simulator process: simulator plus cocotb) and simulated clock
+    cycles of one simulator session.  On a loaded machine the CPU figure is the fair one."""
     wall_seconds: float
+    cpu_seconds: float
     clock_cycles: int
     build_seconds: float
     waves: str | None = None
@@ -45,6 +47,10 @@ class RunStats:
     @property
     def cycles_per_second(self) -> float:
         return self.clock_cycles / self.wall_seconds if self.wall_seconds else 0.0
+
+    @property
+    def cycles_per_cpu_second(self) -> float:
+        return self.clock_cycles / self.cpu_seconds if self.cpu_seconds else 0.0
 
 
 def build_dir_root() -> pathlib.Path:
@@ -178,7 +184,8 @@ def run_programs(programs: list[tuple[list[Insn], bytes]], *, sim: str = "verila
     wave_file = None
     if waves:
         wave_file = str(build_dir / f"{TOPLEVEL}.{'fst' if sim == 'verilator' else 'vcd'}")
-    stats = RunStats(data["wall_seconds"], data["clock_cycles"], build_seconds, wave_file)
+    stats = RunStats(data["wall_seconds"], data["cpu_seconds"], data["clock_cycles"],
+                     build_seconds, wave_file)
     return results, stats
 
 
