@@ -91,13 +91,18 @@ def test_section_search_order_matches_upstream():
      "t.data:1: expected a '-- section' line before content, found 'mov %r0, 1'"),
     ("-- asm\nexit\n-- mem\n00 01\n0g\n-- result\n0\n",
      "t.data:5: -- mem: token 1: expected hex bytes (pairs of hex digits), found '0g'"),
-    ("-- raw\n0x18\n-- result\n0\n",
-     "t.data:1: -- raw: instruction 0: lddw is missing its second slot"),
 ])
 def test_malformed_files_name_file_and_line(text, message):
     with pytest.raises(DataFileError) as info:
         parse(text)
     assert str(info.value) == message
+
+
+def test_truncated_raw_lddw_loads_and_traps_where_it_runs():
+    # Raw bytecode is decoded leniently so that the target, not the parser, refuses it.
+    result = conformance.run_model([parse("-- raw\n0x18\n-- result\n0\n")], {})[0]
+    assert (result.r0, result.error) == (
+        None, "ILLEGAL_INSTRUCTION at pc 0: lddw without a valid second slot")
 
 
 # --- Judging --------------------------------------------------------------------------------

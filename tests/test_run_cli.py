@@ -108,3 +108,24 @@ def test_run_rejects_a_bad_ingress_port(tmp_path, capsys):
     assert main(["run", str(prog), "--pcap", str(pcap), "--out", str(tmp_path),
                  "--ingress-port", "2"]) == 2
     assert "--ingress-port 2 is not one of the 2 ports" in capsys.readouterr().err
+
+
+def test_demo_json_is_one_document_on_stdout(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)["frames"]) == 9
+    assert "demo-in.pcap written" in captured.err
+
+
+def test_demo_into_a_file_path_exits_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["demo", "--out", str(blocker)]) == 2
+    assert capsys.readouterr().err.startswith("xdpnic demo: cannot write")
+
+
+def test_asm_to_an_unwritable_path_exits_2(tmp_path, capsys):
+    source = tmp_path / "p.s"
+    source.write_text("exit\n")
+    assert main(["asm", str(source), "-o", str(tmp_path / "no" / "such" / "x")]) == 2
+    assert "cannot write" in capsys.readouterr().err

@@ -24,15 +24,23 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    from sim.pcap import PcapWriter
+    import sys
+
+    from sim.pcap import PcapError, PcapWriter
     from sim.traffic import demo_frames
     out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     capture = out / "demo-in.pcap"
-    with PcapWriter(capture) as writer:
-        for frame in demo_frames():
-            writer.write(frame)
-    print(f"demo: {capture} written; running {DEMO_PROGRAM.name} on {args.target}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with PcapWriter(capture) as writer:
+            for frame in demo_frames():
+                writer.write(frame)
+    except (OSError, PcapError) as exc:
+        print(f"xdpnic demo: cannot write {capture}: {exc}", file=sys.stderr)
+        return 2
+    # stderr, so that --json leaves stdout a single JSON document
+    print(f"demo: {capture} written; running {DEMO_PROGRAM.name} on {args.target}",
+          file=sys.stderr)
     run_args = argparse.Namespace(
         program=str(DEMO_PROGRAM), pcap=str(capture), out=str(out), target=args.target,
         section=None, ports=2, ingress_port=0, budget=run.machine.DEFAULT_INSN_BUDGET,

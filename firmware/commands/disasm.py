@@ -172,15 +172,17 @@ def _run_asm(args) -> int:
     if args.format == "bin":
         if not args.output:
             return _fail("asm", "--format bin writes binary: give -o OUT")
-        pathlib.Path(args.output).write_bytes(code)
+        data = code
+    elif args.format == "words":
+        data = ("\n".join(f"{int.from_bytes(code[i:i + 8], 'little'):#018x}"
+                          for i in range(0, len(code), 8)) + "\n").encode()
+    else:
+        data = (code.hex(" ") + "\n").encode()
+    if not args.output:
+        sys.stdout.write(data.decode())
         return 0
-    if args.format == "words":
-        text = "\n".join(f"{int.from_bytes(code[i:i + 8], 'little'):#018x}"
-                         for i in range(0, len(code), 8))
-    else:
-        text = code.hex(" ")
-    if args.output:
-        pathlib.Path(args.output).write_text(text + "\n")
-    else:
-        print(text)
+    try:
+        pathlib.Path(args.output).write_bytes(data)
+    except OSError as exc:
+        return _fail("asm", f"cannot write {args.output}: {exc.strerror}")
     return 0

@@ -467,6 +467,10 @@ def assemble(source: str, filename: str = "<asm>", first_line: int = 1) -> list[
         setattr(insn, fix.field, distance)
         if insn.imm64 is not None:      # lddw func: the distance is the first slot's imm
             insn.imm64 = (insn.imm64 & ~isa.MASK32 & isa.MASK64) | (distance & isa.MASK32)
+    # Raw `.insn` slots are paired as decoding pairs them, so a hand-written lddw is one.
+    if any(insn.spec is None or insn.spec.fmt == Fmt.LDDW and insn.imm64 is None
+           for insn in out):
+        out = isa.decode_program(isa.encode_program(out), strict=False)
     return out
 
 

@@ -425,12 +425,22 @@ def decode_program(code: bytes, strict: bool = True) -> list[Insn]:
         if insn.spec.fmt == Fmt.LDDW:
             if strict and (why := reserved_field_error(insn)):
                 raise IsaError(f"instruction {pc}: {why}")
+            malformed = None
             if pc + 1 >= len(raw):
-                raise IsaError(f"instruction {pc}: lddw is missing its second slot")
-            nop, nregs, noff, nimm = raw[pc + 1]
-            if strict and (nop or nregs or noff):
-                raise IsaError(f"instruction {pc + 1}: second slot of lddw must have"
-                               f" opcode, registers and offset 0")
+                malformed = f"instruction {pc}: lddw is missing its second slot"
+            elif any(raw[pc + 1][:3]):
+                malformed = (f"instruction {pc + 1}: second slot of lddw must have"
+                             f" opcode, registers and offset 0")
+            if malformed:
+                if strict:
+                    raise IsaError(malformed)
+                # Leniently, the first half stays an undecodable slot (it traps if run, and
+                # lists as raw), and the next slot is decoded on its own.
+                insn.spec = None
+                out.append(insn)
+                pc += 1
+                continue
+            nimm = raw[pc + 1][3]
             insn.imm64 = (imm & MASK32) | ((nimm & MASK32) << 32)
             insn.imm = imm
             out.append(insn)

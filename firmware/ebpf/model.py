@@ -128,7 +128,9 @@ _WRITES_DST = {Fmt.ALU_K, Fmt.ALU_X, Fmt.ALU_UNARY, Fmt.LDDW, Fmt.LDX}
 
 
 def _illegal_reason(insn: Insn) -> str | None:
-    if insn.spec is None:
+    if insn.spec is None or (insn.spec.fmt == Fmt.LDDW and insn.imm64 is None):
+        if isa.lookup(insn.opcode, insn.src, insn.off, insn.imm) is not None:
+            return "lddw without a valid second slot"
         return f"unknown opcode {insn.opcode:#04x}"
     why = isa.reserved_field_error(insn)
     if why:
