@@ -129,3 +129,19 @@ def test_asm_to_an_unwritable_path_exits_2(tmp_path, capsys):
     source.write_text("exit\n")
     assert main(["asm", str(source), "-o", str(tmp_path / "no" / "such" / "x")]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_pcapng_is_named(tmp_path):
+    path = tmp_path / "x.pcapng"
+    path.write_bytes(b"\x0a\x0d\x0d\x0a" + bytes(28))
+    with pytest.raises(PcapError, match="pcapng is not supported"):
+        read_frames(path)
+
+
+def test_run_rejects_a_budget_below_one(tmp_path, capsys):
+    prog = tmp_path / "p.s"
+    prog.write_text("mov %r0, 2\nexit\n")
+    pcap = write_pcap(tmp_path / "in.pcap", [bytes(60)])
+    assert main(["run", str(prog), "--pcap", str(pcap), "--out", str(tmp_path),
+                 "--budget", "0"]) == 2
+    assert "--budget must be at least 1, not 0" in capsys.readouterr().err
