@@ -38,6 +38,9 @@ def read_records(path: str | pathlib.Path) -> list[tuple[int, bytes]]:
             frac_ns = 1000 if _MAGICS[magic] == "us" else 1
             break
     else:
+        if data[:4] == b"\x0a\x0d\x0d\x0a":
+            raise PcapError(f"{path}: pcapng is not supported; convert it with "
+                            f"'editcap -F pcap IN OUT' (Wireshark) or tcpdump -r IN -w OUT")
         raise PcapError(f"{path}: not a pcap capture (magic {data[:4].hex()})")
     linktype = struct.unpack_from(endian + "I", data, 20)[0] & 0x0FFFFFFF
     if linktype != LINKTYPE_ETHERNET:

@@ -93,6 +93,9 @@ def main(args) -> int:
     if args.ports < 1:
         print(f"xdpnic run: --ports must be at least 1, not {args.ports}", file=sys.stderr)
         return 2
+    if args.budget < 1:
+        print(f"xdpnic run: --budget must be at least 1, not {args.budget}", file=sys.stderr)
+        return 2
     if not 0 <= args.ingress_port < args.ports:
         print(f"xdpnic run: --ingress-port {args.ingress_port} is not one of the "
               f"{args.ports} ports", file=sys.stderr)
