@@ -232,3 +232,16 @@ def test_ringbuf_helpers_on_linux_platform():
         "mov %r1, %r0\n", "mov %r1, %r0\nmov %r6, %r0\n")
     result = verify(assemble(reuse), maps=MAPS, platform=LINUX)
     assert (result.error_pc, result.error) == (11, "R6 !read_ok")
+
+
+def test_packet_length_proof_dies_with_adjust_tail():
+    """A range proven before bpf_xdp_adjust_tail says nothing about the new packet."""
+    src = ("mov %r6, %r1\nldxw %r2, [%r1]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 14\n"
+           "jgt %r4, %r3, +7\nmov %r1, %r6\nmov %r2, -100\ncall 65\nldxw %r2, [%r6]\n"
+           "ldxb %r0, [%r2+10]\nmov %r0, 2\nexit\nmov %r0, 1\nexit")
+    result = verify(assemble(src))
+    assert (result.error_pc, result.error) == (
+        10, "invalid access to packet, off=10 size=1, R2 proven range: data_end - data >= 0, "
+            "data - data_meta >= 0")
+    # without the helper call the same access is fine
+    assert verify(assemble(src.replace("call 65", "mov %r0, 0"))).accepted

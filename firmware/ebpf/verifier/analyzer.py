@@ -798,7 +798,11 @@ class Analyzer:
         if release_id:
             state.replace_where(lambda g: g.alloc and g.id == release_id, lambda g: NOT_INIT)
         if proto.changes_pkt_data:
+            # the packet moved: its old pointers are gone and nothing proven about its length
+            # (or its metadata's) holds any more
             state.replace_where(lambda g: g.type == T.PACKET, lambda g: NOT_INIT)
+            state.pkt_len = (0, self.platform.max_packet_size)
+            state.meta_len = (min(0, state.meta_len[0]), self.platform.max_meta_size)
         if ret == Ret.INTEGER:
             regs[0] = _scalar(Scalar.unknown())
         elif ret == Ret.VOID:
