@@ -128,6 +128,7 @@ class LSU(wiring.Component):
         # A read-only context refuses stores at once; an atomic reads first and is refused
         # only if it would store (a failing cmpxchg does not), as in the model.
         in_ctx = (low32 & (region == machine.Region.CONTEXT) & (end <= self.ctx_len)
+                  & (end <= self.ctx_bytes)          # a ctx_len beyond the RAM is clipped
                   & (self.ctx_writable | ~is_store))
         is_ext = low32 & ((region == machine.Region.PACKET) |
                           (region == machine.Region.MAP_VALUE))
