@@ -1,4 +1,5 @@
 """The Linux kernel as a target and a judge: the ``bpf()`` system call (``bpf``), programs
 wrapped to the conformance suite's calling convention (``wrap``, ``runner``), the conformance
-target (``conformance``) and XDP test runs with maps (``xdp``).  See docs/kernel-target.md.
+target (``conformance``), XDP test runs with maps (``xdp``), the ``xdpnic run`` target
+(``run``) and the kernel's time per packet (``bench``).  See docs/kernel-target.md.
 """
