@@ -218,7 +218,7 @@ def lookup_map(maps, fd: int, by_index: bool = False):
     """The map a program names by fd (or by index into its map table, for the ``MAP_IDX``
     forms), or None.  ``maps`` is a mapping (fd and index alike), or an object with
     ``__getitem__`` for fds and ``by_index(idx)`` for indices, or None."""
-    if maps is None:
+    if maps is None or fd < 0:      # a negative index would count from a list's end
         return None
     try:
         if by_index and hasattr(maps, "by_index"):
