@@ -27,7 +27,7 @@ DEFAULT_DIR = pathlib.Path(__file__).resolve().parents[3].parent / "shared" / "c
 # unknown value would be walked to the kernel's 1M-insn limit (minutes in Python) and then
 # rejected anyway, so the harness uses a lower limit: the verdict is the same (rejected as
 # too complex), only sooner.
-HARNESS_INSN_LIMIT = 50_000
+HARNESS_INSN_LIMIT = 20_000
 
 
 # Cases PREVAIL rejects although the program is safe, as the case's own comments say (its
