@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from firmware.ebpf import isa
-from firmware.ebpf.isa import Insn, MASK64
+from firmware.ebpf.isa import Insn
 from firmware.ebpf.machine import DEFAULT_INSN_BUDGET, TrapCause
 
 __all__ = ["Ports", "RtlResult", "program_words", "run_program", "format_trace",

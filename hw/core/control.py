@@ -14,7 +14,7 @@ instruction.  ``insn_count`` counts completed instructions (lddw once): a trappi
 not counted, and the budget is the most that may complete.
 """
 
-from amaranth.hdl import Module, Signal, Cat, Const, Mux
+from amaranth.hdl import Module, Signal, Cat, Mux
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.lib import data
@@ -22,12 +22,12 @@ from amaranth.lib import data
 from firmware.ebpf import isa, machine
 
 from .callstack import FrameLayout, DEPTH_BITS
-from .decoder import AluOp, DecodedLayout, Kind, Mode, _mirror
+from .decoder import AluOp, DecodedLayout, Kind, Mode, mirror_enum
 from .helper import HelperRequest, HelperResponse
 
 __all__ = ["TrapCause", "Control"]
 
-TrapCause = _mirror(machine.TrapCause, 3)
+TrapCause = mirror_enum(machine.TrapCause, 3)
 
 
 class _State(enum.Enum, shape=2):

@@ -19,7 +19,7 @@ __all__ = ["Cls", "Size", "Mode", "AluOp", "JmpOp", "Kind", "DecodedLayout", "De
            "field_slices"]
 
 
-def _mirror(py_enum: type, shape: int) -> type:
+def mirror_enum(py_enum: type, shape: int) -> type:
     """An ``amaranth.lib.enum.Enum`` with the same names and values as an ``isa`` IntEnum."""
     namespace = enum.EnumType.__prepare__(py_enum.__name__, (enum.Enum,))
     for member in py_enum:
@@ -29,11 +29,11 @@ def _mirror(py_enum: type, shape: int) -> type:
 
 
 # The field enums carry the opcode bits in place (e.g. AluOp.SUB = 0x10), exactly as isa does.
-Cls = _mirror(isa.Cls, 3)
-Size = _mirror(isa.Size, 5)
-Mode = _mirror(isa.Mode, 8)
-AluOp = _mirror(isa.AluOp, 8)
-JmpOp = _mirror(isa.JmpOp, 8)
+Cls = mirror_enum(isa.Cls, 3)
+Size = mirror_enum(isa.Size, 5)
+Mode = mirror_enum(isa.Mode, 8)
+AluOp = mirror_enum(isa.AluOp, 8)
+JmpOp = mirror_enum(isa.JmpOp, 8)
 
 
 class Kind(enum.Enum, shape=5):

@@ -15,7 +15,7 @@ long as the answerer; an atomic there is a read then a write.
 Ref: RFC 9669 sections 5.2-5.3 (loads, stores, atomics); Linux kernel/bpf/core.c (atomics).
 """
 
-from amaranth.hdl import Module, Signal, Mux, Cat
+from amaranth.hdl import Module, Signal, Mux
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 

@@ -5,7 +5,7 @@ import random
 from firmware.ebpf import isa
 from firmware.ebpf.isa import Insn
 from firmware.ebpf.model import _illegal_reason
-from hw.core.decoder import Decoder, Kind, spec_kind
+from hw.core.decoder import Decoder, spec_kind
 
 from .simhelp import run_testbench
 
