@@ -56,11 +56,14 @@ class ConformanceCase:
 
 @dataclass
 class CaseOutcome:
-    """What a target reports for one case: r0 on exit, or the error that stopped it."""
+    """What a target reports for one case: r0 on exit, or the error that stopped it; or
+    ``skip``, why the target would not run the program at all (the kernel's verifier
+    refusing it, say)."""
     r0: int | None
     error: str | None
     insn_count: int | None = None
     cycles: int | None = None
+    skip: str | None = None
 
 
 @dataclass
@@ -373,6 +376,10 @@ def run_suite(directory, target: str = "model", options: dict | None = None,
         raise RuntimeError(f"target {target} returned {len(outcomes)} outcomes for "
                            f"{len(cases)} cases")
     for case, outcome in zip(cases, outcomes):
+        if outcome.skip:
+            by_name[case.path.name] = CaseResult(case.name, case.path, "skip", outcome.skip,
+                                                 case.expected_r0, case.expected_error, outcome)
+            continue
         passed, why = judge(case, outcome)
         by_name[case.path.name] = CaseResult(case.name, case.path, "pass" if passed else "fail",
                                              why, case.expected_r0, case.expected_error,

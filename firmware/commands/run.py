@@ -17,6 +17,7 @@ from ..program import ProgramError, load_program
 RUN_TARGETS = {
     "model": "firmware.commands.run:run_on_model",
     "rtl": "sim.nic_run:run_frames",
+    "kernel": "firmware.kernel.run:run_frames",
 }
 
 
@@ -126,8 +127,8 @@ def main(args) -> int:
     writers["pass"] = PcapWriter(out / "pass.pcap")
     records = []
     for index, r in enumerate(results):
-        egress = {Disposition.PASS: "pass", Disposition.TX: f"port{r.egress_port}",
-                  Disposition.REDIRECT: f"port{r.egress_port}"}.get(r.disposition)
+        egress = "pass" if r.disposition == Disposition.PASS else (
+            f"port{r.egress_port}" if r.egress_port is not None else None)
         if egress:
             writers[egress].write(r.frame)
         records.append({

@@ -13,6 +13,7 @@ hardware shares:
   element, so a pointer held across the update would still see the old value).
 * The LRU hash evicts the exact least recently used entry (lookups and updates count as use);
   the kernel's LRU is approximate and per-CPU.
+* LPM trie keys iterate in insertion order (the kernel walks its trie).
 * ``bpf_redirect_map`` does not broadcast: ``BPF_F_BROADCAST`` and ``BPF_F_EXCLUDE_INGRESS``
   give ``XDP_ABORTED`` (the kernel sends a copy to every device in the map).
 """
@@ -66,6 +67,7 @@ class ModelMap:
         # Hash-like maps: key -> slot, in least-recently-used-first order for LRU.
         self.slots: OrderedDict[bytes, int] = OrderedDict()
         self.free = list(range(spec.max_entries - 1, -1, -1))
+        self.lpm_given: dict[bytes, bytes] = {}     # LPM: canonical key -> key as given
         if spec.initial is not None:
             self.values[:len(spec.initial)] = spec.initial
 
@@ -188,6 +190,7 @@ class ModelMap:
             if prefixlen > self._lpm_bits():
                 return -errno.EINVAL
             key = self._lpm_key(prefixlen, data)    # host bits beyond the prefix don't count
+            self.lpm_given.pop(key, None)
         slot = self.slots.pop(key, None)
         if slot is None:
             return -errno.ENOENT
@@ -202,10 +205,15 @@ class ModelMap:
                 index = 0
             return struct.pack("<I", index) if index < self.spec.max_entries else None
         keys = list(self.slots)
+        if key is not None and self.spec.type == MapType.LPM_TRIE:
+            prefixlen, data = self._lpm_split(key)
+            key = self._lpm_key(prefixlen, data) if prefixlen <= self._lpm_bits() else None
         if key is None or bytes(key) not in self.slots:
-            return keys[0] if keys else None
-        position = keys.index(bytes(key)) + 1
-        return keys[position] if position < len(keys) else None
+            following = keys[0] if keys else None
+        else:
+            position = keys.index(bytes(key)) + 1
+            following = keys[position] if position < len(keys) else None
+        return self.lpm_given.get(following, following)
 
     def value(self, slot: int, copy: int = 0) -> bytes:
         return bytes(self._slot_bytes(slot, copy))
@@ -248,6 +256,7 @@ class ModelMap:
             if not self.free:
                 return -errno.ENOSPC
             self.slots[canonical] = self.free.pop()
+        self.lpm_given[canonical] = key     # the kernel keeps the key's bytes as given
         self._set_slot(self.slots[canonical], value)
         return 0
 

@@ -10,29 +10,22 @@ verifier's first line of verdict, and ``error`` with the same text prefixed by
 ``kernel refused:`` for runners that do not know about ``skip``.
 """
 
-from dataclasses import dataclass
 
 from ..conformance import CaseOutcome, ConformanceCase, TargetUnavailable
 from ..ebpf.machine import UNWIND_HELPER_ID
 from .bpf import KernelError, bpf_unavailable_reason
 from .runner import run_wrapped
 
-__all__ = ["KernelCaseOutcome", "run_cases", "run_case"]
+__all__ = ["run_cases", "run_case"]
 
 
-@dataclass
-class KernelCaseOutcome(CaseOutcome):
-    """A ``CaseOutcome`` that may say the kernel did not run the program, and why."""
-    skip: str | None = None
-
-
-def run_case(case: ConformanceCase) -> KernelCaseOutcome:
+def run_case(case: ConformanceCase) -> CaseOutcome:
     """Run one case in the kernel (``KernelError`` when the kernel cannot be used at all)."""
     run = run_wrapped(case.insns, case.mem, name=f"c_{case.name}",
                       unwind_helper=UNWIND_HELPER_ID)
     if run.rejected is not None:
-        return KernelCaseOutcome(None, f"kernel refused: {run.rejected}", skip=run.rejected)
-    return KernelCaseOutcome(run.r0, None)
+        return CaseOutcome(None, f"kernel refused: {run.rejected}", skip=run.rejected)
+    return CaseOutcome(run.r0, None)
 
 
 def run_cases(cases: list[ConformanceCase], options: dict | None = None) -> list[CaseOutcome]:
@@ -54,7 +47,7 @@ def run_cases(cases: list[ConformanceCase], options: dict | None = None) -> list
         except KernelError as exc:
             # Not a verdict on the program (e.g. ENOMEM creating a map): report it as the
             # case's error, with the kernel's words.
-            outcomes.append(KernelCaseOutcome(None, f"kernel error: {exc}"))
+            outcomes.append(CaseOutcome(None, f"kernel error: {exc}"))
         if tick:
             tick()
     return outcomes

@@ -75,8 +75,8 @@ def program(ops: list[tuple], key_size: int) -> list:
 def _key(kind: str):
     if kind == "lpm":
         # struct bpf_lpm_trie_key: u32 prefixlen, then the data (4 bytes, network order)
-        # Host bits (beyond prefixlen) are cleared: keys with them set meet two known model
-        # discrepancies, pinned by the two xfail tests below.
+        # Host bits (beyond prefixlen) are cleared here; keys with them set are pinned by
+        # the two tests below.
         return st.builds(lambda plen, data: struct.pack("<I", plen) + _masked(data, plen),
                          st.integers(0, 32),
                          st.sampled_from([bytes([10, 0, 0, 0]), bytes([10, 1, 0, 0]),
@@ -138,9 +138,6 @@ def check_ops(kind: str, ops: list[tuple]) -> None:
     assert model_entries == kernel_entries, f"{kind}: final contents differ\nops {ops}"
 
 
-@pytest.mark.xfail(strict=True, reason="model_maps: an LPM update stores the key with the bits"
-                   " beyond prefixlen cleared; the kernel stores the key's bytes as given"
-                   " (reported to the lead)")
 def test_lpm_keeps_the_key_bytes_beyond_the_prefix():
     spec = SPECS["lpm"]
     key = struct.pack("<I", 8) + bytes([10, 1, 2, 3])
@@ -153,9 +150,6 @@ def test_lpm_keeps_the_key_bytes_beyond_the_prefix():
     assert [bytes.fromhex(e["key"]) for e in maps[0].dump()["entries"]] == [key]
 
 
-@pytest.mark.xfail(strict=True, reason="model_maps: LPM delete compares the raw key with the"
-                   " stored (host-bits-cleared) keys, so a key with host bits set is not found;"
-                   " the kernel matches on the prefix and deletes it (reported to the lead)")
 def test_lpm_delete_matches_on_the_prefix_only():
     spec = SPECS["lpm"]
     key = struct.pack("<I", 8) + bytes([10, 1, 2, 3])
