@@ -19,29 +19,10 @@ from hw.bus.axil import AxiLiteSignature
 from hw.bus.regbank import RegBank
 from hw.xdp.axis import AxisSignature, check_data_width
 from hw.xdp.datapath import Datapath
-from hw.xdp.misc import MiscHelpers
+from hw.xdp.misc import MiscHelpers, NoMaps
 from hw.xdp.verdict import VerdictLayout
 
 __all__ = ["NIC"]
-
-
-class _NoMaps(wiring.Component):
-    """Map-value answerer until the map unit exists: every access faults (OUT_OF_BOUNDS)."""
-
-    def __init__(self):
-        from hw.core.lsu import ExtRequest, ExtResponse
-        from amaranth.lib import stream
-        super().__init__({"req": In(stream.Signature(ExtRequest)),
-                          "resp": Out(stream.Signature(ExtResponse))})
-
-    def elaborate(self, platform):
-        m = Module()
-        with m.If(self.resp.valid & self.resp.ready):
-            m.d.sync += self.resp.valid.eq(0)
-        m.d.comb += self.req.ready.eq(~self.resp.valid)
-        with m.If(self.req.valid & self.req.ready):
-            m.d.sync += [self.resp.valid.eq(1), self.resp.payload.fault.eq(1)]
-        return m
 
 
 class NIC(wiring.Component):
@@ -78,7 +59,7 @@ class NIC(wiring.Component):
         m.submodules.datapath = dp = Datapath(self.ports, self.data_width, self.imem_depth)
         m.submodules.regbank = rb = RegBank(self.ports, self.imem_depth)
         m.submodules.misc = misc = MiscHelpers()
-        m.submodules.nomaps = nomaps = _NoMaps()
+        m.submodules.nomaps = nomaps = NoMaps()
         connect(m, flipped(self.s_axil), rb.bus)
         for p in range(self.ports):
             connect(m, flipped(getattr(self, f"rx{p}")), getattr(dp, f"rx{p}"))

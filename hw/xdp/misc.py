@@ -14,8 +14,9 @@ from amaranth.lib.wiring import In, Out
 
 from firmware.ebpf.helpers import HelperId
 from hw.core.helper import HelperRequest, HelperResponse
+from hw.core.lsu import ExtRequest, ExtResponse
 
-__all__ = ["MiscHelpers"]
+__all__ = ["MiscHelpers", "NoMaps"]
 
 
 class MiscHelpers(wiring.Component):
@@ -48,4 +49,21 @@ class MiscHelpers(wiring.Component):
                     m.d.sync += [self.resp.payload.r0.eq(x3), prng.eq(x3)]
                 with m.Default():
                     m.d.sync += [self.resp.payload.r0.eq(0), self.resp.payload.unknown.eq(1)]
+        return m
+
+
+class NoMaps(wiring.Component):
+    """Map-value answerer until the map unit exists: every access faults (OUT_OF_BOUNDS, as
+    the golden model with no such map)."""
+
+    req: In(stream.Signature(ExtRequest))
+    resp: Out(stream.Signature(ExtResponse))
+
+    def elaborate(self, platform):
+        m = Module()
+        with m.If(self.resp.valid & self.resp.ready):
+            m.d.sync += self.resp.valid.eq(0)
+        m.d.comb += self.req.ready.eq(~self.resp.valid)
+        with m.If(self.req.valid & self.req.ready):
+            m.d.sync += [self.resp.valid.eq(1), self.resp.payload.fault.eq(1)]
         return m

@@ -58,10 +58,21 @@ async def axis_collect(ctx, port, sink: list, width, rng, pause=0.0):
 
 def run_datapath(insns, frames, *, ports=2, data_width=64, ingress_port=0, seed=1,
                  in_pause=0.0, out_pause=0.0, budget=DEFAULT_INSN_BUDGET, vcd=None,
-                 max_cycles=2_000_000):
+                 max_cycles=200_000):
     """Run frames through a Datapath in the Amaranth simulator: FrameResults, counters."""
+    from amaranth.hdl import Module
+    from amaranth.lib.wiring import connect
     from hw.xdp.datapath import Datapath, NCOUNTERS
+    from hw.xdp.misc import MiscHelpers, NoMaps
     dut = Datapath(ports, data_width)
+    top = Module()
+    top.submodules.dut = dut
+    top.submodules.misc = misc = MiscHelpers()
+    top.submodules.nomaps = nomaps = NoMaps()
+    connect(top, dut.aux_req, misc.req)
+    connect(top, misc.resp, dut.aux_resp)
+    connect(top, dut.map_req, nomaps.req)
+    connect(top, nomaps.resp, dut.map_resp)
     width = data_width // 8
     rng = random.Random(seed)
     verdicts: list[dict] = []
@@ -98,7 +109,7 @@ def run_datapath(insns, frames, *, ports=2, data_width=64, ingress_port=0, seed=
         state["traps"] = [ctx.get(dut.trap_counters[i]) for i in range(6)]
         state["host_frames"] = ctx.get(dut.host_frames)
 
-    sim = Simulator(dut)
+    sim = Simulator(top)
     sim.add_clock(1e-8)
     sim.add_testbench(main)
     sim.add_testbench(monitor, background=True)
