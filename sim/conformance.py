@@ -20,6 +20,7 @@ from .driver import RtlResult, run_on_amaranth
 __all__ = ["run_cases", "outcome_of", "CONTEXT_BYTES", "last_stats"]
 
 CONTEXT_BYTES = 4096          # the simulation top's context RAM
+IMEM_SLOTS = 4096             # and its instruction memory
 last_stats = None             # sim.rtl.RunStats of the most recent Verilog run
 
 
@@ -43,7 +44,11 @@ def run_cases(cases: list[ConformanceCase], options: dict) -> list[CaseOutcome]:
     verbose = bool(options.get("verbose"))
     runnable, outcomes = [], [None] * len(cases)
     for index, case in enumerate(cases):
-        if len(case.mem) > CONTEXT_BYTES:
+        if len(case.insns) > IMEM_SLOTS:
+            outcomes[index] = CaseOutcome(None, f"{case.name}: {len(case.insns)} instruction "
+                                          f"slots exceed the core's {IMEM_SLOTS}-slot "
+                                          f"instruction memory")
+        elif len(case.mem) > CONTEXT_BYTES:
             outcomes[index] = CaseOutcome(None, f"{case.name}: -- mem of {len(case.mem)} bytes "
                                           f"exceeds the core's {CONTEXT_BYTES}-byte context RAM")
         else:
