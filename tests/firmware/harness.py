@@ -15,7 +15,6 @@ u64 (every per-CPU value in these programs is made of u64 counters), since which
 kernel runs a test frame on is not ours to choose.
 """
 
-import ctypes
 import os
 import struct
 from dataclasses import dataclass
@@ -142,18 +141,6 @@ class ModelTarget(Target):
         return out
 
 
-def _possible_cpus() -> int:
-    """Number of possible CPUs, as the kernel sizes per-CPU map values
-    (``/sys/devices/system/cpu/possible``, e.g. ``0-1``)."""
-    with open("/sys/devices/system/cpu/possible") as f:
-        text = f.read().strip()
-    count = 0
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        count += int(hi or lo) - int(lo) + 1
-    return count
-
-
 class KernelTarget(Target):
     """The Linux kernel (``KernelXdp``: ``BPF_PROG_TEST_RUN``).  A test run does not perform
     a redirect, so the kernel shows the ``XDP_REDIRECT`` verdict but not the target device."""
@@ -164,7 +151,6 @@ class KernelTarget(Target):
         self.image = image
         self.xdp = KernelXdp(image.insns, image.maps, name=image.name)
         self.specs = {spec.name: spec for spec in image.maps}
-        self.cpus = _possible_cpus()
 
     def run(self, frame, ingress_ifindex=1, rx_queue=0):
         # struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress.
@@ -173,50 +159,21 @@ class KernelTarget(Target):
         leaves = run.action in (XdpAction.PASS, XdpAction.TX, XdpAction.REDIRECT)
         return Outcome(run.action, run.frame if leaves else None)
 
-    # Per-CPU maps move round_up(value_size, 8) bytes per possible CPU through the syscall;
-    # KernelXdp's BpfMap sizes its buffers for one value, so those go through _percpu_*.
     def _percpu(self, map_name) -> bool:
         return self.specs[map_name].type in PERCPU_TYPES
 
-    def _stride(self, map_name) -> int:
-        return (self.specs[map_name].value_size + 7) & ~7
-
-    def _percpu_lookup(self, map_name, key) -> list[bytes] | None:
-        from firmware.kernel import bpf
-        m = self.xdp.map(map_name)
-        stride = self._stride(map_name)
-        k = ctypes.create_string_buffer(bytes(key), len(key))
-        v = ctypes.create_string_buffer(stride * self.cpus)
-        attr = bpf._MapElemAttr(map_fd=m.fd, key=ctypes.addressof(k), value=ctypes.addressof(v))
-        try:
-            bpf._syscall(bpf.Cmd.MAP_LOOKUP_ELEM, attr)
-        except OSError as exc:
-            if exc.errno == 2:          # ENOENT
-                return None
-            raise
-        size = self.specs[map_name].value_size
-        return [v.raw[i * stride:i * stride + size] for i in range(self.cpus)]
-
     def update(self, map_name, key, value):
-        if not self._percpu(map_name):
-            self.xdp.update(map_name, key, value)
-            return
-        from firmware.kernel import bpf
-        m = self.xdp.map(map_name)
-        stride = self._stride(map_name)
-        k = ctypes.create_string_buffer(bytes(key), len(key))
-        v = ctypes.create_string_buffer(bytes(value).ljust(stride, b"\0") * self.cpus)
-        attr = bpf._MapElemAttr(map_fd=m.fd, key=ctypes.addressof(k), value=ctypes.addressof(v))
-        bpf._call(bpf.Cmd.MAP_UPDATE_ELEM, attr, f"BPF_MAP_UPDATE_ELEM in {map_name!r}")
+        # BpfMap stores one value for every possible CPU of a per-CPU map.
+        self.xdp.update(map_name, key, value)
 
     def delete(self, map_name, key):
         return self.xdp.map(map_name).delete(key)
 
     def lookup(self, map_name, key):
-        if self._percpu(map_name):
-            values = self._percpu_lookup(map_name, key)
-            return None if values is None else sum_u64_lanes(values)
-        return self.xdp.lookup(map_name, key)
+        value = self.xdp.lookup(map_name, key)
+        if self._percpu(map_name) and value is not None:
+            return sum_u64_lanes(value)
+        return value
 
     def entries(self, map_name):
         keys = self.xdp.map(map_name).keys()
