@@ -245,3 +245,37 @@ def test_packet_length_proof_dies_with_adjust_tail():
             "data - data_meta >= 0")
     # without the helper call the same access is fine
     assert verify(assemble(src.replace("call 65", "mov %r0, 0"))).accepted
+
+
+@pytest.mark.parametrize("source,pc,message", [
+    ("lock add [%r1+16], %r2\nexit", 0, "R2 !read_ok"),
+    ("mov %r2, 1\nlock add [%r1+16], %r2\nmov %r0, 0\nexit", 1,
+     "BPF_ATOMIC stores into R1 ctx is not allowed"),
+    ("lock fetch add [%r10-8], %r10\nexit", 0, "frame pointer is read only"),
+    ("mov %r2, 1\nlock add [%r10-8], %r2\nmov %r0, 0\nexit", 1,
+     "invalid read from stack R10 off=-8 size=8: fp-8 is not initialized"),
+    ("stdw [%r10-8], 0\nlock add [%r10-8], %r10\nmov %r0, 0\nexit", 1,
+     "R10 leaks addr into mem"),
+    ("stdw [%r10-8], 0\nmov %r0, %r10\nmov %r2, 1\nlock cmpxchg [%r10-8], %r2\nmov %r0, 0\n"
+     "exit", 3, "R0 leaks addr into mem"),
+    ("stxdw [%r10-8], %r1\nmov %r2, 1\nlock add [%r10-8], %r2\nmov %r0, 0\nexit", 2,
+     "atomic operation on a spilled pointer at R10"),
+])
+def test_atomic_rejections(source, pc, message):
+    result = verify(assemble(source), maps=MAPS)
+    assert (result.error_pc, result.error) == (pc, message)
+
+
+def test_atomic_fetch_result_is_a_number_of_the_width():
+    src = ("stdw [%r10-8], 5\nmov %r2, 1\nlock fetch add32 [%r10-8], %r2\n"
+           "lddw %r3, 0xffffffff\njgt %r2, %r3, +2\nmov %r0, 0\nexit\nmov %r0, %r10\nexit")
+    result = verify(assemble(src))
+    # the old value is 32 bits wide: the jump to the bad exit is never taken
+    assert result.accepted and result.insns_processed == 7
+
+
+def test_end_width_outside_the_table_is_an_unknown_opcode():
+    bad = isa.Insn(isa.Cls.ALU | isa.AluOp.END, 0, 0, 0, 8)      # "le8" does not exist
+    exit_ = isa.Insn(isa.Cls.JMP | isa.JmpOp.EXIT)
+    result = verify(bad.encode() + exit_.encode())
+    assert (result.error_pc, result.error) == (0, "unknown opcode 0xd4 (src=0 off=0 imm=8)")
