@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 from ..ebpf.isa import Insn, encode_program
 
+from ..ebpf.maps import MapType
+
 __all__ = [
     "Cmd", "ProgType", "MapType", "KernelError", "BpfMap", "BpfProgram", "TestRunResult",
     "ProgInfo", "create_map", "load_program", "bpf_unavailable_reason", "verifier_reason",
@@ -49,23 +51,10 @@ class ProgType(enum.IntEnum):
     SYSCALL = 31
 
 
-class MapType(enum.IntEnum):
-    """``enum bpf_map_type`` (the ones the NIC offers, and a few neighbours)."""
-    HASH = 1
-    ARRAY = 2
-    PERCPU_HASH = 5
-    PERCPU_ARRAY = 6
-    LRU_HASH = 9
-    LRU_PERCPU_HASH = 10
-    LPM_TRIE = 11
-    DEVMAP = 14
-    CPUMAP = 16
-    XSKMAP = 17
-
-
 # Map types whose values exist once per possible CPU.
 PERCPU_MAP_TYPES = frozenset({MapType.PERCPU_HASH, MapType.PERCPU_ARRAY,
-                              MapType.LRU_PERCPU_HASH, 21})   # 21: PERCPU_CGROUP_STORAGE
+                              MapType.LRU_PERCPU_HASH,
+                              MapType.PERCPU_CGROUP_STORAGE})
 
 _POSSIBLE_CPUS: int | None = None
 

@@ -12,26 +12,17 @@ second slot.  ``KernelXdp`` creates the maps and rewrites those ``lddw``s to the
 ``MAP_FD`` / ``MAP_VALUE`` forms with the real fds.
 """
 
-import enum
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..ebpf.isa import Fmt, Insn, Pseudo
+from ..ebpf.machine import XdpAction
 from .bpf import BpfMap, BpfProgram, KernelError, ProgType, create_map, load_program
 
 __all__ = ["XdpAction", "KernelXdp", "XdpRun", "MapLike", "relocate_maps", "KernelError",
            "KernelVerdict", "kernel_verdict"]
-
-
-class XdpAction(enum.IntEnum):
-    """``enum xdp_action``.  Ref: include/uapi/linux/bpf.h."""
-    ABORTED = 0
-    DROP = 1
-    PASS = 2
-    TX = 3
-    REDIRECT = 4
 
 
 class MapLike(Protocol):
