@@ -42,6 +42,9 @@ def register(subparsers) -> None:
                         "memory, else 0)")
     p.add_argument("--max-insns", type=int, default=COMPLEXITY_LIMIT, metavar="N",
                    help=f"complexity limit: instructions processed (default {COMPLEXITY_LIMIT})")
+    p.add_argument("--log-level", type=int, choices=(1, 2), default=1,
+                   help="1: the failing instruction and reason (default); 2: also every "
+                        "instruction processed, with the registers before it")
     p.add_argument("--json", action="store_true",
                    help="one JSON object: accepted, error_pc, error, insns_processed, log")
     p.set_defaults(func=_run)
@@ -87,7 +90,8 @@ def _run(args) -> int:
         if size < 0:
             return _bad(f"--mem-size must be >= 0, not {size}")
         entry = memory_entry_state(size, platform)
-    result = verify(insns, program_type, maps, platform, entry, max_insns=args.max_insns)
+    result = verify(insns, program_type, maps, platform, entry, max_insns=args.max_insns,
+                    log_level=args.log_level)
     if args.json:
         print(json.dumps({"file": str(path), "program": name, "type": program_type,
                           "platform": platform.name, "accepted": result.accepted,

@@ -93,3 +93,14 @@ def test_clang_object(tmp_path, capsys):
     obj = compile_c(src, tmp_path / "drop.o")
     status, out, _ = _run(capsys, obj)
     assert status == 0 and out.splitlines()[-1] == "drop: accepted"
+
+
+def test_log_level_2_shows_every_instruction(tmp_path, capsys):
+    prog = tmp_path / "two.s"
+    prog.write_text("mov %r0, 7\nexit\n")
+    status, out, _ = _run(capsys, "--log-level", "2", str(prog))
+    assert status == 0
+    assert out.splitlines() == [
+        "0: R1=ctx R10=fp", "0: (b7) mov %r0, 7",
+        "1: R0=7 R1=ctx R10=fp", "1: (95) exit",
+        "processed 2 insns (limit 1000000) total_states 1", "two: accepted"]

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from ..isa import FRAME_POINTER, Insn
@@ -86,7 +87,7 @@ def memory_entry_state(size: int, platform: Platform = CONFORMANCE) -> State:
 
 def verify(insns, program_type: str = "xdp", maps=None, platform: Platform | None = None,
            entry_state=None, *, allow_division_by_zero: bool = True,
-           max_insns: int = COMPLEXITY_LIMIT) -> VerifierResult:
+           max_insns: int = COMPLEXITY_LIMIT, log_level: int = 1) -> VerifierResult:
     """Verify a program.
 
     Parameters
@@ -107,6 +108,9 @@ def verify(insns, program_type: str = "xdp", maps=None, platform: Platform | Non
         eBPF defines x/0; False rejects a division whose divisor may be 0 (PREVAIL option).
     max_insns : int
         Complexity limit: instructions processed over all paths.
+    log_level : int
+        1: the failing instruction, registers and reason (or the totals); 2: also every
+        instruction processed, with the registers before it, as the kernel's level 2.
     """
     platform = platform or XDPNIC
     context = platform.contexts.get(program_type)
@@ -130,9 +134,14 @@ def verify(insns, program_type: str = "xdp", maps=None, platform: Platform | Non
         analyzer = Analyzer(prog, cfg, platform, program_type, maps, context,
                             allow_division_by_zero=allow_division_by_zero,
                             max_insns=max_insns)
+        if log_level >= 2:
+            # like the kernel's log buffer, bounded: the last 100,000 instructions
+            analyzer.trace = deque(maxlen=100_000)
         analyzer.run([e.copy() for e in entries])
     except Reject as rej:
         processed = analyzer.processed if analyzer else 0
+        if analyzer is not None and analyzer.trace:
+            log.extend(_trace_lines(analyzer, drop_last=True))
         if rej.pc is not None and analyzer is None:
             if prog is not None and 0 <= rej.pc < len(prog) and prog[rej.pc].spec is not None:
                 insn = prog[rej.pc]
@@ -145,16 +154,28 @@ def verify(insns, program_type: str = "xdp", maps=None, platform: Platform | Non
         log.append(rej.reason if rej.pc is None else f"{rej.pc}: {rej.reason}")
         log.append(_totals(processed, max_insns, analyzer))
         return VerifierResult(False, log, rej.pc, rej.reason, processed)
+    if analyzer.trace:
+        log.extend(_trace_lines(analyzer, drop_last=False))
     log.append(_totals(analyzer.processed, max_insns, analyzer))
     return VerifierResult(True, log, None, None, analyzer.processed)
 
 
+def _trace_lines(analyzer, drop_last: bool) -> list[str]:
+    """Log-level-2 lines; on rejection the failing instruction is shown apart, last."""
+    entries = list(analyzer.trace)
+    if drop_last:
+        entries = entries[:-1]
+    out = []
+    for pc, regs in entries:
+        insn = analyzer.insns[pc]
+        out.append(f"{pc}: {regs}")
+        out.append(f"{pc}: ({insn.opcode:02x}) {format_insn(insn, pc)}")
+    return out
+
+
 def _regs_line(state: State) -> str:
-    frame = state.cur
-    parts = [f"R{r}={reg.describe()}" for r, reg in enumerate(frame.regs)
-             if reg.type != T.NOT_INIT]
-    prefix = f"frame{len(state.frames) - 1}: " if len(state.frames) > 1 else ""
-    return prefix + (" ".join(parts) if parts else "(no register initialized)")
+    from .analyzer import _regs_text
+    return _regs_text(state)
 
 
 def _totals(processed: int, limit: int, analyzer) -> str:

@@ -90,6 +90,8 @@ class Analyzer:
         self.total_states = 0
         self.pc = 0
         self.state: State | None = None
+        # log level 2: (pc, registers before it) for every instruction processed
+        self.trace = None       # a deque of (pc, registers text) when tracing
 
     # --- driver ---------------------------------------------------------------------------
 
@@ -115,6 +117,8 @@ class Analyzer:
                                      f" insn (limit {self.max_insns})")
                 self.pc = pc
                 self.state = state
+                if self.trace is not None:
+                    self.trace.append((pc, _regs_text(state)))
                 succ = self._step(pc, state)
                 if not succ:
                     self._finish(cp)
@@ -943,6 +947,15 @@ def _merge32(full: Scalar, part: Scalar, signed: bool) -> Scalar:
         if m2 is not None:
             m = m2
     return m
+
+
+def _regs_text(state: State) -> str:
+    """The initialized registers of the current frame, as the kernel's log shows them."""
+    frame = state.cur
+    parts = [f"R{r}={reg.describe()}" for r, reg in enumerate(frame.regs)
+             if reg.type != T.NOT_INIT]
+    prefix = f"frame{len(state.frames) - 1}: " if len(state.frames) > 1 else ""
+    return prefix + (" ".join(parts) if parts else "(no register initialized)")
 
 
 def _rng(lo: int, hi: int) -> str:
