@@ -23,7 +23,7 @@ from .checks import Assume, Reject, build_cfg, check_fields, decode
 from .platform import (CONFORMANCE, LINUX, XDPNIC, ContextLayout, MapInfo, Platform,
                        XDP_CONTEXT)
 from .scalar import Scalar
-from .state import Frame, PKT_DATA, Reg, State, T
+from .state import Frame, Reg, State, T
 
 __all__ = ["verify", "VerifierResult", "Assume", "Platform", "MapInfo", "ContextLayout",
            "XDPNIC", "CONFORMANCE", "LINUX", "XDP_CONTEXT", "xdp_entry_state",

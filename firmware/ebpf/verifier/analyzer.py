@@ -19,7 +19,7 @@ from .checks import Assume, Cfg, Reject, is_cond_jump, lookup_map
 from .platform import (Arg, ContextLayout, Platform, Ret, SOCK_COMMON_FIELDS,
                        SOCK_COMMON_WHOLE, SOCK_SIZE,
                        VALUE_MAPS)
-from .scalar import Scalar, S64_MIN, S64_MAX, refine, swap, _meet
+from .scalar import Scalar, refine, swap, _meet
 from .state import (Byte, Frame, NOT_INIT, OR_NULL, PKT_DATA, PKT_END, PKT_META, Reg, State, T,
                     covers)
 

@@ -11,7 +11,7 @@ the end of a function, an instruction no path reaches.  Ref: Linux kernel/bpf/ve
 from __future__ import annotations
 
 from .. import isa
-from ..isa import (AluOp, Cls, Fmt, Insn, JmpOp, Mode, Pseudo, NUM_REGS, FRAME_POINTER)
+from ..isa import (AluOp, Cls, Fmt, Insn, JmpOp, Pseudo, NUM_REGS, FRAME_POINTER)
 from .platform import HELPERS, Platform
 
 __all__ = ["Reject", "Assume", "decode", "check_fields", "build_cfg", "Cfg", "jump_target",

@@ -31,7 +31,7 @@ from ..maps import MapType
 from .checks import Assume
 from .platform import LINUX, MapInfo, Platform, ContextLayout, CtxField
 from .scalar import Scalar
-from .state import Byte, Frame, PKT_DATA, PKT_END, PKT_META, Reg, State, T
+from .state import Byte, Frame, PKT_DATA, PKT_END, Reg, State, T
 
 __all__ = ["PrevailSyntaxError", "PrevailCase", "assemble", "entry_states", "load_suite",
            "TEST_MAP", "TestMaps", "PREVAIL_CONTEXT", "PREVAIL_PLATFORM", "PROGRAM_TYPE"]
@@ -414,10 +414,6 @@ def entry_states(pre: list[str], platform: Platform = PREVAIL_PLATFORM) -> list[
         _fill_stack(st, stack_bytes, combo, regs, top)
         states.append(st)
     return states
-
-
-def _interval(d: dict, key: str, default=None):
-    return d.get(key, default)
 
 
 def _make_reg(t: str, d: dict, st: State, top: int = STACK_SIZE) -> Reg:
