@@ -41,7 +41,7 @@ class CocotbPorts(Ports):
         dut = self.dut
         if trace is None:
             # Let the simulator run freely until done rises: no Python per cycle.
-            fired = await First(RisingEdge(dut.done), Timer(max_cycles * CLOCK_NS, "ns"))
+            await First(RisingEdge(dut.done), Timer(max_cycles * CLOCK_NS, "ns"))
             await FallingEdge(dut.clk)
             return not int(dut.busy.value)
         for _ in range(max_cycles):
@@ -76,6 +76,12 @@ async def run_cases(dut):
             trace=case["trace"], ctx_writable=case["ctx_writable"],
             max_cycles=case["max_cycles"], read_context=case["read_state"],
             read_stack=case["read_state"])
+        if r.timed_out:
+            # A hung run would corrupt the next one: reset the core (memories keep content).
+            dut.rst.value = 1
+            await FallingEdge(dut.clk)
+            await FallingEdge(dut.clk)
+            dut.rst.value = 0
         results.append({
             "r0": r.r0, "trap": int(r.trap), "trap_pc": r.trap_pc,
             "insn_count": r.insn_count, "cycles": r.cycles, "stack": r.stack.hex(),

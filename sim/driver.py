@@ -15,9 +15,16 @@ from firmware.ebpf.isa import Insn
 from firmware.ebpf.machine import DEFAULT_INSN_BUDGET, TrapCause
 
 __all__ = ["Ports", "RtlResult", "program_words", "run_program", "format_trace",
-           "AmaranthPorts", "run_on_amaranth", "DEFAULT_MAX_CYCLES"]
+           "AmaranthPorts", "run_on_amaranth", "DEFAULT_MAX_CYCLES", "cycle_limit"]
 
-DEFAULT_MAX_CYCLES = 20_000_000
+DEFAULT_MAX_CYCLES = None      # enough for the budget: see cycle_limit()
+SLOWEST_INSN_CYCLES = 70       # div64 / mod64 take 66; helpers answered promptly less
+
+
+def cycle_limit(budget: int) -> int:
+    """Cycles after which a run that has not ended counts as hung: every completed
+    instruction at the slowest class's cost, plus a stack sweep and slack."""
+    return SLOWEST_INSN_CYCLES * budget + 10_000
 
 
 @dataclass
@@ -65,6 +72,8 @@ async def run_program(io: Ports, words: list[int], context: bytes = b"", *,
                       trace: bool = False, max_cycles: int = DEFAULT_MAX_CYCLES,
                       read_context: bool = True, read_stack: bool = True) -> RtlResult:
     """Load and run one program; returns the results and frame 0 of the stack."""
+    if max_cycles is None:
+        max_cycles = cycle_limit(budget)
     for index, word in enumerate(words):
         io.set("imem_wr_en", 1)
         io.set("imem_wr_addr", index)

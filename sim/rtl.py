@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from firmware.ebpf.isa import Insn
 from firmware.ebpf.machine import DEFAULT_INSN_BUDGET, TrapCause
 
-from .driver import DEFAULT_MAX_CYCLES, RtlResult, program_words
+from .driver import DEFAULT_MAX_CYCLES, RtlResult, cycle_limit, program_words
 
 __all__ = ["SIMULATORS", "TOPLEVEL", "BuildError", "build_dir_root", "verilog_text", "build",
            "run_programs", "RunStats"]
@@ -170,7 +170,7 @@ def run_programs(programs: list[tuple[list[Insn], bytes]], *, sim: str = "verila
         cases_file.write_text(json.dumps({"cases": [
             {"words": program_words(insns), "mem": bytes(mem).hex(), "budget": budget,
              "trace": trace, "ctx_writable": ctx_writable, "read_state": read_state,
-             "max_cycles": max_cycles}
+             "max_cycles": max_cycles if max_cycles is not None else cycle_limit(budget)}
             for insns, mem in programs]}))
         test_dir = build_dir if waves else tmp
         env = {
