@@ -88,3 +88,38 @@ def test_assume_narrows_and_drops_the_other_edge():
     # without the assume the store may reach fp+[..] above the frame
     result = verify(prog[:1] + body)
     assert result.error == "invalid write to stack R3 off=[-8, 4294967287] size=4"
+
+
+VARIABLE_HEADER = """
+ldxw %r2, [%r1]
+ldxw %r3, [%r1+4]
+mov %r4, %r2
+add %r4, 34
+jgt %r4, %r3, drop
+ldxb %r5, [%r2+14]
+and %r5, 15
+lsh %r5, 2
+add %r5, 14
+mov %r6, %r2
+add %r6, %r5
+mov %r7, %r6
+add %r7, 8
+jgt %r7, %r3, drop
+ldxh %r0, [%r6+ACCESS]
+exit
+drop:
+mov %r0, 1
+exit
+"""
+
+
+def test_variable_length_header_checked_through_its_own_pointer():
+    """data + 14 + ihl*4 is a packet pointer with a variable offset; checking it + 8 against
+    data_end proves 8 bytes from it (the kernel's per-pointer range), though no fixed length
+    of the packet is known."""
+    ok = verify(assemble(VARIABLE_HEADER.replace("ACCESS", "6")))
+    assert ok.accepted, ok.log
+    bad = verify(assemble(VARIABLE_HEADER.replace("ACCESS", "7")))
+    assert (bad.error_pc, bad.error) == (
+        14, "invalid access to packet, off=[21, 81] size=2, R6 proven range: data_end - data "
+            ">= 34, data - data_meta >= 0")

@@ -288,15 +288,28 @@ class Analyzer:
             if src.type != T.SCALAR:
                 self.fail(f"R{d} pointer += pointer prohibited")
             self._check_arith_ptr(dst, d)
-            return dst.with_(val=dst.val.alu(AluOp.ADD, src.val, True), id=0)
+            return self._moved(state, dst, AluOp.ADD, src.val)
         if op == AluOp.SUB:
             if dst.type == T.SCALAR:
                 self.fail(f"R{d} scalar -= pointer {src.describe()} prohibited")
             if src.type == T.SCALAR:
                 self._check_arith_ptr(dst, d)
-                return dst.with_(val=dst.val.alu(AluOp.SUB, src.val, True), id=0)
+                return self._moved(state, dst, AluOp.SUB, src.val)
             return _scalar(self._ptr_diff(state, d, dst, s, src))
         self.fail(f"R{d if dst.is_ptr else s} {op.name.lower()} on pointer prohibited")
+
+    def _moved(self, state: State, ptr: Reg, op: AluOp, amount: Scalar) -> Reg:
+        """``ptr op amount``.  A packet pointer moved by a variable amount gets a new id
+        (the kernel's): a range later proven for it against data_end holds for every pointer
+        with that id, each by its fixed distance (``fixed``) from the shared variable base."""
+        val = ptr.val.alu(op, amount, True)
+        if ptr.type != T.PACKET:
+            return ptr.with_(val=val, id=0)
+        if amount.is_const:
+            c = isa.sign_extend(amount.umin, 64)
+            step = c if op == AluOp.ADD else -c
+            return ptr.with_(val=val, fixed=ptr.fixed + step if ptr.id else 0)
+        return ptr.with_(val=val, id=state.fresh_id(), fixed=0)
 
     def _check_arith_ptr(self, ptr: Reg, r: int) -> None:
         if ptr.type not in _ARITH_PTRS:
@@ -474,6 +487,11 @@ class Analyzer:
         plo = state.pkt_len[0]
         if ptr.base == PKT_DATA:
             low_ok, high = lo >= -mlo, hi + n <= plo
+            if ptr.id and not high:
+                # proven for this pointer's variable base V: V + range <= data_end, and the
+                # access covers V + fixed + off .. + n
+                off = lo - ptr.val.smin
+                high = ptr.fixed + off + n <= state.pkt_ranges.get(ptr.id, 0)
         elif ptr.base == PKT_META:
             low_ok, high = lo >= 0, hi + n <= mlo
         else:   # END: data_end + o must stay inside [data_meta, data_end)
@@ -718,6 +736,13 @@ class Analyzer:
                 continue
             st = state.copy() if taken else state
             setattr(st, attr, (max(lo, r[1].smin), min(hi, r[1].smax)))
+            if (attr == "pkt_len" and a.id and b.val.is_const
+                    and _implies_le(sop, taken)):
+                # V + fixed <= data_end + c: V + (fixed - c) <= data_end for every pointer
+                # sharing a's variable base
+                proven = a.fixed - isa.sign_extend(b.val.umin, 64)
+                if proven > st.pkt_ranges.get(a.id, 0):
+                    st.pkt_ranges = {**st.pkt_ranges, a.id: proven}
             out.append(st)
         return out[0], out[1]
 
@@ -806,6 +831,7 @@ class Analyzer:
             # (or its metadata's) holds any more
             state.replace_where(lambda g: g.type == T.PACKET, lambda g: NOT_INIT)
             state.pkt_len = (0, self.platform.max_packet_size)
+            state.pkt_ranges = {}
             state.meta_len = (min(0, state.meta_len[0]), self.platform.max_meta_size)
         if ret == Ret.INTEGER:
             regs[0] = _scalar(Scalar.unknown())
@@ -915,6 +941,13 @@ class Analyzer:
         state.replace_where(lambda g: g.type == T.STACK and g.frame >= depth,
                             lambda g: NOT_INIT)
         return [(callee.callsite + 1, state)]
+
+
+def _implies_le(op: JmpOp, taken: bool) -> bool:
+    """Whether the edge of ``a op b`` shows ``a <= b``."""
+    if taken:
+        return op in (JmpOp.JLE, JmpOp.JLT, JmpOp.JSLE, JmpOp.JSLT, JmpOp.JEQ)
+    return op in (JmpOp.JGT, JmpOp.JGE, JmpOp.JSGT, JmpOp.JSGE, JmpOp.JNE)
 
 
 def _cond(op: JmpOp, is64: bool, a: Scalar, b: Scalar, taken: bool):

@@ -50,6 +50,8 @@ class Reg:
     them all).  ``map`` is the map of a map pointer or value; ``size`` the size of a MEM or
     SOCKET region; ``frame`` the call frame a stack pointer points into; ``base`` the packet
     pointer's base; ``alloc`` marks memory from ringbuf_reserve (must be submitted as is).
+    A packet pointer moved by a variable amount has an ``id`` naming that variable base and
+    ``fixed``, its constant distance from it (the kernel's ``off`` beside ``var_off``).
     """
     type: T
     val: Scalar | None = None
@@ -60,6 +62,7 @@ class Reg:
     base: str = ""
     alloc: bool = False
     readonly: bool = False
+    fixed: int = 0
 
     def with_(self, **kw) -> Reg:
         return replace(self, **kw)
@@ -117,9 +120,10 @@ class Frame:
 class State:
     """The whole abstract state on one path."""
 
-    __slots__ = ("frames", "pkt_len", "meta_len", "next_id", "stack_floor_known")
+    __slots__ = ("frames", "pkt_len", "meta_len", "next_id", "stack_floor_known", "pkt_ranges")
 
-    def __init__(self, frames, pkt_len, meta_len, next_id=1, stack_floor_known=True):
+    def __init__(self, frames, pkt_len, meta_len, next_id=1, stack_floor_known=True,
+                 pkt_ranges=None):
         self.frames: list[Frame] = frames
         self.pkt_len: tuple[int, int] = pkt_len      # data_end - data, interval
         self.meta_len: tuple[int, int] = meta_len    # data - data_meta, interval
@@ -128,10 +132,12 @@ class State:
         # bottom of the frame is then unknown, so no write below a stack pointer and no
         # comparison of one can be proven in bounds.
         self.stack_floor_known = stack_floor_known
+        # variable packet base id -> bytes proven readable from it (never mutated in place)
+        self.pkt_ranges: dict[int, int] = pkt_ranges if pkt_ranges is not None else {}
 
     def copy(self) -> State:
         return State([f.copy() for f in self.frames], self.pkt_len, self.meta_len,
-                     self.next_id, self.stack_floor_known)
+                     self.next_id, self.stack_floor_known, self.pkt_ranges)
 
     @property
     def cur(self) -> Frame:
@@ -166,7 +172,7 @@ class State:
 
 # --- subsumption, for state pruning and loop detection -----------------------------------
 
-def _reg_covers(old: Reg, new: Reg, idmap: dict) -> bool:
+def _reg_covers(old: Reg, new: Reg, idmap: dict, ranges=({}, {})) -> bool:
     if old.type == T.NOT_INIT:
         return True
     if new.type != old.type:
@@ -181,6 +187,10 @@ def _reg_covers(old: Reg, new: Reg, idmap: dict) -> bool:
     if (old.map is not new.map or old.size != new.size or old.frame != new.frame
             or old.base != new.base or old.alloc != new.alloc or old.readonly != new.readonly):
         return False
+    if old.type == T.PACKET and old.id:
+        # what the new pointer may read beyond itself must be at least what the old one could
+        if ranges[1].get(new.id, 0) - new.fixed < ranges[0].get(old.id, 0) - old.fixed:
+            return False
     if old.val is None or new.val is None:
         return old.val is new.val
     return old.val.contains(new.val)
@@ -194,11 +204,12 @@ def covers(old: State, new: State) -> bool:
             and old.meta_len[0] <= new.meta_len[0] and new.meta_len[1] <= old.meta_len[1]):
         return False
     idmap: dict = {}
+    rng = (old.pkt_ranges, new.pkt_ranges)
     for fo, fn in zip(old.frames, new.frames):
         if fo.callsite != fn.callsite:
             return False
         for ro, rn in zip(fo.regs, fn.regs):
-            if not _reg_covers(ro, rn, idmap):
+            if not _reg_covers(ro, rn, idmap, rng):
                 return False
         if fo.stack != fn.stack:
             for i in range(STACK_SIZE):
@@ -219,6 +230,6 @@ def covers(old: State, new: State) -> bool:
                 if fn.stack[slot * 8] == Byte.MISC or fo.stack[slot * 8] != Byte.SPILL:
                     continue     # checked byte by byte above
                 return False
-            if not _reg_covers(ro, rn, idmap):
+            if not _reg_covers(ro, rn, idmap, rng):
                 return False
     return True
