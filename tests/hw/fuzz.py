@@ -3,7 +3,8 @@
 Instructions are drawn from the rows of ``isa.OPCODES`` (so every form the table has can
 appear), with fields chosen to hit interesting cases: edge-value immediates, stack accesses
 around frame 0 (some below the stack), context accesses around its end, atomics of both
-widths, forward and backward branches (the budget ends loops), the unwind helper, lddw.
+widths, forward and backward branches and gotol (the budget ends loops), bpf-to-bpf calls
+(deep recursion traps), the unwind helper, callx, lddw.
 """
 
 from hypothesis import strategies as st
@@ -11,10 +12,10 @@ from hypothesis import strategies as st
 from firmware.ebpf import isa
 from firmware.ebpf.isa import Fmt, Insn
 
-FAMILIES = {
-    Fmt.ALU_K: 6, Fmt.ALU_X: 6, Fmt.ALU_UNARY: 2, Fmt.JMP_K: 3, Fmt.JMP_X: 2, Fmt.JA: 1,
-    Fmt.LDDW: 1, Fmt.LDX: 3, Fmt.ST: 2, Fmt.STX: 3, Fmt.ATOMIC: 3, Fmt.CALL_HELPER: 1,
-    Fmt.EXIT: 1,
+FAMILIES = {   # relative weights
+    Fmt.ALU_K: 12, Fmt.ALU_X: 12, Fmt.ALU_UNARY: 4, Fmt.JMP_K: 6, Fmt.JMP_X: 4, Fmt.JA: 2,
+    Fmt.LDDW: 2, Fmt.LDX: 6, Fmt.ST: 4, Fmt.STX: 6, Fmt.ATOMIC: 6, Fmt.CALL_HELPER: 1,
+    Fmt.EXIT: 2, Fmt.JA32: 1, Fmt.CALL_LOCAL: 2, Fmt.CALLX: 1,
 }
 SPECS = {fmt: [s for s in isa.OPCODES if s.fmt == fmt
                and not (fmt == Fmt.LDDW and s.value != isa.Pseudo.IMM64)]
@@ -53,13 +54,17 @@ def instruction(draw, index: int, length: int) -> list[Insn]:
     src = draw(st.integers(0, 10))
     if fmt in (Fmt.ALU_K, Fmt.ALU_X, Fmt.ALU_UNARY):
         return [_insn(spec, dst, src, 0, _imm(draw))]
-    if fmt in (Fmt.JMP_K, Fmt.JMP_X, Fmt.JA):
+    if fmt in (Fmt.JMP_K, Fmt.JMP_X, Fmt.JA, Fmt.JA32, Fmt.CALL_LOCAL):
         forward = length - index               # up to the final exit
         if draw(st.integers(0, 4)) == 0:
             off = draw(st.integers(-index - 1, -1))
         else:
             off = draw(st.integers(0, forward))
+        if fmt in (Fmt.JA32, Fmt.CALL_LOCAL):  # the target is in imm
+            return [_insn(spec, dst, src, 0, off)]
         return [_insn(spec, dst, src, off, _imm(draw))]
+    if fmt == Fmt.CALLX:
+        return [_insn(spec, dst)]
     if fmt == Fmt.LDDW:
         value = draw(st.sampled_from(EDGE_64) | st.integers(0, (1 << 64) - 1))
         insn = _insn(spec, dst, 0, 0, isa.sign_extend(value, 32))
