@@ -81,6 +81,9 @@ def _run(args) -> int:
         insns, name = image.insns, image.name
         maps = dict(enumerate(image.maps)) if image.maps else None
         default_type = "xdp"
+        refusal = _program_type_refusal(path, args.section)
+        if refusal and not args.program_type:
+            return _report(args, path, name, "xdp", "-", False, None, refusal, 0, [refusal])
     program_type = args.program_type or default_type
     platform = _PLATFORMS[args.platform or ("conformance" if program_type == "conformance"
                                             else "xdpnic")]
@@ -92,14 +95,34 @@ def _run(args) -> int:
         entry = memory_entry_state(size, platform)
     result = verify(insns, program_type, maps, platform, entry, max_insns=args.max_insns,
                     log_level=args.log_level)
+    return _report(args, path, name, program_type, platform.name, result.accepted,
+                   result.error_pc, result.error, result.insns_processed, result.log)
+
+
+def _report(args, path, name, program_type, platform, accepted, error_pc, error, processed,
+            log) -> int:
     if args.json:
         print(json.dumps({"file": str(path), "program": name, "type": program_type,
-                          "platform": platform.name, "accepted": result.accepted,
-                          "error_pc": result.error_pc, "error": result.error,
-                          "insns_processed": result.insns_processed, "log": result.log},
+                          "platform": platform, "accepted": accepted, "error_pc": error_pc,
+                          "error": error, "insns_processed": processed, "log": log},
                          indent=1))
     else:
-        for line in result.log:
+        for line in log:
             print(line)
-        print(f"{name}: {'accepted' if result.accepted else 'rejected'}")
-    return 0 if result.accepted else 1
+        print(f"{name}: {'accepted' if accepted else 'rejected'}")
+    return 0 if accepted else 1
+
+
+def _program_type_refusal(path: pathlib.Path, section: str | None) -> str | None:
+    """Why an object's program is not one the NIC runs (its section is not XDP), or None."""
+    if not path.read_bytes()[:4] == b"\x7fELF":
+        return None
+    from ..ebpf import elf
+    try:
+        program = elf.load_object(path).program(section)
+    except elf.LoaderError:
+        return None          # load_program already accepted it; nothing more to say
+    if program.type == elf.ProgType.XDP:
+        return None
+    return (f"section '{program.section}': program type {program.type.name} is not supported "
+            f"by device xdpnic (it runs XDP programs; --type xdp verifies it as one anyway)")

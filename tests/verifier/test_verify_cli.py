@@ -104,3 +104,19 @@ def test_log_level_2_shows_every_instruction(tmp_path, capsys):
         "0: R1=ctx R10=fp", "0: (b7) mov %r0, 7",
         "1: R0=7 R1=ctx R10=fp", "1: (95) exit",
         "processed 2 insns (limit 1000000) total_states 1", "two: accepted"]
+
+
+def test_non_xdp_section_is_refused(tmp_path, capsys):
+    from firmware.build import compile_c
+    from tests.conftest import PROJECT_ROOT, require_tool
+    require_tool("clang")
+    obj = compile_c(PROJECT_ROOT / "firmware" / "progs" / "tests" / "multi_prog.c",
+                    tmp_path / "multi.o")
+    status, out, _ = _run(capsys, "--section", "sock_all", obj)
+    assert status == 1
+    assert out.splitlines() == [
+        "section 'socket': program type SOCKET_FILTER is not supported by device xdpnic "
+        "(it runs XDP programs; --type xdp verifies it as one anyway)",
+        "sock_all: rejected"]
+    status, out, _ = _run(capsys, "--section", "xdp_drop", obj)
+    assert status == 0 and out.splitlines()[-1] == "xdp_drop: accepted"
