@@ -279,3 +279,9 @@ def test_end_width_outside_the_table_is_an_unknown_opcode():
     exit_ = isa.Insn(isa.Cls.JMP | isa.JmpOp.EXIT)
     result = verify(bad.encode() + exit_.encode())
     assert (result.error_pc, result.error) == (0, "unknown opcode 0xd4 (src=0 off=0 imm=8)")
+
+
+def test_signed_comparison_of_a_pointer_with_a_number():
+    result = verify(assemble("jslt %r1, 0, +1\nmov %r0, 0\nmov %r0, 1\nexit"))
+    assert (result.error_pc, result.error) == (
+        0, "R1 signed comparison of pointer ctx with a number prohibited")

@@ -655,6 +655,11 @@ class Analyzer:
             self.fail(f"R{d} scalar compared with pointer {bname} {b.describe()} prohibited")
         if b.type == T.SCALAR:
             is_zero = b.val.is_const and b.val.umin == 0
+            if op in _SIGNED_OPS:
+                # an address has no meaningful sign: only a pointer of the same region may
+                # be compared signed (PREVAIL refuses this as well)
+                self.fail(f"R{d} signed comparison of pointer {a.describe()} with a number "
+                          f"prohibited")
             if a.type in (T.MAP_PTR, T.SOCKET):
                 self.fail(f"R{d} comparison of {a.type.value} prohibited")
             if a.type not in OR_NULL:
