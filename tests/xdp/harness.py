@@ -58,8 +58,13 @@ async def axis_collect(ctx, port, sink: list, width, rng, pause=0.0):
 
 def run_datapath(insns, frames, *, ports=2, data_width=64, ingress_port=0, seed=1,
                  in_pause=0.0, out_pause=0.0, budget=DEFAULT_INSN_BUDGET, vcd=None,
-                 max_cycles=200_000):
-    """Run frames through a Datapath in the Amaranth simulator: FrameResults, counters."""
+                 max_cycles=200_000, drop_when_busy=False, raw=False):
+    """Run frames through a Datapath in the Amaranth simulator: FrameResults, counters.
+
+    ``frames`` is a list (all into ``ingress_port``) or a dict port -> list (all ports send at
+    once).  With ``raw`` the verdict records and output frames come back unmatched."""
+    by_port = frames if isinstance(frames, dict) else {ingress_port: frames}
+    total = sum(len(f) for f in by_port.values())
     from amaranth.hdl import Module
     from amaranth.lib.wiring import connect
     from hw.xdp.datapath import Datapath, NCOUNTERS
@@ -79,6 +84,20 @@ def run_datapath(insns, frames, *, ports=2, data_width=64, ingress_port=0, seed=
     outputs = {f"port{p}": [] for p in range(ports)}
     outputs["pass"] = []
     state = {"counters": None}
+    sent = {p: False for p in by_port}
+
+    def live_full(ctx):
+        from hw.regs import PORT_COUNTERS
+        k = [name for name, _d in PORT_COUNTERS].index("DISCARD_BUFFER_FULL")
+        return [ctx.get(dut.port_counters[p * NCOUNTERS + k]) for p in range(ports)]
+    state["counters_live"] = live_full
+
+    def sender(port_index, items):
+        async def send(ctx):
+            await axis_send(ctx, getattr(dut, f"rx{port_index}"), items, width,
+                            random.Random(seed * 7 + port_index), in_pause)
+            sent[port_index] = True
+        return send
 
     async def monitor(ctx):
         async for _clk, _rst, valid, raw in ctx.tick().sample(dut.verdict_valid,
@@ -96,13 +115,16 @@ def run_datapath(insns, frames, *, ports=2, data_width=64, ingress_port=0, seed=
         ctx.set(dut.prog_len, len(program_words(insns)))
         ctx.set(dut.budget, budget)
         ctx.set(dut.enable, 1)
-        await axis_send(ctx, getattr(dut, f"rx{ingress_port}"), frames, width, rng, in_pause)
+        ctx.set(dut.drop_when_busy, drop_when_busy)
+        while not all(sent.values()):
+            await ctx.tick()
         for _ in range(max_cycles):
-            if len(verdicts) == len(frames) and ctx.get(dut.idle):
+            full = sum(state["counters_live"](ctx)) if drop_when_busy else 0
+            if len(verdicts) + full == total and ctx.get(dut.idle):
                 break
             await ctx.tick()
         else:
-            raise AssertionError(f"datapath hung: {len(verdicts)} of {len(frames)} verdicts")
+            raise AssertionError(f"datapath hung: {len(verdicts)} of {total} verdicts")
         for _ in range(4):
             await ctx.tick()
         state["counters"] = [ctx.get(dut.port_counters[i]) for i in range(ports * NCOUNTERS)]
@@ -113,6 +135,8 @@ def run_datapath(insns, frames, *, ports=2, data_width=64, ingress_port=0, seed=
     sim.add_clock(1e-8)
     sim.add_testbench(main)
     sim.add_testbench(monitor, background=True)
+    for port_index, items in by_port.items():
+        sim.add_testbench(sender(port_index, items))
     def collector(port, sink, salt):
         async def collect(ctx):
             await axis_collect(ctx, port, sink, width, random.Random(seed + salt), out_pause)
@@ -127,4 +151,6 @@ def run_datapath(insns, frames, *, ports=2, data_width=64, ingress_port=0, seed=
             sim.run()
     else:
         sim.run()
+    if raw:
+        return verdicts, outputs, state
     return match_outputs(verdicts, outputs), state

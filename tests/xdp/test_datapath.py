@@ -166,3 +166,40 @@ def test_soak_helpers_and_random_traffic():
     model = model_results(programs.ADJUST_PROGRAM, frames)
     assert_same(hw, model, frames)
     check_counters(state, model, 2)
+
+
+def test_two_ports_at_once_are_served_in_turn_and_match_the_model():
+    from sim.nic_results import match_outputs
+    frames = {0: random_frames(6, seed=13), 1: demo_frames()[:7]}
+    verdicts, outputs, state = run_datapath(DEMO, frames, seed=13, in_pause=0.1,
+                                            out_pause=0.2, raw=True)
+    assert sorted(v["ingress"] for v in verdicts) == [0] * 6 + [1] * 7
+    # Round robin: while both ports have frames waiting, grants alternate.
+    assert [v["ingress"] for v in verdicts][:6] in ([0, 1] * 3, [1, 0] * 3)
+    hw = match_outputs(verdicts, outputs)
+    for port, items in frames.items():
+        mine = [r for r, v in zip(hw, verdicts) if v["ingress"] == port]
+        assert_same(mine, model_results(DEMO, items, ingress_port=port), items)
+    c = state["counters"]
+    for port, items in frames.items():
+        assert c[port * len(NAMES)] == len(items)
+
+
+def test_drop_when_busy_discards_and_counts_every_frame_it_cannot_take():
+    frames = {0: random_frames(8, seed=14), 1: random_frames(8, seed=15)}
+    verdicts, outputs, state = run_datapath(DEMO, frames, seed=14, drop_when_busy=True,
+                                            raw=True)
+    c = state["counters"]
+    full = NAMES.index("DISCARD_BUFFER_FULL")
+    for port, items in frames.items():
+        per = c[port * len(NAMES):(port + 1) * len(NAMES)]
+        assert per[0] == len(items)                                   # every frame received
+        assert per[0] == sum(per[1:10])                               # and accounted for
+        assert per[full] + sum(1 for v in verdicts if v["ingress"] == port) == len(items)
+    assert sum(c[p * len(NAMES) + full] for p in frames) > 0
+    # The frames that got through are untouched by the ones swallowed beside them.
+    from sim.nic_results import match_outputs
+    for r, v in zip(match_outputs(verdicts, outputs), verdicts):
+        candidates = [run_frame(DEMO, f, ingress_port=v["ingress"])
+                      for f in frames[v["ingress"]] if len(f) == v["length"]]
+        assert any((m.disposition, m.frame) == (r.disposition, r.frame) for m in candidates)

@@ -124,7 +124,9 @@ def test_verdicts_traps_and_budget_match_the_model(nic):
         assert run.counters[f"TRAP_{cause}"] == sum(1 for m in model if m.trap.name == cause)
 
 
+@pytest.mark.slow
 def test_icarus_runs_the_demo_too(nic):
+    """Icarus is slow on the core's Verilog (minutes for a few frames), so opt-in."""
     if shutil.which("iverilog") is None:
         pytest.skip("iverilog is not installed")
     frames = scapy_frames(6)[:8]
