@@ -44,6 +44,9 @@ def _tnum_range(lo: int, hi: int) -> tuple[int, int]:
     return lo & ~delta & MASK64, delta
 
 
+_CONSTS: dict = {}
+
+
 class Scalar:
     """An abstract 64-bit value; build with ``make``/``const``/``unknown``, never mutate."""
 
@@ -98,7 +101,13 @@ class Scalar:
     @staticmethod
     def const(v: int) -> Scalar:
         v &= MASK64
-        return Scalar(v, 0, v, v, _s64(v), _s64(v))
+        s = _CONSTS.get(v)
+        if s is None:
+            sv = v - U64 if v >> 63 else v
+            s = Scalar(v, 0, v, v, sv, sv)
+            if len(_CONSTS) < 4096:      # scalars are immutable: share the common ones
+                _CONSTS[v] = s
+        return s
 
     @staticmethod
     def unknown() -> Scalar:

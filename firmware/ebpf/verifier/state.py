@@ -11,7 +11,7 @@ comparisons between packet pointers narrow and accesses are checked against.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..isa import NUM_REGS, STACK_SIZE
 from .scalar import Scalar
@@ -65,7 +65,13 @@ class Reg:
     fixed: int = 0
 
     def with_(self, **kw) -> Reg:
-        return replace(self, **kw)
+        # dataclasses.replace re-runs __init__ and is the hot spot of long walks; a frozen
+        # dataclass's fields live in __dict__, so copy that instead
+        new = object.__new__(Reg)
+        d = new.__dict__
+        d.update(self.__dict__)
+        d.update(kw)
+        return new
 
     @property
     def is_ptr(self) -> bool:
