@@ -123,3 +123,17 @@ def test_variable_length_header_checked_through_its_own_pointer():
     assert (bad.error_pc, bad.error) == (
         14, "invalid access to packet, off=[21, 81] size=2, R6 proven range: data_end - data "
             ">= 34, data - data_meta >= 0")
+
+
+def test_narrow_spill_of_a_number_keeps_its_bounds():
+    """clang -mcpu=v3 spills 32-bit values as u32: the fill must give back the bound."""
+    src = ("ldxw %r2, [%r1+16]\njgt %r2, 8, +7\nstxw [%r10-4], %r2\nmov %r2, 0\n"
+           "ldxw %r3, [%r10-4]\nmov %r4, %r10\nadd %r4, -16\nadd %r4, %r3\nstdw [%r4], 0\n"
+           "mov %r0, 0\nexit")
+    result = verify(assemble(src))
+    assert result.accepted, result.log
+    # a store over any byte of it makes the fill an unknown u32 again
+    clobbered = src.replace("mov %r2, 0\n", "stb [%r10-2], 0\n")
+    result = verify(assemble(clobbered))
+    assert (result.error_pc, result.error) == (
+        8, "invalid write to stack R4 off=[-16, 4294967279] size=8")

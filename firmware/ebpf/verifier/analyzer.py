@@ -557,6 +557,9 @@ class Analyzer:
             i = lo + base
             if n == 8 and i % 8 == 0 and frame.stack[i] == Byte.SPILL:
                 return frame.spills[i // 8]
+            narrow = frame.narrow.get(i)
+            if narrow is not None and narrow[0] == n:
+                return _scalar(narrow[1])
             slot = i // 8
             if all(frame.stack[j] == Byte.SPILL for j in range(i, i + n)) and \
                     (i + n - 1) // 8 == slot:
@@ -582,6 +585,11 @@ class Analyzer:
     def _stack_write(self, frame: Frame, lo: int, hi: int, n: int, value: Reg) -> None:
         base = STACK_SIZE
         i = lo + base
+        if frame.narrow:
+            # any store over a narrow spilled number makes it stale
+            for k in [k for k, (m, _) in frame.narrow.items()
+                      if k < hi + base + n and lo + base < k + m]:
+                del frame.narrow[k]
         if lo == hi and n == 8 and i % 8 == 0:
             frame.spills[i // 8] = value
             frame.stack[i:i + 8] = bytes([Byte.SPILL]) * 8
@@ -596,6 +604,9 @@ class Analyzer:
                 rest = Byte.MISC if old.type == T.SCALAR else Byte.POISON
                 for j in range(slot * 8, slot * 8 + 8):
                     frame.stack[j] = rest
+        if exact and n < 8 and i % n == 0 and value.type == T.SCALAR:
+            # a narrow spill of a number (clang's 32-bit spills): keep its value
+            frame.narrow[i] = (n, value.val.low_bits(8 * n))
         for j in range(start, end):
             if exact:
                 frame.stack[j] = new

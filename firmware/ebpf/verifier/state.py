@@ -105,14 +105,16 @@ class Byte(enum.IntEnum):
 class Frame:
     """One call frame: registers, its stack bytes and spilled 8-byte slots."""
 
-    __slots__ = ("regs", "stack", "spills", "callsite", "entry")
+    __slots__ = ("regs", "stack", "spills", "callsite", "entry", "narrow")
 
-    def __init__(self, regs, stack, spills, callsite, entry):
+    def __init__(self, regs, stack, spills, callsite, entry, narrow=None):
         self.regs: list[Reg] = regs
         self.stack: bytearray = stack          # Byte per stack byte, index = offset + 512
         self.spills: dict[int, Reg] = spills    # slot index (offset + 512) // 8 -> register
         self.callsite: int = callsite          # pc of the call (-1 for the main program)
         self.entry: int = entry                # first instruction of the function
+        # narrow spills of numbers: first byte index -> (size, value); those bytes are MISC
+        self.narrow: dict[int, tuple[int, Scalar]] = narrow if narrow is not None else {}
 
     @staticmethod
     def new(callsite: int, entry: int) -> Frame:
@@ -120,7 +122,7 @@ class Frame:
 
     def copy(self) -> Frame:
         return Frame(list(self.regs), bytearray(self.stack), dict(self.spills), self.callsite,
-                     self.entry)
+                     self.entry, dict(self.narrow))
 
 
 class State:
@@ -229,6 +231,10 @@ def covers(old: State, new: State) -> bool:
                 if (bo == Byte.SPILL and bn == Byte.MISC and fo.spills[i // 8].type == T.SCALAR
                         and fo.spills[i // 8].val.is_unknown and not fo.spills[i // 8].id):
                     continue
+                return False
+        for k, (m, vo) in fo.narrow.items():
+            got = fn.narrow.get(k)
+            if got is None or got[0] != m or not vo.contains(got[1]):
                 return False
         for slot, ro in fo.spills.items():
             rn = fn.spills.get(slot)
