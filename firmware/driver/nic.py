@@ -42,7 +42,7 @@ __all__ = ["Nic", "NicInfo", "NicError", "VerifierRejected", "NotSupportedByDevi
            "ProgramTooLarge", "CounterMismatch", "Counters", "LastFrame", "LoadedProgram",
            "Translation", "Map", "verify_program", "translate", "device_features",
            "XDP1_FEATURES", "DISPOSITION_COUNTERS", "DISCARD_COUNTERS", "FrameOutcome",
-           "run_sync", "check_maps"]
+           "run_sync", "check_maps", "check_size"]
 
 # The helpers the XDP1 datapath implements (Ref: docs/datapath.md "Packet helpers" and
 # hw/xdp/misc.py); it has no map unit and no trace path yet.  The register map has no
@@ -221,6 +221,16 @@ def _map_label(spec) -> str:
     return f"map '{spec.name}' ({kind})"
 
 
+def check_size(image, imem_slots: int) -> None:
+    """Refuse an empty program or one with more slots than the instruction memory."""
+    slots = len(image.insns)
+    if slots > imem_slots:
+        raise ProgramTooLarge(f"{image.name}: program needs {slots} instruction slots; the "
+                              f"device's instruction memory holds {imem_slots}")
+    if slots == 0:
+        raise NicError(f"{image.name}: empty program")
+
+
 def check_maps(image, features: DeviceFeatures) -> None:
     """Refuse map types the device does not offer, as the kernel does for offload."""
     for spec in image.maps:
@@ -238,12 +248,7 @@ def translate(image, features: DeviceFeatures, imem_slots: int,
     device creates them in).  Raises :class:`ProgramTooLarge` or :class:`NotSupportedByDevice`
     naming the instruction index.
     """
-    slots = len(image.insns)
-    if slots > imem_slots:
-        raise ProgramTooLarge(f"{image.name}: program needs {slots} instruction slots; the "
-                              f"device's instruction memory holds {imem_slots}")
-    if slots == 0:
-        raise NicError(f"{image.name}: empty program")
+    check_size(image, imem_slots)
     check_maps(image, features)
     map_ids = list(range(len(image.maps))) if map_ids is None else list(map_ids)
     out: list[Insn] = []
@@ -322,7 +327,11 @@ class Map:
     async def update(self, key: bytes, value: bytes, flags: int = 0) -> None:
         """Store ``value`` under ``key``; NicError with the errno name when the map refuses."""
         key = self._check("key", key, self.spec.key_size)
-        result = await self._port().update(self.map_id, key, bytes(value), flags)
+        value = bytes(value)
+        per_cpu = self.spec.type in (MapType.PERCPU_ARRAY, MapType.PERCPU_HASH)
+        if not (per_cpu and value and len(value) % self.spec.value_size == 0):
+            value = self._check("value", value, self.spec.value_size)
+        result = await self._port().update(self.map_id, key, value, flags)
         if result:
             raise NicError(f"map '{self.name}': update of key {key.hex()} failed: "
                            f"{_errno_name(result)}")
@@ -410,6 +419,10 @@ class Nic:
     async def prepare(self, image, *, verify: bool = True) -> tuple[Translation, list[str]]:
         """Verify and translate without touching the device (what ``load`` writes)."""
         info = await self._info()
+        # The kernel's order: size (BPF_MAXINSNS) and map creation fail before the verifier
+        # runs; helpers are the offload verifier's concern, checked in translate.
+        check_size(image, info.imem_slots)
+        check_maps(image, info.features)
         log = verify_program(image).log if verify else []
         return translate(image, info.features, info.imem_slots), log
 
