@@ -285,3 +285,15 @@ def test_signed_comparison_of_a_pointer_with_a_number():
     result = verify(assemble("jslt %r1, 0, +1\nmov %r0, 0\nmov %r0, 1\nexit"))
     assert (result.error_pc, result.error) == (
         0, "R1 signed comparison of pointer ctx with a number prohibited")
+
+
+def test_32bit_pointer_difference_is_the_low_half():
+    """``w1 = data_end - data`` (clang -mcpu=v3) is a number; 32-bit adds to pointers are not."""
+    src = ("ldxw %r2, [%r1]\nldxw %r3, [%r1+4]\nsub32 %r3, %r2\njgt32 %r3, 0xffff, +1\n"
+           "mov %r0, 0\nexit")
+    result = verify(assemble(src), log_level=2)
+    assert result.accepted
+    assert "4: R1=ctx R2=pkt R3=scalar(smin=0,smax=65535,umin=0,umax=65535,var_off=(0x0; " \
+           "0xffff)) R10=fp" in result.log       # the jump to 5 is never taken
+    result = verify(assemble("ldxw %r2, [%r1]\nadd32 %r2, 1\nmov %r0, 0\nexit"))
+    assert (result.error_pc, result.error) == (1, "R2 32-bit pointer arithmetic prohibited")

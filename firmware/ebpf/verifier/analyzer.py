@@ -281,6 +281,10 @@ class Analyzer:
                  src: Reg) -> Reg:
         d, s = insn.dst, insn.src
         if not is64:
+            if op == AluOp.SUB and dst.is_ptr and src.is_ptr:
+                # clang -mcpu=v3 computes data_end - data in 32 bits: the low half of the
+                # 64-bit distance (the kernel, for root, makes it an unknown number)
+                return _scalar(self._ptr_diff(state, d, dst, s, src).low32())
             self.fail(f"R{d} 32-bit pointer arithmetic prohibited")
         if op == AluOp.ADD:
             if dst.type == T.SCALAR:               # scalar + pointer: commute
