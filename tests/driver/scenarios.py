@@ -228,7 +228,8 @@ async def _replace_under_traffic(nic, drop_when_busy: bool, count: int = 24):
         if nic.transport.received("port0") >= 3:
             break
         await nic.transport.wait(1)
-    assert nic.transport.pending() > count // 2
+    if not drop_when_busy:      # (with it, back-to-back frames that find the engine busy
+        assert nic.transport.pending() > count // 2     # are dropped, so the queue empties)
     loaded = await nic.load(new, drop_when_busy=drop_when_busy)
     assert loaded.replaced
     # More traffic after the swap (with drop_when_busy the held frames may all be dropped).
