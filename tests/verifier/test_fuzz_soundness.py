@@ -131,3 +131,27 @@ def test_accepted_random_programs_never_trap(case):
 @given(programs())
 def test_accepted_random_programs_never_trap_long(case):
     _check(*case)
+
+
+@st.composite
+def raw_programs(draw):
+    """Byte strings that are mostly well-formed instructions: real opcodes, random fields."""
+    words = []
+    for _ in range(draw(st.integers(1, 12))):
+        if draw(st.booleans()):
+            op = draw(st.sampled_from(isa.OPCODES)).opcode
+        else:
+            op = draw(st.integers(0, 255))
+        regs = draw(st.integers(0, 255))
+        off = draw(st.integers(-4, 12))
+        imm = draw(st.one_of(st.integers(-8, 64), st.integers(-(1 << 31), (1 << 31) - 1)))
+        words.append(bytes([op, regs]) + off.to_bytes(2, "little", signed=True)
+                     + imm.to_bytes(4, "little", signed=True))
+    return b"".join(words)
+
+
+@settings(max_examples=500, **_BASE)
+@given(raw_programs())
+def test_any_bytecode_gets_a_verdict_not_an_exception(code):
+    result = verify(code, max_insns=20_000)
+    assert result.accepted or (result.error and result.log[-1].startswith("processed "))
