@@ -16,6 +16,7 @@ import importlib
 import json
 import os
 import pathlib
+import sys
 import tempfile
 import time
 import traceback
@@ -104,6 +105,9 @@ async def driver_session(dut):
     from sim.nic_bench import TB
     from firmware.driver.nic import Nic
     job = json.loads(pathlib.Path(os.environ["XDPNIC_DRIVER_JOB"]).read_text())
+    # The scenarios may live outside the installed packages (tests/): import from the root.
+    if job["root"] not in sys.path:
+        sys.path.insert(0, job["root"])
     module = importlib.import_module(job["module"])
     tb = TB(dut, job["ports"], job.get("seed", 1))
     outcomes = {}
@@ -134,7 +138,7 @@ def run_scenarios(module: str, scenarios: list[str], *, ports: int = 2, data_wid
         tmp = pathlib.Path(tmp)
         job, out = tmp / "job.json", tmp / "results.json"
         job.write_text(json.dumps({"module": module, "scenarios": scenarios, "ports": ports,
-                                   "seed": seed}))
+                                   "seed": seed, "root": str(PROJECT_ROOT)}))
         env = {"XDPNIC_DRIVER_JOB": str(job), "XDPNIC_DRIVER_RESULTS": str(out),
                "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT),
                                               os.environ.get("PYTHONPATH", "")]),
@@ -149,6 +153,10 @@ def run_scenarios(module: str, scenarios: list[str], *, ports: int = 2, data_wid
             raise NicError(f"{sim} simulation failed: {_tail(log)}") from exc
         if not out.exists():
             raise TransportError(f"{sim} driver session wrote no results: {_tail(log)}")
-        return json.loads(out.read_text())
+        outcomes = json.loads(out.read_text())
+    missing = [name for name in scenarios if name not in outcomes]
+    if missing:
+        raise TransportError(f"{sim} driver session ran no outcome for {', '.join(missing)}")
+    return outcomes
 
 

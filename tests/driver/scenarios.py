@@ -7,6 +7,7 @@ scenario asserts the exact outcome for what ``nic.info.features`` says it offers
 runs like the model, or is refused with the kernel-offload message.
 """
 
+import pathlib
 import struct
 
 from firmware.driver.nic import (CounterMismatch, NicError, NotSupportedByDevice,
@@ -21,7 +22,7 @@ from firmware.ebpf.xdp import Disposition, run_frame
 from firmware.program import ProgramImage, load_program
 from hw import regs
 
-from tests.conftest import PROJECT_ROOT
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 
 SCENARIOS = ["identify", "frames_one_by_one", "frames_back_to_back", "budget_trap",
              "atomic_replace_under_traffic", "atomic_replace_drop_when_busy",
