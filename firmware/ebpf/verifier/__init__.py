@@ -87,7 +87,8 @@ def memory_entry_state(size: int, platform: Platform = CONFORMANCE) -> State:
 
 def verify(insns, program_type: str = "xdp", maps=None, platform: Platform | None = None,
            entry_state=None, *, allow_division_by_zero: bool = True,
-           max_insns: int = COMPLEXITY_LIMIT, log_level: int = 1) -> VerifierResult:
+           max_insns: int = COMPLEXITY_LIMIT, log_level: int = 1,
+           linux_compat: bool = True) -> VerifierResult:
     """Verify a program.
 
     Parameters
@@ -111,6 +112,10 @@ def verify(insns, program_type: str = "xdp", maps=None, platform: Platform | Non
     log_level : int
         1: the failing instruction, registers and reason (or the totals); 2: also every
         instruction processed, with the registers before it, as the kernel's level 2.
+    linux_compat : bool
+        Also refuse what Linux refuses although RFC 9669 defines it and it is safe on the NIC
+        (division by the immediate 0, immediate shifts outside 0..width-1), so that accepted
+        programs load in the kernel too.  False judges safety alone.
     """
     platform = platform or XDPNIC
     context = platform.contexts.get(program_type)
@@ -119,7 +124,7 @@ def verify(insns, program_type: str = "xdp", maps=None, platform: Platform | Non
     prog = None
     try:
         prog = decode(insns)
-        check_fields(prog, platform, program_type, maps)
+        check_fields(prog, platform, program_type, maps, linux_compat)
         cfg = build_cfg(prog)
         if entry_state is None:
             if program_type == "xdp":

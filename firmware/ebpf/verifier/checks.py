@@ -136,8 +136,12 @@ def _writes_dst(insn: Insn) -> bool:
     return cls in (Cls.ALU, Cls.ALU64, Cls.LDX) or insn.spec.fmt == Fmt.LDDW
 
 
-def check_fields(insns: list[Insn], platform: Platform, program_type: str, maps) -> None:
-    """Layer 2: per-instruction checks that need no state (kernel ``do_check`` preamble)."""
+def check_fields(insns: list[Insn], platform: Platform, program_type: str, maps,
+                 linux_compat: bool = True) -> None:
+    """Layer 2: per-instruction checks that need no state (kernel ``do_check`` preamble).
+
+    ``linux_compat`` adds the kernel's refusals of instructions RFC 9669 defines (division by
+    the immediate 0, immediate shifts outside 0..width-1)."""
     skip = False
     for pc, insn in enumerate(insns):
         if skip:
@@ -162,7 +166,7 @@ def check_fields(insns: list[Insn], platform: Platform, program_type: str, maps)
         # immediate outside 0..width-1.  RFC 9669 (and isa.alu, the model, the NIC) define
         # both, so such a program is not unsafe here; but Linux refuses to load it, and a
         # program xdpnic accepts should load in the kernel too.
-        if spec.cls in (Cls.ALU, Cls.ALU64) and not spec.src_is_reg:
+        if linux_compat and spec.cls in (Cls.ALU, Cls.ALU64) and not spec.src_is_reg:
             op = spec.alu_op
             bits = 64 if spec.is64 else 32
             if op in (AluOp.DIV, AluOp.MOD) and insn.imm == 0:
