@@ -15,6 +15,8 @@ COMMAND_MODULES = [
     "firmware.commands.run",
     "firmware.commands.demo",
     "firmware.commands.verify",
+    "firmware.commands.load",
+    "firmware.commands.maps",
 ]
 
 

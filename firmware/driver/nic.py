@@ -218,7 +218,7 @@ def verify_program(image, *, log_level: int = 1):
 
 def _map_label(spec) -> str:
     kind = "global data" if spec.is_global_data else f"section {spec.section}"
-    return f"map '{spec.name}' ({kind})"
+    return f"map '{spec.name}', {kind}"
 
 
 def check_size(image, imem_slots: int) -> None:

@@ -289,7 +289,7 @@ async def map_type_refused(nic):
         await nic.load(image)
     except NotSupportedByDevice as exc:
         assert str(exc) == ("tail_calls: map type PROG_ARRAY not supported by device "
-                            "(map 'jmp_table' (section .maps))"), exc
+                            "(map 'jmp_table', section .maps)"), exc
     else:
         raise AssertionError("a PROG_ARRAY map was accepted")
     assert not await nic.enabled()
@@ -398,7 +398,7 @@ async def maps_from_the_host(nic):
             await nic.load(image)
         except NotSupportedByDevice as exc:
             assert str(exc) == ("count_maps: map type ARRAY not supported by device "
-                                "(map 'counts' (section .maps))"), exc
+                                "(map 'counts', section .maps)"), exc
         else:
             raise AssertionError("maps accepted by a device without a map unit")
         return
