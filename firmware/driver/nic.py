@@ -33,7 +33,7 @@ from hw import regs
 
 from ..ebpf import isa
 from ..ebpf.helpers import HelperId
-from ..ebpf.isa import CallKind, Cls, Fmt, Insn, JmpOp, Pseudo
+from ..ebpf.isa import CallKind, Cls, Insn, JmpOp, Pseudo
 from ..ebpf.machine import TrapCause
 from ..ebpf.maps import MapType
 from .transport import DeviceFeatures, Transport, TransportError, egress_names
