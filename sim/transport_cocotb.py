@@ -62,20 +62,19 @@ class CocotbTransport(Transport):
         source = self.tb.sources[p]
         while True:
             frame, error = await self.queues[p].get()
-            self.busy[p] = True
             if frame:
-                await source.send(AxiStreamFrame(frame, tuser=1 if error else 0))
-            else:
-                # cocotbext-axi cannot send a zero-length frame; the bench drives it by hand
-                await send_empty(self.dut, source, p, error)
+                # into the source's (unbounded) queue at once: pending() stays exact
+                source.send_nowait(AxiStreamFrame(frame, tuser=1 if error else 0))
+                continue
+            # cocotbext-axi cannot send a zero-length frame; the bench drives it by hand
+            self.busy[p] = True
+            await send_empty(self.dut, source, p, error)
             self.busy[p] = False
 
     def pending(self) -> int:
-        total = 0
-        for p, source in enumerate(self.tb.sources):
-            total += self.queues[p].qsize() + self.busy[p] + source.count()
-            total += 0 if source.idle() else 1
-        return total
+        """Frames not yet taken in whole: queued here, in a source's queue, or on the wire."""
+        return sum(self.queues[p].qsize() + self.busy[p] + source.count() + int(source.active)
+                   for p, source in enumerate(self.tb.sources))
 
     async def receive(self, egress: str, timeout: int = 10_000) -> bytes | None:
         if egress not in self.tb.sinks:
