@@ -17,6 +17,7 @@ from firmware.ebpf.helpers import HelperId
 from firmware.ebpf.isa import MASK32
 from firmware.ebpf.machine import TrapCause
 from firmware.ebpf.maps import MapSpec, MapType
+from firmware.ebpf.model_helpers import EngineState
 from firmware.ebpf.model_maps import MapSet
 from firmware.ebpf.xdp import Disposition, run_frame
 from firmware.program import ProgramImage, load_program
@@ -27,7 +28,7 @@ PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 SCENARIOS = ["identify", "frames_one_by_one", "frames_back_to_back", "budget_trap",
              "frames_on_both_ports", "atomic_replace_under_traffic", "atomic_replace_drop_when_busy",
              "too_large_refused", "map_type_refused", "verifier_rejection_refused",
-             "helpers_the_device_may_lack", "maps_from_the_host"]
+             "helpers_the_device_may_lack", "maps_from_the_host", "firmware_programs"]
 
 # Longer runs (@pytest.mark.slow), also with random pauses on the streams.
 SLOW_SCENARIOS = ["many_frames_both_ports", "frames_back_to_back", "atomic_replace_under_traffic",
@@ -497,3 +498,89 @@ async def counters_mismatch_detected(nic):
         assert str(exc).startswith("port 0: RX_FRAMES 3 != DROP 1 + ABORTED 0 + PASS 1")
     else:
         raise AssertionError("a lost frame went unnoticed")
+
+
+# --- every firmware program (clang objects) ---
+
+FIRMWARE = sorted(p.stem for p in (PROJECT_ROOT / "firmware" / "progs").glob("*.c"))
+_CALL = 0x85        # JMP | CALL (isa.Cls.JMP | isa.JmpOp.CALL)
+_OBJECTS: dict[str, pathlib.Path] = {}
+
+
+def firmware_image(name: str) -> ProgramImage:
+    """firmware/progs/<name>.c compiled with clang (once per process) and loaded."""
+    from firmware.build import find_clang
+    from firmware.progs.build import build_program
+    if name not in _OBJECTS:
+        if find_clang() is None:
+            raise RuntimeError("clang is not installed (scripts/setup.sh installs it)")
+        import tempfile
+        _OBJECTS[name] = build_program(name, tempfile.mkdtemp(prefix="xdpnic-driver-"))
+    return load_program(_OBJECTS[name])
+
+
+def firmware_traffic(limit: int | None = None) -> list[bytes]:
+    from tests.firmware.packets import mixed_traffic
+    frames = mixed_traffic()
+    return frames[:limit] if limit else frames
+
+
+def expected_refusal(image, features) -> str | None:
+    """What a device offering ``features`` must say about ``image`` (None: it loads),
+    worked out from the program itself."""
+    from firmware.ebpf.verifier.platform import HELPERS
+    for spec in image.maps:
+        if spec.type not in features.map_types:
+            kind = "global data" if spec.is_global_data else f"section {spec.section}"
+            return (f"{image.name}: map type {MapType(spec.type).name} not supported by "
+                    f"device (map '{spec.name}', {kind})")
+    for pc, insn in enumerate(image.insns):
+        if insn.opcode == _CALL and insn.src == 0 and insn.imm not in features.helpers:
+            return (f"{image.name}: insn {pc}: helper {HELPERS[insn.imm].name} (id "
+                    f"{insn.imm}) not supported by device")
+    return None
+
+
+async def run_and_compare(nic, image, frames) -> None:
+    await nic.load(image, clear_counters=True)
+    maps = MapSet(image.maps) if image.maps else None
+    engine = EngineState()
+    results = []
+    for index, frame in enumerate(frames):
+        want = run_frame(image.insns, frame, maps=maps, engine=engine)
+        results.append(want)
+        got = await nic.run(frame)
+        if want.disposition == Disposition.DISCARD:
+            assert got.counter == want.reason.replace("-", "_"), index
+            continue
+        assert _COUNTER_OF[got.counter] == want.disposition, (index, got.counter, want.reason)
+        assert (got.egress, got.output) == expected_output(want), index
+        assert (got.last.r0, got.last.insns, got.last.trap) == \
+            (want.r0 & 0xFFFFFFFF, want.insn_count, want.trap), index
+    await assert_counters(nic, tally(results))
+    for spec in image.maps:
+        m = maps.by_name(spec.name)
+        want = [(bytes.fromhex(e["key"]), bytes.fromhex(e["value"])) for e in m.dump()["entries"]]
+        assert await nic.maps[spec.name].items() == want, spec.name
+
+
+
+async def firmware_programs(nic, limit: int = 6):
+    """Each firmware program: runs and matches the model (outcomes, bytes, counters, maps),
+    or -- on a device without its map types or helpers -- is refused naming exactly them."""
+    info = await nic.identify()
+    ran = []
+    for name in FIRMWARE:
+        image = firmware_image(name)
+        refusal = expected_refusal(image, info.features)
+        if refusal is None:
+            await run_and_compare(nic, image, firmware_traffic(limit))
+            ran.append(name)
+            continue
+        try:
+            await nic.load(image)
+        except NotSupportedByDevice as exc:
+            assert str(exc) == refusal, (str(exc), refusal)
+        else:
+            raise AssertionError(f"{name} loaded; expected: {refusal}")
+    assert {"xdp_drop", "xdp_pass", "xdp_tx"} <= set(ran), ran
