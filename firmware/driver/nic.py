@@ -432,6 +432,8 @@ class Nic:
         """Verify, translate, write and attach ``image`` (a ``ProgramImage``), replacing the
         running program atomically.  ``budget``: instructions per frame (default: the
         register's reset value)."""
+        if budget is not None and not 1 <= budget <= _MASK32:
+            raise NicError(f"budget {budget} outside 1..{_MASK32}")
         info = await self._info()
         translation, log = await self.prepare(image, verify=verify)
         port = self.transport.map_port()
@@ -446,7 +448,6 @@ class Nic:
             if map_ids != translation.map_ids:
                 translation = translate(image, info.features, info.imem_slots, map_ids)
         replaced = self.program is not None
-        writes = 0
         ctrl_off = 1 << regs.CTRL.DROP_WHEN_BUSY if drop_when_busy else 0
         await self.write("CTRL", ctrl_off)
         await self.wait_status_idle(idle_timeout)
@@ -454,11 +455,8 @@ class Nic:
         for index, word in enumerate(translation.words):
             await self.transport.write(base + 8 * index, word & _MASK32)
             await self.transport.write(base + 8 * index + 4, word >> 32)
-        writes = 2 * len(translation.words) + 3
+        writes = 2 * len(translation.words) + 4      # CTRL, the slots, PROG_LEN, BUDGET, CTRL
         await self.write("PROG_LEN", len(translation.words))
-        if budget is not None:
-            if not 1 <= budget <= _MASK32:
-                raise NicError(f"budget {budget} outside 1..{_MASK32}")
         await self.write("BUDGET", budget if budget is not None
                          else regs.register("BUDGET").reset)
         ctrl = 1 << regs.CTRL.ENABLE | ctrl_off

@@ -30,7 +30,7 @@ def test_load_demo_on_model_writes_every_slot(capsys, tmp_path):
     assert report["status"] == "loaded"
     assert report["registers"] == {"CTRL": 1, "STATUS": 1, "PROG_LEN": len(insns),
                                    "BUDGET": 1_000_000}
-    assert report["bus_writes"] == 2 * len(insns) + 3
+    assert report["bus_writes"] == 2 * len(insns) + 4
     assert [row["word"] for row in report["image"]] == [
         isa.encode_program(insns)[8 * i:8 * i + 8][::-1].hex() for i in range(len(insns))]
     assert report["image"][0]["text"] == "ldxw %r2, [%r1]"
