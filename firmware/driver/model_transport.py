@@ -17,9 +17,11 @@ as the hardware does.  Differences from the RTL, all timing: ``LAST_CYCLES`` rea
 has no clock), and an enabled model never finds its engine busy, so ``drop_when_busy`` drops
 frames only while the NIC is disabled.
 
-The model offers what the golden model offers: every helper of ``helpers.HelperId``, the map
-types of ``model_maps.MODEL_MAP_TYPES`` and ``bpf_trace_printk`` output -- the NIC as the maps
-issue will make it.
+By default the model offers what the golden model offers: every helper of
+``helpers.HelperId``, the map types of ``model_maps.MODEL_MAP_TYPES`` and ``bpf_trace_printk``
+output -- the NIC as the maps issue will make it.  ``features=nic.XDP1_FEATURES`` makes it
+claim only what the RTL offers today (no maps, no trace), so the driver refuses the same
+programs it refuses on the RTL.
 """
 
 import collections
@@ -100,12 +102,14 @@ class ModelTransport(Transport):
     """A NIC with ``ports`` ports, ``data_width``-bit streams and ``imem_depth`` slots,
     on the golden model (see the module docstring for its register and timing semantics)."""
 
-    def __init__(self, ports: int = 2, data_width: int = 64, imem_depth: int = 4096):
+    def __init__(self, ports: int = 2, data_width: int = 64, imem_depth: int = 4096,
+                 features: DeviceFeatures = MODEL_FEATURES):
         if not 1 <= ports <= regs.MAX_PORTS:
             raise ValueError(f"ports must be 1..{regs.MAX_PORTS}, not {ports!r}")
         self.ports = ports
         self.data_width = data_width
         self.imem_depth = imem_depth
+        self._features = features
         self.offsets = regs.offsets(ports)
         self._names = {offset: name for name, offset in self.offsets.items()}
         self.rw = {r.name: r.reset for r in regs.REGISTERS if r.access == "rw"}
@@ -240,13 +244,15 @@ class ModelTransport(Transport):
             self._count(f"PORT{result.egress_port}_EGRESS_FRAMES")
 
     # --- what only the model has ---
-    def map_port(self) -> MapPort:
-        return ModelMapPort(self)
+    def map_port(self) -> MapPort | None:
+        return ModelMapPort(self) if self._features.map_types else None
 
     def features(self) -> DeviceFeatures:
-        return MODEL_FEATURES
+        return self._features
 
-    def trace_output(self) -> list[str]:
+    def trace_output(self) -> list[str] | None:
+        if not self._features.trace:
+            return None
         lines = self.engine.trace[self._trace_seen:]
         self._trace_seen = len(self.engine.trace)
         return list(lines)

@@ -1,6 +1,7 @@
 """The same driver scenarios (tests/driver/scenarios.py) on the three transports.
 
-* ``model``: ``ModelTransport`` (the register map on the golden model), plain asyncio;
+* ``model``: ``ModelTransport`` (the register map on the golden model), plain asyncio; and
+  ``model_as_xdp1``, the model claiming only what the RTL offers (no maps, no trace);
 * ``amaranth``: ``hw.top.NIC`` in Amaranth's simulator, a fresh simulation per scenario;
 * ``cocotb``: the NIC's Verilog under Verilator, every scenario in ONE simulator session
   (the Verilog build is the one ``sim.nic_run.build`` caches for every cocotb test), each on a
@@ -22,8 +23,8 @@ from . import scenarios
 SCENARIOS = scenarios.SCENARIOS
 
 
-def _run_model(name):
-    asyncio.run(getattr(scenarios, name)(Nic(ModelTransport())))
+def _run_model(name, **options):
+    asyncio.run(getattr(scenarios, name)(Nic(ModelTransport(**options))))
 
 
 def _run_amaranth(name, **pauses):
@@ -34,6 +35,13 @@ def _run_amaranth(name, **pauses):
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_model(name):
     _run_model(name)
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_model_as_xdp1(name):
+    """The model claiming only the RTL's features: the same refusals as on the RTL."""
+    from firmware.driver.nic import XDP1_FEATURES
+    _run_model(name, features=XDP1_FEATURES)
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
