@@ -12,7 +12,7 @@ Timing: load in one row 3 cycles from request to response, two rows 4; store in 
 two rows 4.
 """
 
-from amaranth.hdl import Module, Signal, Cat, Mux, Const
+from amaranth.hdl import Module, Signal, Cat, Const
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 

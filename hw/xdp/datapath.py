@@ -28,7 +28,7 @@ Counters (see :mod:`hw.regs`) add up per ingress port: RX_FRAMES = DROP + ABORTE
 REDIRECT + DISCARD_*.
 """
 
-from amaranth.hdl import Module, Signal, Mux, Cat, Const
+from amaranth.hdl import Module, Signal, Mux
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out, connect, flipped

@@ -12,8 +12,6 @@ import shutil
 import pytest
 
 from firmware.ebpf.machine import XDP_MAX_FRAME
-from firmware.ebpf.xdp import Disposition
-from firmware.program import load_program
 from hw import regs
 
 from . import programs

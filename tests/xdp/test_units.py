@@ -9,7 +9,7 @@ from amaranth.hdl import Module
 from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
-from firmware.ebpf import isa, machine
+from firmware.ebpf import machine
 from hw.core.decoder import Size
 from hw.xdp.access import PacketAccess
 from hw.xdp.egress import EgressReader
