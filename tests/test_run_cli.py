@@ -45,7 +45,7 @@ def test_truncated_pcap_names_the_record(tmp_path):
 
 
 def test_demo_on_the_model(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path)]) == 0
+    assert main(["demo", "--target", "model", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "result.json").read_text())
     actions = [f["action"] for f in report["frames"]]
     # ICMP reflected; UDP to port 9 dropped; UDP 53, TCP, IPv6, VLAN-tagged and IPv4 with
@@ -111,7 +111,7 @@ def test_run_rejects_a_bad_ingress_port(tmp_path, capsys):
 
 
 def test_demo_json_is_one_document_on_stdout(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--json"]) == 0
+    assert main(["demo", "--target", "model", "--out", str(tmp_path), "--json"]) == 0
     captured = capsys.readouterr()
     assert len(json.loads(captured.out)["frames"]) == 9
     assert "demo-in.pcap written" in captured.err
@@ -120,7 +120,7 @@ def test_demo_json_is_one_document_on_stdout(tmp_path, capsys):
 def test_demo_into_a_file_path_exits_2(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    assert main(["demo", "--out", str(blocker)]) == 2
+    assert main(["demo", "--target", "model", "--out", str(blocker)]) == 2
     assert capsys.readouterr().err.startswith("xdpnic demo: cannot write")
 
 

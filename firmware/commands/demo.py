@@ -14,10 +14,15 @@ def register(subparsers) -> None:
         description="Build a capture of demo traffic with scapy (ICMP, UDP, TCP, IPv6, VLAN, a "
                     "runt and an oversize frame), load firmware/progs/asm/xdp_demo.s and run "
                     "every frame through it, as `xdpnic run` does.")
-    p.add_argument("--target", default="model", choices=sorted(run.RUN_TARGETS),
-                   help="where to run it (default: model)")
+    p.add_argument("--target", default="rtl", choices=sorted(run.RUN_TARGETS),
+                   help="where to run it (default: rtl, the Verilated NIC; the first run "
+                        "builds it, which takes a few minutes)")
     p.add_argument("--out", default="out/demo", metavar="DIR",
                    help="output directory (default: out/demo)")
+    p.add_argument("--sim", choices=("verilator", "icarus"), default=None,
+                   help="RTL simulator for --target rtl (default verilator)")
+    p.add_argument("--waves", action="store_true",
+                   help="with --target rtl: write a waveform of the run")
     p.add_argument("--json", action="store_true", help="print result.json to stdout")
     p.add_argument("--trace", action="store_true", help="write trace.txt as well")
     p.set_defaults(func=main)
@@ -44,5 +49,5 @@ def main(args) -> int:
     run_args = argparse.Namespace(
         program=str(DEMO_PROGRAM), pcap=str(capture), out=str(out), target=args.target,
         section=None, ports=2, ingress_port=0, budget=run.machine.DEFAULT_INSN_BUDGET,
-        trace=args.trace, json=args.json)
+        trace=args.trace, json=args.json, sim=args.sim, waves=args.waves)
     return run.main(run_args)

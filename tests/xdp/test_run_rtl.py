@@ -25,7 +25,7 @@ def have_verilator():
 
 
 def test_demo_on_rtl_gives_the_models_records_and_pcaps(tmp_path, have_verilator, capsys):
-    assert cli.main(["demo", "--out", str(tmp_path / "model")]) == 0
+    assert cli.main(["demo", "--target", "model", "--out", str(tmp_path / "model")]) == 0
     assert cli.main(["demo", "--target", "rtl", "--out", str(tmp_path / "rtl")]) == 0
     out = capsys.readouterr().out
     assert "on rtl" in out
