@@ -55,7 +55,8 @@ def _build_root() -> pathlib.Path:
 
 
 def _key(ports: int, data_width: int, sim: str, waves: bool) -> str:
-    h = hashlib.sha256(f"{ports}/{data_width}/{sim}/{waves}".encode())
+    # (icarus: the Verilog also passes through _icarus_comb_kick, version 1)
+    h = hashlib.sha256(f"{ports}/{data_width}/{sim}/{waves}/kick1".encode())
     for pattern in _SOURCES:
         for path in sorted(PROJECT_ROOT.glob(pattern)):
             h.update(str(path.relative_to(PROJECT_ROOT)).encode())
@@ -85,6 +86,21 @@ def verilog_text(ports: int = 2, data_width: int = 64) -> str:
     return verilog.convert(NIC(ports, data_width), name=TOPLEVEL, emit_src=False)
 
 
+def _icarus_comb_kick(text: str) -> str:
+    """Make Icarus evaluate every ``always @*`` block once at time 0.
+
+    Yosys' Verilog gives each module a dummy register (``reg \\$auto$verilog_backend...
+    dump_module$N = 0;``) that every combinational block reads, so that a change of it runs
+    them all at start-up.  Icarus applies the declaration's initial value before those blocks
+    wait, so no change is seen, and a block whose inputs never change (``req.ready`` of a unit
+    that stays in its reset state) keeps X.  Setting the register in an ``initial #0`` instead
+    happens after the blocks wait, and runs each once.
+    """
+    import re
+    pattern = re.compile(r"reg (\\\$auto\$verilog_backend\S*dump_module\$\d+) += 0;")
+    return pattern.sub(lambda m: f"reg {m.group(1)} ;\n  initial #0 {m.group(1)} = 1'b0;", text)
+
+
 def build(ports: int = 2, data_width: int = 64, sim: str = "verilator", waves: bool = False,
           verbose: bool = False):
     """Build (or reuse) the simulator for a configuration: ``(runner, build_dir, seconds)``."""
@@ -98,7 +114,10 @@ def build(ports: int = 2, data_width: int = 64, sim: str = "verilator", waves: b
     if stamp.exists():
         return runner, build_dir, time.perf_counter() - began
     build_dir.mkdir(parents=True, exist_ok=True)
-    source.write_text(verilog_text(ports, data_width))
+    text = verilog_text(ports, data_width)
+    if sim == "icarus":
+        text = _icarus_comb_kick(text)
+    source.write_text(text)
     sources = [source]
     build_args: list[str] = []
     if sim == "verilator":
