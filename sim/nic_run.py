@@ -56,7 +56,8 @@ def _build_root() -> pathlib.Path:
 
 def _key(ports: int, data_width: int, sim: str, waves: bool) -> str:
     # (icarus: the Verilog also passes through _icarus_comb_kick, version 1)
-    h = hashlib.sha256(f"{ports}/{data_width}/{sim}/{waves}/kick1".encode())
+    h = hashlib.sha256((f"{ports}/{data_width}/{sim}/{waves}/kick1"
+                        + ("/runner-fst" if waves else "")).encode())
     for pattern in _SOURCES:
         for path in sorted(PROJECT_ROOT.glob(pattern)):
             h.update(str(path.relative_to(PROJECT_ROOT)).encode())
@@ -128,17 +129,10 @@ def build(ports: int = 2, data_width: int = 64, sim: str = "verilator", waves: b
         # variable in MAKEFLAGS overrides it as on the make command line.
         os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "")
                                    + " CFG_CXXFLAGS_PCH_I=-include").strip()
-    elif waves:
-        dump = build_dir / "xdpnic_vcd_dump.v"
-        dump.write_text(f"module xdpnic_vcd_dump();\ninitial begin\n"
-                        f"  $dumpfile(\"{build_dir / (TOPLEVEL + '.vcd')}\");\n"
-                        f"  $dumpvars(0, {TOPLEVEL});\nend\nendmodule\n")
-        sources.append(dump)
-        build_args = ["-s", "xdpnic_vcd_dump"]
     log = build_dir / "build.log"
     try:
         runner.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=build_dir,
-                     build_args=build_args, waves=waves and sim == "verilator",
+                     build_args=build_args, waves=waves,
                      timescale=("1ns", "1ps"), verbose=verbose, log_file=log)
     except (SystemExit, RuntimeError) as exc:
         raise NicError(f"{sim} build of {source} failed; see {log}") from exc
@@ -179,7 +173,7 @@ def run_nic(insns, frames, *, ports: int = 2, data_width: int = 64, ingress_port
             runner.test(test_module="sim.nic_bench", hdl_toplevel=TOPLEVEL, build_dir=build_dir,
                         hdl_toplevel_lang="verilog",
                         test_dir=build_dir if waves else tmp, extra_env=env,
-                        waves=waves and sim == "verilator", test_args=test_args,
+                        waves=waves, test_args=test_args,
                         results_xml=str(tmp / "results.xml"), verbose=verbose, log_file=log)
         except (SystemExit, RuntimeError) as exc:
             raise NicError(f"{sim} simulation failed: {_tail(log)}") from exc
@@ -194,7 +188,7 @@ def run_nic(insns, frames, *, ports: int = 2, data_width: int = 64, ingress_port
     results = match_outputs(data["verdicts"], outputs)
     waves_file = None
     if waves:
-        waves_file = str(build_dir / f"{TOPLEVEL}.{'fst' if sim == 'verilator' else 'vcd'}")
+        waves_file = str(build_dir / f"{TOPLEVEL}.fst")     # FST from either simulator
     return NicRun(results, data["counters"], data["wall_seconds"], data["clock_cycles"],
                   build_seconds, str(build_dir), waves_file)
 

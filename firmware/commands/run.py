@@ -65,7 +65,7 @@ def register(subparsers) -> None:
     p.add_argument("--sim", choices=("verilator", "icarus"), default=None,
                    help="RTL simulator for --target rtl (default verilator)")
     p.add_argument("--waves", action="store_true",
-                   help="--target rtl: dump waveforms (FST for Verilator, VCD for Icarus)")
+                   help="--target rtl: dump waveforms (an FST file; its path is in result.json)")
     p.add_argument("--json", action="store_true", help="print result.json to stdout")
     p.set_defaults(func=main)
 
