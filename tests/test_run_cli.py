@@ -145,3 +145,23 @@ def test_run_rejects_a_budget_below_one(tmp_path, capsys):
     assert main(["run", str(prog), "--pcap", str(pcap), "--out", str(tmp_path),
                  "--budget", "0"]) == 2
     assert "--budget must be at least 1, not 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--ports", "1"], "--ports must be 2..16 (the NIC's range), not 1"),
+    (["--ports", "17"], "--ports must be 2..16 (the NIC's range), not 17"),
+    (["--target", "rtl", "--trace"], "--trace traces the golden model only"),
+])
+def test_run_refuses_what_the_nic_cannot_do(tmp_path, capsys, extra, message):
+    prog = tmp_path / "p.s"
+    prog.write_text("mov %r0, 2\nexit\n")
+    pcap = write_pcap(tmp_path / "in.pcap", [bytes(60)])
+    assert main(["run", str(prog), "--pcap", str(pcap), "--out", str(tmp_path)] + extra) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_asm_of_a_binary_file_says_so(tmp_path, capsys):
+    blob = tmp_path / "x.o"
+    blob.write_bytes(b"\x7fELF\xf7\xff\x00")
+    assert main(["asm", str(blob)]) == 2
+    assert "binary file, expected assembly text" in capsys.readouterr().err

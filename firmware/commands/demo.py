@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     p.add_argument("--waves", action="store_true",
                    help="with --target rtl: write a waveform of the run")
     p.add_argument("--json", action="store_true", help="print result.json to stdout")
-    p.add_argument("--trace", action="store_true", help="write trace.txt as well")
+    p.add_argument("--trace", action="store_true", help="write trace.txt as well (with --target model)")
     p.set_defaults(func=main)
 
 

@@ -166,8 +166,10 @@ def _run_asm(args) -> int:
     except AsmError as exc:
         print(f"xdpnic asm: error: {exc}", file=sys.stderr)
         return 1
-    except (OSError, UnicodeDecodeError) as exc:
-        return _fail("asm", f"{name}: {exc}")
+    except UnicodeDecodeError:
+        return _fail("asm", f"{name}: binary file, expected assembly text")
+    except OSError as exc:
+        return _fail("asm", f"{name}: {exc.strerror}")
     code = isa.encode_program(insns)
     if args.format == "bin":
         if not args.output:

@@ -45,8 +45,10 @@ def read_maps(path: str | pathlib.Path) -> list[dict]:
     except FileNotFoundError:
         raise MapsError(f"{path}: no such file (give the output directory of 'xdpnic run' "
                         "or its result.json)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MapsError(f"{path}: cannot read: {exc}") from None
+    except UnicodeDecodeError:
+        raise MapsError(f"{path}: binary file, not a result.json of 'xdpnic run'") from None
+    except OSError as exc:
+        raise MapsError(f"{path}: cannot read: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
         raise MapsError(f"{path}: not JSON (line {exc.lineno}: {exc.msg})") from None
     if not isinstance(report, dict) or "frames" not in report or "counters" not in report:

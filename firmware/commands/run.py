@@ -6,6 +6,8 @@ import pathlib
 import sys
 from collections import Counter
 
+from hw.regs import MAX_PORTS
+
 from ..ebpf import machine
 from ..ebpf.model_helpers import EngineState
 from ..ebpf.model_maps import MapError, MapSet
@@ -61,7 +63,7 @@ def register(subparsers) -> None:
     p.add_argument("--budget", type=int, default=machine.DEFAULT_INSN_BUDGET,
                    help="instruction budget per frame")
     p.add_argument("--trace", action="store_true",
-                   help="write trace.txt: every instruction executed, per frame")
+                   help="write trace.txt: every instruction executed, per frame (model target)")
     p.add_argument("--sim", choices=("verilator", "icarus"), default=None,
                    help="RTL simulator for --target rtl (default verilator)")
     p.add_argument("--waves", action="store_true",
@@ -91,8 +93,14 @@ def summarize(results: list[FrameResult], ports: int) -> dict:
 
 def main(args) -> int:
     from sim.pcap import PcapError, PcapWriter, read_records
-    if args.ports < 1:
-        print(f"xdpnic run: --ports must be at least 1, not {args.ports}", file=sys.stderr)
+    if not 2 <= args.ports <= MAX_PORTS:
+        print(f"xdpnic run: --ports must be 2..{MAX_PORTS} (the NIC's range), not {args.ports}",
+              file=sys.stderr)
+        return 2
+    if args.trace and args.target != "model":
+        print(f"xdpnic run: --trace traces the golden model only; use --target model (the "
+              f"RTL's per-instruction trace is in sim.driver, not yet on the command line)",
+              file=sys.stderr)
         return 2
     if args.budget < 1:
         print(f"xdpnic run: --budget must be at least 1, not {args.budget}", file=sys.stderr)
