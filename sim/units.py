@@ -3,7 +3,7 @@
 * :class:`ConformanceHelpers` answers the core's helper port the way the bpf_conformance
   suite expects: helper 5 ("unwind") returns r1 and stops the program when r1 is 0; every
   other id is unknown (the core traps ``UNKNOWN_HELPER``).
-* :class:`UnmappedMemory` answers every packet / map-value access with a fault (no packet and
+* ``hw.xdp.misc.NoMaps`` answers every packet / map-value access with a fault (no packet and
   no maps are attached), so such accesses trap ``OUT_OF_BOUNDS`` as in the golden model run
   without a packet or maps.
 * :class:`SimTop` is the core with both attached: the top level the RTL simulators run.
@@ -16,9 +16,9 @@ from amaranth.lib.wiring import In, Out
 from firmware.ebpf import machine
 from hw.core.core import Core
 from hw.core.helper import HelperRequest, HelperResponse
-from hw.core.lsu import ExtRequest, ExtResponse
+from hw.xdp.misc import NoMaps
 
-__all__ = ["ConformanceHelpers", "UnmappedMemory", "SimTop"]
+__all__ = ["ConformanceHelpers", "SimTop"]
 
 
 class ConformanceHelpers(wiring.Component):
@@ -45,24 +45,8 @@ class ConformanceHelpers(wiring.Component):
         return m
 
 
-class UnmappedMemory(wiring.Component):
-    """External-memory answerer with nothing mapped: every access faults."""
-
-    req: In(stream.Signature(ExtRequest))
-    resp: Out(stream.Signature(ExtResponse))
-
-    def elaborate(self, platform):
-        m = Module()
-        with m.If(self.resp.valid & self.resp.ready):
-            m.d.sync += self.resp.valid.eq(0)
-        m.d.comb += self.req.ready.eq(~self.resp.valid)
-        with m.If(self.req.valid & self.req.ready):
-            m.d.sync += [self.resp.valid.eq(1), self.resp.payload.fault.eq(1)]
-        return m
-
-
 class SimTop(wiring.Component):
-    """:class:`Core` with :class:`ConformanceHelpers` and :class:`UnmappedMemory` attached.
+    """:class:`Core` with :class:`ConformanceHelpers` and :class:`NoMaps` attached.
 
     Its ports are the core's host ports (same names), so one driver serves the Amaranth
     simulator and the Verilog under cocotb.
@@ -78,7 +62,7 @@ class SimTop(wiring.Component):
         m = Module()
         m.submodules.core = core = self.core
         m.submodules.helpers = helpers = ConformanceHelpers()
-        m.submodules.extmem = extmem = UnmappedMemory()
+        m.submodules.extmem = extmem = NoMaps()
         wiring.connect(m, core.helper_req, helpers.req)
         wiring.connect(m, helpers.resp, core.helper_resp)
         wiring.connect(m, core.ext_req, extmem.req)

@@ -53,8 +53,9 @@ class MiscHelpers(wiring.Component):
 
 
 class NoMaps(wiring.Component):
-    """Map-value answerer until the map unit exists: every access faults (OUT_OF_BOUNDS, as
-    the golden model with no such map)."""
+    """External-memory answerer for regions with nothing behind them: every access faults
+    (OUT_OF_BOUNDS, as in the golden model).  The NIC's map-value port until the map unit
+    exists; the conformance top's packet and map-value port."""
 
     req: In(stream.Signature(ExtRequest))
     resp: Out(stream.Signature(ExtResponse))

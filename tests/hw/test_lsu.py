@@ -13,7 +13,7 @@ from hw.core.decoder import Kind, Size
 from hw.core.lsu import LSU
 from hw.core.stack import ByteRAM, StackRAM
 
-from sim.units import UnmappedMemory
+from hw.xdp.misc import NoMaps
 
 from .simhelp import run_testbench
 
@@ -35,7 +35,7 @@ class Harness(wiring.Component):
         m.submodules.lsu = lsu = self.lsu
         m.submodules.stk = stk = StackRAM()
         m.submodules.ctx = ctx = ByteRAM(64)
-        m.submodules.ext = ext = UnmappedMemory()
+        m.submodules.ext = ext = NoMaps()
         wiring.connect(m, lsu.ext_req, ext.req)
         wiring.connect(m, ext.resp, lsu.ext_resp)
         for ram, p in ((stk, "stk"), (ctx, "ctx")):
