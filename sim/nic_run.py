@@ -8,6 +8,7 @@ one job in one simulator session (:mod:`sim.nic_bench`); :func:`run_frames` is t
 ``xdpnic run`` target (``RUN_TARGETS["rtl"]``).
 """
 
+import fcntl
 import hashlib
 import json
 import os
@@ -106,8 +107,20 @@ def build(ports: int = 2, data_width: int = 64, sim: str = "verilator", waves: b
     source = build_dir / f"{TOPLEVEL}.v"
     if stamp.exists():
         return runner, build_dir, time.perf_counter() - began
+    text = verilog_text(ports, data_width)      # refuses a bad configuration before any file
     build_dir.mkdir(parents=True, exist_ok=True)
-    text = verilog_text(ports, data_width)
+    # pytest-xdist workers may want the same build at once: the first builds, the rest wait.
+    with open(build_dir / "xdpnic.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not stamp.exists():
+                _build_locked(runner, sim, waves, verbose, text, build_dir, source, stamp)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return runner, build_dir, time.perf_counter() - began
+
+
+def _build_locked(runner, sim, waves, verbose, text, build_dir, source, stamp) -> None:
     if sim == "icarus":
         text = _icarus_comb_kick(text)
     source.write_text(text)
@@ -129,7 +142,6 @@ def build(ports: int = 2, data_width: int = 64, sim: str = "verilator", waves: b
     except (SystemExit, RuntimeError) as exc:
         raise NicError(f"{sim} build of {source} failed; see {log}") from exc
     stamp.write_text("built\n")
-    return runner, build_dir, time.perf_counter() - began
 
 
 def run_nic(insns, frames, *, ports: int = 2, data_width: int = 64, ingress_port: int = 0,

@@ -19,6 +19,7 @@ from amaranth.sim import Simulator
 
 from firmware.driver.transport import Transport, TransportError, egress_names
 from hw.top import NIC
+from .axis_amaranth import collect_frames, send_frame
 
 __all__ = ["AmaranthTransport"]
 
@@ -145,21 +146,7 @@ class AmaranthTransport(Transport):
                 frame, error = self.queues[p][0]
                 self.sending[p] = True
                 self.queues[p].popleft()
-                beats = [frame[i:i + width] for i in range(0, len(frame), width)] or [b""]
-                for i, beat in enumerate(beats):
-                    while self.in_pause and rng.random() < self.in_pause:
-                        ctx.set(port.tvalid, 0)
-                        await ctx.tick()
-                    ctx.set(port.tdata, int.from_bytes(beat, "little"))
-                    ctx.set(port.tkeep, (1 << len(beat)) - 1)
-                    ctx.set(port.tlast, i == len(beats) - 1)
-                    ctx.set(port.tuser, error)
-                    ctx.set(port.tvalid, 1)
-                    while True:
-                        *_, ready = await ctx.tick().sample(port.tready)
-                        if ready:
-                            break
-                ctx.set(port.tvalid, 0)
+                await send_frame(ctx, port, frame, error, width, rng, self.in_pause)
                 self.sending[p] = False
         return send
 
@@ -169,17 +156,7 @@ class AmaranthTransport(Transport):
         sink = self.outputs[name]
 
         async def collect(ctx):
-            current = bytearray()
-            while True:
-                ctx.set(port.tready, not (self.out_pause and rng.random() < self.out_pause))
-                *_, valid, ready, data, keep, last = await ctx.tick().sample(
-                    port.tvalid, port.tready, port.tdata, port.tkeep, port.tlast)
-                if valid and ready:
-                    raw = data.to_bytes(width, "little")
-                    current += bytes(raw[i] for i in range(width) if keep >> i & 1)
-                    if last:
-                        sink.append(bytes(current))
-                        current = bytearray()
+            await collect_frames(ctx, port, sink, width, rng, self.out_pause)
         return collect
 
     async def receive(self, egress: str, timeout: int = 10_000) -> bytes | None:

@@ -13,47 +13,14 @@ from firmware.ebpf.machine import DEFAULT_INSN_BUDGET
 from hw.xdp.verdict import decode_verdict
 from sim.driver import program_words
 from sim.nic_results import match_outputs
-
-
-def beats_of(frame: bytes, width: int) -> list[bytes]:
-    """A frame cut into beats (a zero-length frame is one empty beat)."""
-    return [frame[i:i + width] for i in range(0, len(frame), width)] or [b""]
+from sim.axis_amaranth import collect_frames as axis_collect, send_frame
 
 
 async def axis_send(ctx, port, frames, width, rng, pause=0.0):
     """Send ``frames`` (bytes, or (bytes, tuser)) with random idle cycles between beats."""
     for item in frames:
         frame, user = item if isinstance(item, tuple) else (item, False)
-        beats = beats_of(frame, width)
-        for i, beat in enumerate(beats):
-            while pause and rng.random() < pause:
-                ctx.set(port.tvalid, 0)
-                await ctx.tick()
-            ctx.set(port.tdata, int.from_bytes(beat, "little"))
-            ctx.set(port.tkeep, (1 << len(beat)) - 1)
-            ctx.set(port.tlast, i == len(beats) - 1)
-            ctx.set(port.tuser, user)
-            ctx.set(port.tvalid, 1)
-            while True:
-                *_, ready = await ctx.tick().sample(port.tready)
-                if ready:
-                    break
-    ctx.set(port.tvalid, 0)
-
-
-async def axis_collect(ctx, port, sink: list, width, rng, pause=0.0):
-    """Receive frames forever into ``sink`` with random ``tready`` pauses."""
-    current = bytearray()
-    while True:
-        ctx.set(port.tready, not (pause and rng.random() < pause))
-        *_, valid, ready, data, keep, last = await ctx.tick().sample(
-            port.tvalid, port.tready, port.tdata, port.tkeep, port.tlast)
-        if valid and ready:
-            raw = data.to_bytes(width, "little")
-            current += bytes(raw[i] for i in range(width) if keep >> i & 1)
-            if last:
-                sink.append(bytes(current))
-                current = bytearray()
+        await send_frame(ctx, port, frame, user, width, rng, pause)
 
 
 def run_datapath(insns, frames, *, ports=2, data_width=64, ingress_port=0, seed=1,
