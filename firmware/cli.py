@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "firmware.commands.verify",
     "firmware.commands.load",
     "firmware.commands.maps",
+    "firmware.commands.bench",
 ]
 
 
