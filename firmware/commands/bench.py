@@ -168,7 +168,7 @@ def table(result: dict) -> str:
             r = row["rtl"]
             if "skipped" in r:
                 cells += ["-"] * 4
-                notes.append(f"{row['label']}: rtl skipped: {r['skipped']}")
+                notes.append((row["label"], f"rtl skipped: {r['skipped']}"))
             else:
                 cells += [r["action"] or "-", _fmt(r["cycles_per_frame"], ".1f"),
                           _fmt(r["packets_per_cycle"], ".4f"), _fmt(r["mpps"], ".2f")]
@@ -179,7 +179,7 @@ def table(result: dict) -> str:
             else:
                 cells += [_fmt(k["ns_per_packet"], ".1f"), _fmt(k["mpps"], ".2f")]
                 if k.get("note"):
-                    notes.append(f"{row['label']}: kernel: {k['note']}")
+                    notes.append((row["label"], f"kernel: {k['note']}"))
         cells += [f"{row['line_rate_mpps'][f'{g}G']:.2f}" for g in LINE_RATES_GBPS]
         lines.append(cells)
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
@@ -195,8 +195,11 @@ def table(result: dict) -> str:
                     f"{result['packets']}) / {result['packets']}; Mpps at an assumed "
                     f"{result['clock_mhz']:g} MHz clock")
     text.append("line rate: Gbit/s * 1000 / ((size + 20) * 8), size with the 4-byte FCS")
-    # One note per distinct message, in order.
-    text.extend(dict.fromkeys(notes))
+    # One line per distinct message, naming the rows it applies to.
+    grouped: dict[str, list[str]] = {}
+    for label, message in notes:
+        grouped.setdefault(message, []).append(label)
+    text.extend(f"{', '.join(labels)}: {message}" for message, labels in grouped.items())
     return "\n".join(text)
 
 
