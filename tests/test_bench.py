@@ -33,6 +33,7 @@ def test_line_rate_arithmetic():
     assert round(bench.line_rate_mpps(64, 10), 6) == 14.880952
     assert round(bench.line_rate_mpps(64, 25), 6) == 37.202381
     assert round(bench.line_rate_mpps(64, 100), 6) == 148.809524
+    assert bench.line_rate_mpps(18, 10) == bench.line_rate_mpps(64, 10)    # padded on the wire
     assert round(bench.line_rate_mpps(1518, 10), 6) == round(1e4 / (1538 * 8), 6) == 0.812744
 
 
@@ -109,7 +110,8 @@ def test_kernel_column(tmp_path, capsys):
 
 
 def test_kernel_notes_frame_rewrite(tmp_path, capsys):
-    """xdp_demo reflects ICMP (MACs swapped): the output says repeated runs saw it swapped."""
+    """xdp_demo reflects ICMP (MACs swapped): the output says repeated runs saw it swapped;
+    a runt too short for the kernel's test run is skipped on its row, with the reason."""
     if _kernel_reason() is not None:
         pytest.skip(f"bpf() unavailable: {_kernel_reason()}")
     from scapy.layers.inet import ICMP, IP
@@ -120,10 +122,13 @@ def test_kernel_notes_frame_rewrite(tmp_path, capsys):
     with PcapWriter(pcap) as w:
         w.write(bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
                       / IP(src="10.0.0.1", dst="10.0.0.2") / ICMP()).ljust(60, b"\0"))
+        w.write(bytes(14))              # just an Ethernet header: the kernel runs it
+        w.write(bytes(10))              # a runt the kernel's test run refuses: the row says why
     assert main(["bench", str(DEMO), "--traffic", str(pcap), "--target", "kernel",
                  "--kernel-repeat", "100", "--out", str(tmp_path / "o")]) == 0
     text = capsys.readouterr().out
     assert "#0: kernel: the program rewrites the frame" in text
+    assert "#2: kernel skipped: frame of 10 bytes" in text
 
 
 def test_rtl_refuses_maps_per_row(tmp_path, capsys):

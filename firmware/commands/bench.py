@@ -34,8 +34,9 @@ DEFAULT_KERNEL_REPEAT = 100_000
 
 def line_rate_mpps(size: int, gbps: float) -> float:
     """Frames per microsecond (Mpps) a ``gbps`` link carries for ``size``-byte frames
-    (``size`` counts the FCS; each frame also takes 20 bytes of preamble and gap)."""
-    return gbps * 1e3 / ((size + WIRE_OVERHEAD) * 8)
+    (``size`` counts the FCS; each frame also takes 20 bytes of preamble and gap, and a
+    shorter frame is padded to 64 bytes on the wire)."""
+    return gbps * 1e3 / ((max(size, MIN_SIZE) + WIRE_OVERHEAD) * 8)
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -80,7 +81,10 @@ def rtl_cycles_per_frame(insns, frame: bytes, packets: int, sim: str = "verilato
 
 
 def _kernel_row(kernel, frame: bytes, repeat: int) -> dict:
-    once = kernel.run(frame, repeat=1)
+    try:
+        once = kernel.run(frame, repeat=1)
+    except (OSError, ValueError) as exc:      # a runt, or the kernel refusing the frame
+        return {"skipped": str(exc)}
     rewrites = bytes(once.frame) != bytes(frame)
     ns = kernel.time_per_packet(frame, repeat)
     row = {"ns_per_packet": ns, "mpps": (1e3 / ns) if ns > 0 else None, "repeat": repeat,
@@ -176,6 +180,8 @@ def table(result: dict) -> str:
             k = row["kernel"]
             if "skipped" in k:
                 cells += ["-", "-"]
+                if not result.get("kernel_skipped"):
+                    notes.append((row["label"], f"kernel skipped: {k['skipped']}"))
             else:
                 cells += [_fmt(k["ns_per_packet"], ".1f"), _fmt(k["mpps"], ".2f")]
                 if k.get("note"):
@@ -194,7 +200,8 @@ def table(result: dict) -> str:
         text.append(f"rtl: steady state (cycles for {2 * result['packets']} frames - for "
                     f"{result['packets']}) / {result['packets']}; Mpps at an assumed "
                     f"{result['clock_mhz']:g} MHz clock")
-    text.append("line rate: Gbit/s * 1000 / ((size + 20) * 8), size with the 4-byte FCS")
+    text.append("line rate: Gbit/s * 1000 / ((size + 20) * 8), size with the 4-byte FCS "
+                "(at least 64)")
     # One line per distinct message, naming the rows it applies to.
     grouped: dict[str, list[str]] = {}
     for label, message in notes:
