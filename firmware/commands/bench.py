@@ -30,6 +30,9 @@ MIN_SIZE = 64
 MAX_SIZE = 1518
 TARGETS = ("rtl", "kernel")
 DEFAULT_KERNEL_REPEAT = 100_000
+# Measured: the simulated NIC stalls 512 cycles once every 256 frames (docs/bench.md), so N a
+# multiple of 256 puts whole periods in the 2N - N difference.
+DEFAULT_PACKETS = 256
 
 
 def line_rate_mpps(size: int, gbps: float) -> float:
@@ -226,8 +229,9 @@ def register(subparsers) -> None:
     p.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
                    help="frame sizes in bytes with FCS, comma separated (default "
                         f"{','.join(map(str, DEFAULT_SIZES))})")
-    p.add_argument("--packets", type=int, default=100,
-                   help="N: the RTL runs N and 2N frames per row (default 100)")
+    p.add_argument("--packets", type=int, default=DEFAULT_PACKETS,
+                   help=f"N: the RTL runs N and 2N frames per row (default {DEFAULT_PACKETS}; "
+                        "see docs/bench.md for why a multiple of 256)")
     p.add_argument("--clock", type=float, default=DEFAULT_CLOCK_MHZ, metavar="MHZ",
                    help=f"NIC clock for the Mpps column (default {DEFAULT_CLOCK_MHZ:g}, an "
                         "assumption)")
