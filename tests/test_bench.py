@@ -100,6 +100,7 @@ def test_kernel_column(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result == json.loads((out / "result.json").read_text())
     assert [r["size"] for r in result["rows"]] == [64, 128]
+    assert result["kernel_jit"] in ("on", "on (debug)", "off (interpreter)", "unknown")
     for row in result["rows"]:
         if reason is not None:
             assert row["kernel"] == {"skipped": reason}

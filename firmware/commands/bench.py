@@ -83,6 +83,15 @@ def rtl_cycles_per_frame(insns, frame: bytes, packets: int, sim: str = "verilato
             "action": first.disposition}
 
 
+def _jit_state() -> str:
+    """``net.core.bpf_jit_enable`` as the table names it (the JIT decides what is timed)."""
+    try:
+        value = pathlib.Path("/proc/sys/net/core/bpf_jit_enable").read_text().strip()
+    except OSError:
+        return "unknown"
+    return {"0": "off (interpreter)", "1": "on", "2": "on (debug)"}.get(value, value)
+
+
 def _kernel_row(kernel, frame: bytes, repeat: int) -> dict:
     try:
         once = kernel.run(frame, repeat=1)
@@ -121,6 +130,7 @@ def bench(image, rows: list[tuple[str, bytes]], *, packets: int, clock_mhz: floa
             except (OSError, ValueError) as exc:       # KernelError is an OSError
                 kernel_skip = f"the kernel refused the program: {exc}"
         result["kernel_skipped"] = kernel_skip
+        result["kernel_jit"] = _jit_state()
     rtl_skip = None
     if "rtl" in targets and image.maps:
         rtl_skip = (f"uses {len(image.maps)} map(s); the RTL has no map unit yet")
@@ -198,7 +208,7 @@ def table(result: dict) -> str:
             text.append(f"kernel skipped: {result['kernel_skipped']}")
         else:
             text.append(f"kernel: BPF_PROG_TEST_RUN, one x86 core on this machine, "
-                        f"mean of {result['kernel_repeat']} runs")
+                        f"mean of {result['kernel_repeat']} runs, JIT {result['kernel_jit']}")
     if rtl_on:
         text.append(f"rtl: steady state (cycles for {2 * result['packets']} frames - for "
                     f"{result['packets']}) / {result['packets']}; Mpps at an assumed "
