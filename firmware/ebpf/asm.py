@@ -129,11 +129,6 @@ def _hex(value: int) -> str:
     return f"-{-value:#x}" if value < 0 else f"{value:#x}"
 
 
-def _to_signed(value: int, bits: int) -> int:
-    value &= (1 << bits) - 1
-    return value - (1 << bits) if value >> (bits - 1) else value
-
-
 @dataclass
 class _Fixup:
     index: int          # position in the output list
@@ -272,7 +267,7 @@ def _encode_fields(spec: OpSpec, line: _Line) -> tuple[Insn, tuple[str, str, int
     if fmt == Fmt.ALU_K:
         line.count(2, fmt)
         insn.dst = line.reg(0)
-        insn.imm = _to_signed(line.imm(1), 32)
+        insn.imm = isa.sign_extend(line.imm(1), 32)
     elif fmt == Fmt.ALU_X:
         line.count(2, fmt)
         insn.dst, insn.src = line.reg(0), line.reg(1)
@@ -283,7 +278,7 @@ def _encode_fields(spec: OpSpec, line: _Line) -> tuple[Insn, tuple[str, str, int
         line.count(3, fmt)
         insn.dst = line.reg(0)
         if fmt == Fmt.JMP_K:
-            insn.imm = _to_signed(line.imm(1), 32)
+            insn.imm = isa.sign_extend(line.imm(1), 32)
         else:
             insn.src = line.reg(1)
         insn.off = jump(2, "off", 16)
@@ -298,7 +293,7 @@ def _encode_fields(spec: OpSpec, line: _Line) -> tuple[Insn, tuple[str, str, int
         text = line.ops[0]
         if text.lower().startswith("helper "):
             line.ops[0] = text[7:].strip()
-        insn.imm = _to_signed(line.imm(0, what="a helper id"), 32)
+        insn.imm = isa.sign_extend(line.imm(0, what="a helper id"), 32)
     elif fmt == Fmt.CALL_LOCAL:
         line.count(1, fmt)
         rest = line.keyword(0, ("local",))
@@ -308,7 +303,7 @@ def _encode_fields(spec: OpSpec, line: _Line) -> tuple[Insn, tuple[str, str, int
             line.count(1, fmt)
         rest = line.keyword(0, ("kfunc", "runtime"))
         line.ops[0] = rest
-        insn.imm = _to_signed(line.imm(0, what="a kfunc BTF id"), 32)
+        insn.imm = isa.sign_extend(line.imm(0, what="a kfunc BTF id"), 32)
         if len(line.ops) == 2:
             insn.off = line.imm(1, S16, "a BTF fd-array index")
     elif fmt == Fmt.CALLX:
@@ -340,14 +335,14 @@ def _encode_fields(spec: OpSpec, line: _Line) -> tuple[Insn, tuple[str, str, int
                 line.ops[1] = second_text
                 second = line.imm(1, S32, "a second-slot value after '+'")
             insn.imm64 = (first & isa.MASK32) | ((second & isa.MASK32) << 32)
-        insn.imm = _to_signed(insn.imm64, 32)
+        insn.imm = isa.sign_extend(insn.imm64, 32)
     elif fmt == Fmt.LD_ABS:
         line.count(1, fmt)
-        insn.imm = _to_signed(line.imm(0), 32)
+        insn.imm = isa.sign_extend(line.imm(0), 32)
     elif fmt == Fmt.LD_IND:
         line.count(2, fmt)
         insn.src = line.reg(0)
-        insn.imm = _to_signed(line.imm(1), 32)
+        insn.imm = isa.sign_extend(line.imm(1), 32)
     elif fmt == Fmt.LDX:
         line.count(2, fmt)
         insn.dst = line.reg(0)
@@ -355,7 +350,7 @@ def _encode_fields(spec: OpSpec, line: _Line) -> tuple[Insn, tuple[str, str, int
     elif fmt == Fmt.ST:
         line.count(2, fmt)
         insn.dst, insn.off = line.mem(0)
-        insn.imm = _to_signed(line.imm(1), 32)
+        insn.imm = isa.sign_extend(line.imm(1), 32)
     elif fmt in (Fmt.STX, Fmt.ATOMIC):
         line.count(2, fmt)
         insn.dst, insn.off = line.mem(0)
@@ -380,8 +375,8 @@ def _raw_slot(line: _Line) -> Insn:
     opcode = line.imm(0, (0, 0xFF), "an opcode byte")
     dst = line.imm(1, (0, 15), "a dst register number 0-15")
     src = line.imm(2, (0, 15), "a src register number 0-15")
-    off = _to_signed(line.imm(3, (-(1 << 15), (1 << 16) - 1), "an offset"), 16)
-    imm = _to_signed(line.imm(4), 32)
+    off = isa.sign_extend(line.imm(3, (-(1 << 15), (1 << 16) - 1), "an offset"), 16)
+    imm = isa.sign_extend(line.imm(4), 32)
     return Insn(opcode, dst, src, off, imm, spec=isa.lookup(opcode, src, off, imm))
 
 
@@ -447,7 +442,7 @@ def assemble(source: str, filename: str = "<asm>", first_line: int = 1) -> list[
             first_exit = len(out)
         out.append(insn)
         if insn.imm64 is not None:
-            out.append(Insn(0, 0, 0, 0, _to_signed(insn.imm64 >> 32, 32)))
+            out.append(Insn(0, 0, 0, 0, isa.sign_extend(insn.imm64 >> 32, 32)))
 
     for fix in fixups:
         if fix.label in labels:

@@ -43,7 +43,7 @@ from elftools.elf.elffile import ELFFile
 
 from .btf import Btf, BtfError, Kind
 from .isa import Cls, CallKind, Insn, IsaError, JmpOp, Mode, Pseudo, Size, decode_program, \
-    lookup, MASK32
+    lookup, sign_extend, MASK32
 from .maps import MapFlag, MapSpec, MapType
 
 __all__ = ["LoaderError", "ProgType", "Program", "LoadedObject", "load_object", "load_bytes",
@@ -778,7 +778,7 @@ class _Loader:
             raise self.error(f"lddw at instruction {where} refers to extern symbol"
                              f" ({sym.shndx}); externs (.kconfig, .ksyms) are not supported",
                              secname, sym.name)
-        addend = _s32(insn.imm64 & MASK32)
+        addend = sign_extend(insn.imm64 & MASK32, 32)
         filler = func.insns[local + 1]
         if (target.index, sym.value) in self.map_at or target.name in (".maps", "maps"):
             offset = sym.value + (addend if sym.type == "STT_SECTION" else 0)
@@ -832,7 +832,7 @@ class _Loader:
         # function: imm = -1; a static one, through the section symbol: imm = its slot - 1).
         # A function address lddw holds a byte offset in its imm instead.
         if is_addr:
-            imm = _s32(insn.imm64 & MASK32)
+            imm = sign_extend(insn.imm64 & MASK32, 32)
             if imm % INSN_SIZE:
                 raise self.error(f"function address at instruction {where} has byte offset"
                                  f" {imm}, not a whole instruction", secname, sym.name)
@@ -891,19 +891,14 @@ def _fix_call(out: list[Insn], base: int, local: int, callee, is_addr: bool, pla
 
 def _set_lddw(insn: Insn, filler: Insn, pseudo: Pseudo, imm: int, second: int) -> None:
     insn.src = int(pseudo)
-    insn.imm = _s32(imm)
-    filler.imm = _s32(second)
+    insn.imm = sign_extend(imm, 32)
+    filler.imm = sign_extend(second, 32)
     insn.imm64 = (imm & MASK32) | ((second & MASK32) << 32)
     insn.spec = lookup(insn.opcode, insn.src, insn.off, insn.imm)
 
 
 def _copy_insns(insns: list[Insn]) -> list[Insn]:
     return [replace(i) for i in insns]
-
-
-def _s32(value: int) -> int:
-    value &= MASK32
-    return value - (1 << 32) if value & 0x80000000 else value
 
 
 def describe(obj: LoadedObject) -> dict:

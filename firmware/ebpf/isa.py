@@ -364,15 +364,10 @@ class Insn:
         """The instruction's bytes: 8, or 16 for lddw."""
         imm = self.imm if self.imm64 is None else self.imm64 & MASK32
         first = struct.pack("<BBhi", self.opcode, (self.src << 4) | self.dst, self.off,
-                            _s32(imm))
+                            sign_extend(imm, 32))
         if self.imm64 is None:
             return first
-        return first + struct.pack("<BBhi", 0, 0, 0, _s32(self.imm64 >> 32))
-
-
-def _s32(value: int) -> int:
-    value &= MASK32
-    return value - (1 << 32) if value & 0x80000000 else value
+        return first + struct.pack("<BBhi", 0, 0, 0, sign_extend(self.imm64 >> 32, 32))
 
 
 def lookup(opcode: int, src: int = 0, off: int = 0, imm: int = 0) -> OpSpec | None:

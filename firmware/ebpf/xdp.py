@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from . import model
 from .helpers import HelperId
-from .isa import Insn, MASK32, MASK64
+from .isa import Insn, MASK32, MASK64, sign_extend
 from .model_helpers import EngineState, misc_helpers
 from .model_maps import MapSet
 from .machine import (DEFAULT_INSN_BUDGET, ETH_HLEN, PACKET_BUFFER_SIZE, XDP_FRAME_STRUCT_SIZE,
@@ -103,11 +103,6 @@ class XdpBuffer:
         return 0
 
 
-def _s32(value: int) -> int:
-    value &= MASK32
-    return value - (1 << 32) if value & 0x80000000 else value
-
-
 def xdp_helpers(xdp: XdpBuffer) -> dict[int, model.HelperFn]:
     """The packet helpers, bound to one frame's buffer.
 
@@ -119,7 +114,7 @@ def xdp_helpers(xdp: XdpBuffer) -> dict[int, model.HelperFn]:
 
     def adjust(method):
         def helper(memory, _ctx, delta, *_rest):
-            result = method(_s32(delta))
+            result = method(sign_extend(delta, 32))
             refresh(memory)
             return result & MASK64
         return helper
