@@ -36,18 +36,9 @@ def _spec_of(insn: Insn) -> OpSpec | None:
 
 def _writable(insn: Insn, spec: OpSpec) -> bool:
     """Whether the instruction's fields fit its format (unused ones clear, registers real)."""
-    for name in spec.unused_fields:
-        if name == spec.discriminator or (name == "imm" and insn.imm64 is not None):
-            continue
-        if getattr(insn, name) != 0:
-            return False
     if spec.fmt == Fmt.LDDW and insn.imm64 is None:
         return False
-    for name in ("dst", "src"):
-        if name not in spec.unused_fields and name != spec.discriminator \
-                and getattr(insn, name) >= isa.NUM_REGS:
-            return False
-    return True
+    return isa.reserved_field_error(insn, spec) is None
 
 
 def branch_target(insn: Insn, pc: int) -> int | None:

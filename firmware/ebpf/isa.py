@@ -380,9 +380,10 @@ def lookup(opcode: int, src: int = 0, off: int = 0, imm: int = 0) -> OpSpec | No
     return None
 
 
-def reserved_field_error(insn: Insn) -> str | None:
-    """Why the instruction's unused fields make it malformed, or None when they are clear."""
-    spec = insn.spec
+def reserved_field_error(insn: Insn, spec: OpSpec | None = None) -> str | None:
+    """Why the instruction's unused fields make it malformed, or None when they are clear
+    (``spec`` is the table row to check against; ``insn.spec`` by default)."""
+    spec = spec or insn.spec
     for name in spec.unused_fields:
         if name == spec.discriminator or (name == "imm" and insn.imm64 is not None):
             continue
