@@ -236,6 +236,8 @@ class Control(wiring.Component):
                                 m.d.comb += counted.eq(1)
                                 with m.If(resp.unknown):
                                     m.d.comb += [trap.eq(1), cause.eq(TrapCause.UNKNOWN_HELPER)]
+                                with m.Elif(resp.fault):
+                                    m.d.comb += [trap.eq(1), cause.eq(TrapCause.OUT_OF_BOUNDS)]
                                 with m.Else():
                                     m.d.comb += [retire_now.eq(1), wb.eq(1), wb_reg.eq(0),
                                                  wb_val.eq(resp.r0)]

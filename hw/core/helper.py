@@ -1,7 +1,9 @@
 """The helper-call port: a request stream to whatever implements helpers, a response back.
 
 ``call imm`` and ``callx reg`` send the helper id with r1-r5; the answerer replies with r0,
-or ``unknown`` (the core traps ``UNKNOWN_HELPER``), or ``stop`` (the program ends at once, as
+or ``unknown`` (the core traps ``UNKNOWN_HELPER``), or ``fault`` (the helper touched memory
+outside every region, as a key pointer past the stack: the core traps ``OUT_OF_BOUNDS`` at the
+call, as the golden model's helpers do), or ``stop`` (the program ends at once, as
 by exit, with the given r0: the conformance suite's "unwind" helper).  r1-r5 keep their values
 across a helper call, as in the golden model.
 """
@@ -20,6 +22,7 @@ HelperResponse = data.StructLayout({
     "r0": 64,
     "stop": 1,
     "unknown": 1,
+    "fault": 1,
 })
 
 

@@ -10,7 +10,7 @@ bare core in a test bench) should fault every access.
 
 Timing: a store to an internal RAM completes in its first cycle; a load or an atomic needs one
 more (synchronous RAM), and the atomic writes in that second cycle.  External accesses take as
-long as the answerer; an atomic there is a read then a write.
+long as the answerer; an atomic there is a locked read then a write (see ``ExtRequest``).
 
 Ref: RFC 9669 sections 5.2-5.3 (loads, stores, atomics); Linux kernel/bpf/core.c (atomics).
 """
@@ -31,8 +31,13 @@ ExtRequest = data.StructLayout({
     "write": 1,
     "size": Size,
     "wdata": 64,     # store data, byte 0 of the access in bits 7..0
+    "lock": 1,       # the read of an atomic: serve nobody else until this core's next write
 })
-"""External memory request: one access of 1, 2, 4 or 8 bytes at any alignment."""
+"""External memory request: one access of 1, 2, 4 or 8 bytes at any alignment.
+
+An atomic is a read with ``lock`` set, then always a write (a failed cmpxchg writes the old
+value back), so a shared answerer (the map unit) keeps host commands and other engines out
+between the two and the read-modify-write stays atomic."""
 
 ExtResponse = data.StructLayout({
     "rdata": 64,     # load data (ignored for writes), byte 0 in bits 7..0
@@ -204,6 +209,7 @@ class LSU(wiring.Component):
                         m.d.comb += [
                             self.ext_req.valid.eq(1),
                             self.ext_req.payload.write.eq(is_store),
+                            self.ext_req.payload.lock.eq(is_atomic),
                             self.ext_req.payload.wdata.eq(self.sdata),
                         ]
                         with m.If(self.ext_req.ready):
@@ -238,17 +244,15 @@ class LSU(wiring.Component):
                         m.d.comb += [self.done.eq(1), self.wb_en.eq(~is_store),
                                      self.wb_data.eq(loaded)]
             with m.Case(_State.EXT_WRITE):
+                # A failed cmpxchg writes the old value back: every locked read is followed
+                # by its write, which is what releases the answerer's lock.
                 m.d.comb += [
                     raw.eq(ext_old),
-                    self.ext_req.valid.eq(store_ok),
+                    self.ext_req.valid.eq(1),
                     self.ext_req.payload.write.eq(1),
-                    self.ext_req.payload.wdata.eq(new),
+                    self.ext_req.payload.wdata.eq(Mux(store_ok, new, ext_old)),
                 ]
-                with m.If(~store_ok):
-                    m.d.sync += state.eq(_State.IDLE)
-                    m.d.comb += [self.done.eq(1), self.wb_en.eq(atomic_wb),
-                                 self.wb_data.eq(ext_old)]
-                with m.Elif(self.ext_req.ready):
+                with m.If(self.ext_req.ready):
                     m.d.sync += state.eq(_State.EXT_WRITE_RESP)
             with m.Case(_State.EXT_WRITE_RESP):
                 m.d.comb += self.ext_resp.ready.eq(1)
