@@ -14,8 +14,8 @@ import sys
 from dataclasses import dataclass
 
 __all__ = ["Register", "Field", "Window", "ADDR_WIDTH", "DATA_WIDTH", "ID_MAGIC", "REGISTERS",
-           "CTRL", "STATUS", "PORT_COUNTERS", "TRAP_COUNTERS", "PORT_BLOCK_BASE",
-           "PORT_BLOCK_STRIDE", "MAX_PORTS", "IMEM_WINDOW", "port_counter_offset",
+           "CTRL", "STATUS", "MapOp", "MAP_CMD", "PORT_COUNTERS", "TRAP_COUNTERS", "PORT_BLOCK_BASE",
+           "PORT_BLOCK_STRIDE", "MAX_PORTS", "IMEM_WINDOW", "MAP_KEY_WINDOW", "MAP_VALUE_WINDOW", "WINDOWS", "port_counter_offset",
            "register", "offsets", "markdown"]
 
 ADDR_WIDTH = 16
@@ -39,6 +39,8 @@ class Register:
 
     ``access`` is ``ro`` (hardware drives it; writes ignored), ``rw`` (host sets it, reads back)
     or ``wo`` (a write strobes an action; reads 0).  ``reset`` is the value after reset.
+    ``pops``: a read takes the value out of a FIFO (the register bank strobes ``<name>_rd``
+    for the hardware to advance it).
     """
     name: str
     offset: int
@@ -46,6 +48,7 @@ class Register:
     doc: str
     fields: tuple[Field, ...] = ()
     reset: int = 0
+    pops: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,23 @@ class CTRL:
 class STATUS:
     IDLE = 0              # no frame in flight (safe to replace the program)
     CORE_BUSY = 1         # the eBPF core is running
+
+
+class MapOp:
+    """MAP_CMD.op: what the map unit does with the mailbox (``MAP_KEY``/``MAP_VALUE`` windows,
+    ``MAP_CREATE_*`` registers); the result lands in MAP_RESULT when MAP_STATUS.busy falls."""
+    RESET = 1             # destroy every map (before a new program's maps are created)
+    CREATE = 2            # a map from MAP_CREATE_*; result: its id, or -EINVAL/-E2BIG/-ENOMEM
+    LOOKUP = 3            # MAP_KEY -> MAP_VALUE (per-CPU: every engine's copy); -ENOENT
+    UPDATE = 4            # MAP_KEY, MAP_VALUE, flags (BPF_ANY/NOEXIST/EXIST) -> 0 or -errno
+    DELETE = 5            # MAP_KEY -> 0 or -errno
+    NEXT_KEY = 6          # MAP_KEY := the key after it (flags bit 0: the first); -ENOENT at end
+
+
+class MAP_CMD:
+    OP = 0                # 4 bits, a MapOp
+    MAP_ID = 8            # 8 bits
+    FLAGS = 16            # 8 bits: update flags; NEXT_KEY: bit 0 = from the start
 
 
 REGISTERS: tuple[Register, ...] = (
@@ -106,6 +126,45 @@ REGISTERS: tuple[Register, ...] = (
     Register("TRAP_CALL_DEPTH", 0x050, "ro", "Frames aborted by too deep bpf-to-bpf calls."),
     Register("TRAP_BUDGET", 0x054, "ro", "Frames aborted by the instruction budget."),
     Register("TRAP_PC_OUT_OF_RANGE", 0x058, "ro", "Frames aborted by a jump out of the program."),
+    Register("CAP_HELPERS_LO", 0x05C, "ro",
+             "Helpers the device implements: bit i set = helper id i (ids 0..31)."),
+    Register("CAP_HELPERS_HI", 0x060, "ro", "Helpers the device implements, ids 32..63."),
+    Register("CAP_MAP_TYPES", 0x064, "ro",
+             "Map types the device implements: bit t set = BPF_MAP_TYPE number t."),
+    Register("CAP_MAPS", 0x068, "ro", "Map unit limits.", (
+        Field("max_maps", 0, 8, "maps that can exist at once"),
+        Field("key_bytes", 8, 8, "largest hash key (LPM: data bytes after the 4-byte prefix)"),
+        Field("engines", 16, 8, "engines (copies of a per-CPU value)"),
+        Field("trace", 24, 1, "bpf_trace_printk output is readable through TRACE_DATA"),
+    )),
+    Register("CAP_MAP_SLOTS", 0x06C, "ro", "CAM slots shared by the hash, LRU and LPM maps."),
+    Register("CAP_MAP_BYTES", 0x070, "ro", "Bytes of map-value memory shared by all maps."),
+    Register("TRACE_STATUS", 0x074, "ro", "bpf_trace_printk FIFO.", (
+        Field("words", 0, 16, "32-bit words waiting in the FIFO"),
+        Field("overflow", 16, 1, "records were lost since the last CTRL.clear_counters"),
+    )),
+    Register("TRACE_DATA", 0x078, "ro", "Next 32-bit word of the trace FIFO (0 when empty).",
+             pops=True),
+    Register("KTIME_NS_PER_CYCLE", 0x07C, "rw",
+             "bpf_ktime_get_ns: nanoseconds per clock cycle, unsigned 16.16 fixed point "
+             "(reset 4.0: 250 MHz).", reset=4 << 16),
+    Register("MAP_CMD", 0x080, "wo", "Map mailbox command; the write starts it.", (
+        Field("op", MAP_CMD.OP, 4, "1 reset, 2 create, 3 lookup, 4 update, 5 delete, "
+              "6 next key (hw.regs.MapOp)"),
+        Field("map_id", MAP_CMD.MAP_ID, 8, "the map (a CREATE result)"),
+        Field("flags", MAP_CMD.FLAGS, 8, "update: BPF_ANY 0, BPF_NOEXIST 1, BPF_EXIST 2; "
+              "next key: 1 = from the first key"),
+    )),
+    Register("MAP_STATUS", 0x084, "ro", "Map mailbox status.", (
+        Field("busy", 0, 1, "a command is running (MAP_RESULT and the windows are not ready)"),
+    )),
+    Register("MAP_RESULT", 0x088, "ro",
+             "Result of the last command: 0 or a negative errno (two's complement); CREATE: "
+             "the new map's id."),
+    Register("MAP_CREATE_TYPE", 0x08C, "rw", "CREATE: BPF_MAP_TYPE number."),
+    Register("MAP_CREATE_KEY_SIZE", 0x090, "rw", "CREATE: key size in bytes."),
+    Register("MAP_CREATE_VALUE_SIZE", 0x094, "rw", "CREATE: value size in bytes."),
+    Register("MAP_CREATE_MAX_ENTRIES", 0x098, "rw", "CREATE: entries."),
 )
 
 # Trap counters in machine.TrapCause order (cause 1 first).
@@ -135,6 +194,18 @@ IMEM_WINDOW = Window(
     "IMEM", 0x8000, 0x8000,
     "Instruction memory: slot i at 0x8000 + 8*i; write the low word (+0) first, then the high "
     "word (+4), which writes the 64-bit slot.  Write-only (reads return 0).")
+
+
+MAP_KEY_WINDOW = Window(
+    "MAP_KEY", 0x0600, 0x40,
+    "Map mailbox key: byte k of the key at 0x600 + k (little-endian words).  Read and write.")
+
+MAP_VALUE_WINDOW = Window(
+    "MAP_VALUE", 0x1000, 0x400,
+    "Map mailbox value: byte k at 0x1000 + k; per-CPU maps: engine e's copy at "
+    "e * value_size.  Read and write.")
+
+WINDOWS = (MAP_KEY_WINDOW, MAP_VALUE_WINDOW, IMEM_WINDOW)
 
 
 def port_counter_offset(port: int, name: str) -> int:
@@ -172,9 +243,13 @@ def _check() -> None:
         assert r.offset % 4 == 0 and r.offset < PORT_BLOCK_BASE, r
         assert r.offset not in seen, (r.name, seen.get(r.offset))
         seen[r.offset] = r.name
+        assert r.access in ("ro", "rw", "wo") and (not r.pops or r.access == "ro"), r
     assert 4 * len(PORT_COUNTERS) <= PORT_BLOCK_STRIDE
-    assert PORT_BLOCK_BASE + MAX_PORTS * PORT_BLOCK_STRIDE <= IMEM_WINDOW.offset
-    assert IMEM_WINDOW.offset + IMEM_WINDOW.size <= 1 << ADDR_WIDTH
+    end = PORT_BLOCK_BASE + MAX_PORTS * PORT_BLOCK_STRIDE
+    for w in WINDOWS:           # in address order, after the port blocks, inside the space
+        assert w.offset >= end and w.offset % w.size == 0, w
+        end = w.offset + w.size
+    assert end <= 1 << ADDR_WIDTH
 
 
 _check()
@@ -221,10 +296,9 @@ def markdown() -> str:
         "",
         "| offset | size | name | description |",
         "|---|---|---|---|",
-        f"| `{IMEM_WINDOW.offset:#06x}` | `{IMEM_WINDOW.size:#x}` | {IMEM_WINDOW.name} | "
-        f"{IMEM_WINDOW.doc} |",
-        "",
     ]
+    lines += [f"| `{w.offset:#06x}` | `{w.size:#x}` | {w.name} | {w.doc} |" for w in WINDOWS]
+    lines.append("")
     return "\n".join(lines)
 
 

@@ -13,12 +13,15 @@ hardware shares:
   element, so a pointer held across the update would still see the old value).
 * The LRU hash evicts the exact least recently used entry (lookups and updates count as use);
   the kernel's LRU is approximate and per-CPU.
-* LPM trie keys iterate in insertion order (the kernel walks its trie).
+* Hash-like maps and the LPM trie put a new entry in the lowest free slot and iterate
+  (get-next-key) in slot order, as the hardware's CAM does (the kernel iterates in bucket
+  order, and walks its trie).  Slot order is also what a pointer from a lookup shows.
 * ``bpf_redirect_map`` does not broadcast: ``BPF_F_BROADCAST`` and ``BPF_F_EXCLUDE_INGRESS``
   give ``XDP_ABORTED`` (the kernel sends a copy to every device in the map).
 """
 
 import errno
+import heapq
 import struct
 from collections import OrderedDict
 
@@ -64,9 +67,10 @@ class ModelMap:
                            f"{MAP_REGION_BYTES}-byte window a map has in the address map")
         self.values = bytearray(total)
         self._validate_type_rules()
-        # Hash-like maps: key -> slot, in least-recently-used-first order for LRU.
+        # Hash-like maps: key -> slot, in least-recently-used-first order for LRU; the free
+        # slots as a heap (the lowest is taken first).
         self.slots: OrderedDict[bytes, int] = OrderedDict()
-        self.free = list(range(spec.max_entries - 1, -1, -1))
+        self.free = list(range(spec.max_entries))
         self.lpm_given: dict[bytes, bytes] = {}     # LPM: canonical key -> key as given
         if spec.initial is not None:
             self.values[:len(spec.initial)] = spec.initial
@@ -164,8 +168,8 @@ class ModelMap:
             if self.spec.type != MapType.LRU_HASH:
                 return -errno.E2BIG
             _victim, victim_slot = self.slots.popitem(last=False)
-            self.free.append(victim_slot)
-        slot = self.free.pop()
+            heapq.heappush(self.free, victim_slot)
+        slot = heapq.heappop(self.free)
         self.slots[key] = slot
         # A new per-CPU entry is zero on the other engines, as the kernel initializes it.
         if copy is not None:
@@ -194,7 +198,7 @@ class ModelMap:
         slot = self.slots.pop(key, None)
         if slot is None:
             return -errno.ENOENT
-        self.free.append(slot)
+        heapq.heappush(self.free, slot)
         return 0
 
     def next_key(self, key: bytes | None) -> bytes | None:
@@ -204,7 +208,7 @@ class ModelMap:
             if key is not None and self._array_index(key) >= self.spec.max_entries:
                 index = 0
             return struct.pack("<I", index) if index < self.spec.max_entries else None
-        keys = list(self.slots)
+        keys = sorted(self.slots, key=self.slots.__getitem__)
         if key is not None and self.spec.type == MapType.LPM_TRIE:
             prefixlen, data = self._lpm_split(key)
             key = self._lpm_key(prefixlen, data) if prefixlen <= self._lpm_bits() else None
@@ -255,7 +259,7 @@ class ModelMap:
         if not exists:
             if not self.free:
                 return -errno.ENOSPC
-            self.slots[canonical] = self.free.pop()
+            self.slots[canonical] = heapq.heappop(self.free)
         self.lpm_given[canonical] = key     # the kernel keeps the key's bytes as given
         self._set_slot(self.slots[canonical], value)
         return 0
