@@ -8,8 +8,13 @@ instruction window (low word latched, the high word writes the slot).  Unmapped 
 0 and ignore writes; writes to read-only registers are ignored.
 
 Frames run through :func:`firmware.ebpf.xdp.run_frame` on the instruction memory's first
-``PROG_LEN`` slots, with the maps the driver created through :meth:`map_port` (a
-:class:`~firmware.ebpf.model_maps.MapSet`).  Time is coarse: every bus access is one step and
+``PROG_LEN`` slots, with the maps the driver created through the map mailbox: ``MAP_CMD``
+runs the command at once on a :class:`~firmware.ebpf.model_maps.MapSet` (so ``MAP_STATUS.busy``
+always reads 0), with the ``MAP_KEY``/``MAP_VALUE`` windows and ``MAP_CREATE_*`` as operands
+and ``MAP_RESULT`` as in :class:`hw.regs.MapOp`: RESET destroys every map, CREATE gives ids
+0, 1, 2, ... in order and refuses what the device's limits (the capability registers) do not
+allow, per-CPU values are ``engines`` copies joined in ``MAP_VALUE``, NEXT_KEY with flags
+bit 0 starts from the first key.  Time is coarse: every bus access is one step and
 ``wait(n)`` is ``n`` steps; while ``CTRL.enable`` is set, each step runs one queued frame to
 completion (so ``STATUS.idle`` always reads 1 between accesses).  While it is clear, frames wait
 in their queue -- or, with ``CTRL.drop_when_busy``, are swallowed and counted as buffer-full,
@@ -17,14 +22,20 @@ as the hardware does.  Differences from the RTL, all timing: ``LAST_CYCLES`` rea
 has no clock), and an enabled model never finds its engine busy, so ``drop_when_busy`` drops
 frames only while the NIC is disabled.
 
-By default the model offers what the golden model offers: every helper of
-``helpers.HelperId``, the map types of ``model_maps.MODEL_MAP_TYPES`` and ``bpf_trace_printk``
-output -- the NIC as the maps issue will make it.  ``features=nic.XDP1_FEATURES`` makes it
-claim only what the RTL offers today (no maps, no trace), so the driver refuses the same
-programs it refuses on the RTL.
+The capability registers say what the model offers (``features``): by default every helper
+of ``helpers.HelperId``, the map types of ``model_maps.MODEL_MAP_TYPES`` and
+``bpf_trace_printk`` output, with the map unit's default limits (:data:`MODEL_FEATURES`: 16
+maps, 16-byte CAM keys, 512 CAM slots, 64 KiB of values, 1 engine).
+``features=nic.XDP1_FEATURES`` makes them read 0, as on a device built before them, so the
+driver falls back to its XDP1 table (no maps, no trace) and refuses what it refuses there.
+
+The one thing the model does not emulate is the trace FIFO's words: it formats its
+``bpf_trace_printk`` lines itself (:meth:`ModelTransport.trace_output` returns them), since
+the golden model keeps text, not the hardware's records.
 """
 
 import collections
+import errno
 
 from hw import regs
 
@@ -32,15 +43,23 @@ from ..ebpf import isa
 from ..ebpf.helpers import HelperId
 from ..ebpf.machine import TrapCause
 from ..ebpf.model_helpers import EngineState
-from ..ebpf.model_maps import MODEL_MAP_TYPES, MapError, MapSet
+from ..ebpf.maps import MapType
+from ..ebpf.model_maps import MODEL_MAP_TYPES, MapError, MapSet, ModelMap
 from ..ebpf.xdp import Disposition, run_frame
-from .transport import DeviceFeatures, MapPort, Transport, TransportError, egress_names
+from .nic import CAM_MAP_TYPES, map_value_bytes
+from .transport import DeviceFeatures, Transport, TransportError, egress_names
 
-__all__ = ["ModelTransport", "ModelMapPort", "MODEL_FEATURES"]
+__all__ = ["ModelTransport", "MODEL_FEATURES", "DEFAULT_MAP_LIMITS"]
+
+# The map unit's default build (Ref: the maps brief; hw/maps): 16 maps, 16-byte CAM keys,
+# 512 CAM slots, 64 KiB of map-value memory, one engine.
+DEFAULT_MAP_LIMITS = {"max_maps": 16, "key_bytes": 16, "engines": 1, "map_slots": 512,
+                      "map_bytes": 64 * 1024}
 
 MODEL_FEATURES = DeviceFeatures(
     helpers=frozenset(int(h) for h in HelperId), map_types=frozenset(MODEL_MAP_TYPES),
-    trace=True, notes=("golden model: every helper and map type of the maps issue",))
+    trace=True, notes=("golden model: every helper and map type of the maps issue",),
+    **DEFAULT_MAP_LIMITS)
 
 _COUNTER_NAMES = [name for name, _doc in regs.PORT_COUNTERS]
 _MASK32 = 0xFFFFFFFF
@@ -50,52 +69,6 @@ _DISPOSITION_COUNTER = {Disposition.DROP: "DROP", Disposition.ABORTED: "ABORTED"
                         Disposition.REDIRECT: "REDIRECT"}
 _DISCARD_COUNTER = {"runt": "DISCARD_RUNT", "oversize": "DISCARD_OVERSIZE",
                     "mac-error": "DISCARD_MAC_ERROR"}
-
-
-class ModelMapPort(MapPort):
-    """The model's maps, as the host reaches them."""
-
-    def __init__(self, transport: "ModelTransport"):
-        self.transport = transport
-
-    def _map(self, map_id: int):
-        maps = self.transport.staged_maps
-        if maps is None or not 0 <= map_id < len(maps.maps):
-            raise TransportError(f"no map with id {map_id} on the device")
-        return maps[map_id]
-
-    async def create(self, specs: list) -> list[int]:
-        try:
-            self.transport.staged_maps = MapSet(list(specs)) if specs else None
-        except MapError as exc:
-            raise TransportError(str(exc)) from None
-        return list(range(len(specs)))
-
-    async def lookup(self, map_id: int, key: bytes) -> bytes | None:
-        m = self._map(map_id)
-        slot = m.find(bytes(key))
-        if slot is None:
-            return None
-        return b"".join(m.value(slot, c) for c in range(m.copies))
-
-    async def update(self, map_id: int, key: bytes, value: bytes, flags: int) -> int:
-        m = self._map(map_id)
-        size = m.spec.value_size
-        if len(value) == size * m.copies and m.copies > 1:
-            # per-CPU: one value per engine; update every copy, each with its own bytes
-            first = m.update(key, value[:size], flags, 0)
-            if first:
-                return first
-            for c in range(1, m.copies):
-                m._set_slot(m.find(bytes(key)), value[c * size:(c + 1) * size], c)
-            return 0
-        return m.update(key, value, flags)
-
-    async def delete(self, map_id: int, key: bytes) -> int:
-        return self._map(map_id).delete(key)
-
-    async def next_key(self, map_id: int, key: bytes | None) -> bytes | None:
-        return self._map(map_id).next_key(key)
 
 
 class ModelTransport(Transport):
@@ -118,19 +91,25 @@ class ModelTransport(Transport):
         self.ro["CONFIG"] = (ports | (data_width // 8) << 8
                              | (imem_depth - 1).bit_length() << 16)
         self.ro["STATUS"] = 1 << regs.STATUS.IDLE
+        self.ro.update(_capability_registers(features))
         self.imem = [0] * imem_depth
         self._low = 0
         self.queue: collections.deque = collections.deque()     # (port, frame, error)
         self.outputs = {name: collections.deque() for name in egress_names(ports)}
         self.engine = EngineState()
-        self.maps: MapSet | None = None          # the maps the running program sees
-        self.staged_maps: MapSet | None = None   # created for the next program
+        self.maps = MapSet([], features.engines)  # the map unit's maps, by id
+        self.windows = {regs.MAP_KEY_WINDOW.name: bytearray(regs.MAP_KEY_WINDOW.size),
+                        regs.MAP_VALUE_WINDOW.name: bytearray(regs.MAP_VALUE_WINDOW.size)}
         self._trace_seen = 0
         self.results: list = []                  # every FrameResult, for debugging
 
     # --- the control bus ---
     async def read(self, offset: int) -> int:
         self._step(1)
+        window = self._window(offset)
+        if window is not None:
+            data, at = window
+            return int.from_bytes(data[at:at + 4], "little")
         name = self._names.get(offset)
         if name is None:
             return 0
@@ -150,18 +129,105 @@ class ModelTransport(Transport):
                 self.imem[slot] = value << 32 | self._low
             self._step(1)
             return
+        window = self._window(offset)
+        if window is not None:
+            data, at = window
+            data[at:at + 4] = value.to_bytes(4, "little")
+            self._step(1)
+            return
         name = self._names.get(offset)
+        if name == "MAP_CMD":
+            self.ro["MAP_RESULT"] = self._map_command(value) & _MASK32
         if name in self.rw:
             if name == "CTRL" and value >> regs.CTRL.CLEAR_COUNTERS & 1:
                 self._clear_counters()
                 value &= ~(1 << regs.CTRL.CLEAR_COUNTERS)
-            if name == "CTRL" and value >> regs.CTRL.ENABLE & 1 \
-                    and not self.rw["CTRL"] >> regs.CTRL.ENABLE & 1:
-                # Enabling attaches the maps created for this program (frames were held
-                # while disabled, so none sees the old maps with the new program).
-                self.maps = self.staged_maps
             self.rw[name] = value
         self._step(1)
+
+    def _window(self, offset: int):
+        """(the window's bytes, the word's byte offset) when ``offset`` is in MAP_KEY or
+        MAP_VALUE, else None."""
+        for w in (regs.MAP_KEY_WINDOW, regs.MAP_VALUE_WINDOW):
+            if w.offset <= offset < w.offset + w.size:
+                return self.windows[w.name], (offset - w.offset) & ~3
+        return None
+
+    # --- the map unit, one command per MAP_CMD write ---
+    def _map_command(self, command: int) -> int:
+        op = command >> regs.MAP_CMD.OP & 0xF
+        map_id = command >> regs.MAP_CMD.MAP_ID & 0xFF
+        flags = command >> regs.MAP_CMD.FLAGS & 0xFF
+        if op == regs.MapOp.RESET:
+            self.maps = MapSet([], self._features.engines)
+            return 0
+        if op == regs.MapOp.CREATE:
+            return self._create()
+        if not self._features.map_types or map_id >= len(self.maps.maps):
+            return -errno.EBADF         # no such map (or no map unit), as the hardware says
+        m = self.maps[map_id]
+        key = bytes(self.windows["MAP_KEY"][:m.spec.key_size])
+        value = self.windows["MAP_VALUE"]
+        size = m.spec.value_size
+        if op == regs.MapOp.LOOKUP:
+            slot = m.find(key)          # a host lookup is no use (LRU order unchanged)
+            if slot is None:
+                return -errno.ENOENT
+            value[:size * m.copies] = b"".join(m.value(slot, c) for c in range(m.copies))
+            return 0
+        if op == regs.MapOp.UPDATE:
+            first = m.update(key, bytes(value[:size]), flags, 0 if m.copies > 1 else None)
+            if first or m.copies == 1:
+                return first
+            slot = m.find(key)
+            for c in range(1, m.copies):
+                m._set_slot(slot, bytes(value[c * size:(c + 1) * size]), c)
+            return 0
+        if op == regs.MapOp.DELETE:
+            return m.delete(key)
+        if op == regs.MapOp.NEXT_KEY:
+            following = m.next_key(None if flags & 1 else key)
+            if following is None:
+                return -errno.ENOENT
+            self.windows["MAP_KEY"][:len(following)] = following
+            return 0
+        return -errno.EINVAL
+
+    def _create(self) -> int:
+        """CREATE from MAP_CREATE_*: the next id, or the refusal hw.maps.unit gives, in its
+        order: -EINVAL for a type or sizes the device does not take, -E2BIG for a key or value
+        beyond its widths, -ENOMEM when maps, CAM slots or value memory run out."""
+        from ..ebpf.maps import MapSpec
+        f = self._features
+        kind_number = self.rw["MAP_CREATE_TYPE"]
+        key_size = self.rw["MAP_CREATE_KEY_SIZE"]
+        value_size = self.rw["MAP_CREATE_VALUE_SIZE"]
+        entries = self.rw["MAP_CREATE_MAX_ENTRIES"]
+        if kind_number not in {int(t) for t in f.map_types}:
+            return -errno.EINVAL
+        spec = MapSpec(f"map{len(self.maps.maps)}", MapType(kind_number), key_size, value_size,
+                       entries)
+        try:
+            m = ModelMap(spec, len(self.maps.maps), f.engines)
+        except MapError as exc:
+            # Sizes the map type refuses are -EINVAL; the window a map has in the address map
+            # overflowing is -E2BIG (checked below, after the key width).
+            if "exceed" not in str(exc):
+                return -errno.EINVAL
+            m = None
+        cam = spec.type in CAM_MAP_TYPES
+        key = key_size - (4 if spec.type == MapType.LPM_TRIE else 0)
+        copies = f.engines if spec.type in (MapType.PERCPU_ARRAY, MapType.PERCPU_HASH) else 1
+        if (cam and key > f.key_bytes) or value_size * copies > regs.MAP_VALUE_WINDOW.size \
+                or entries >= 1 << 20 or m is None:
+            return -errno.E2BIG
+        slots = sum(x.spec.max_entries for x in self.maps.maps if x.spec.type in CAM_MAP_TYPES)
+        used = sum(map_value_bytes(x.spec, f.engines) for x in self.maps.maps)
+        if len(self.maps.maps) >= f.max_maps or (cam and slots + entries > f.map_slots) \
+                or used + map_value_bytes(spec, f.engines) > f.map_bytes:
+            return -errno.ENOMEM
+        self.maps.maps.append(m)
+        return m.map_id
 
     def _clear_counters(self) -> None:
         for name in self.ro:
@@ -221,7 +287,8 @@ class ModelTransport(Transport):
 
     def _run_one(self, port: int, frame: bytes, error: bool) -> None:
         result = run_frame(self._program(), frame, ports=self.ports, ingress_port=port,
-                           error_flag=error, maps=self.maps, engine=self.engine,
+                           error_flag=error, maps=self.maps if self.maps.maps else None,
+                           engine=self.engine,
                            budget=self.rw["BUDGET"])
         self.results.append(result)
         self._count(f"PORT{port}_RX_FRAMES")
@@ -244,18 +311,33 @@ class ModelTransport(Transport):
             self._count(f"PORT{result.egress_port}_EGRESS_FRAMES")
 
     # --- what only the model has ---
-    def map_port(self) -> MapPort | None:
-        return ModelMapPort(self) if self._features.map_types else None
-
-    def features(self) -> DeviceFeatures:
-        return self._features
-
-    def trace_output(self) -> list[str] | None:
-        if not self._features.trace:
-            return None
+    async def trace_output(self) -> list[str]:
+        """The golden model's trace lines since the last call (the model keeps text, not the
+        trace FIFO's words)."""
         lines = self.engine.trace[self._trace_seen:]
         self._trace_seen = len(self.engine.trace)
         return list(lines)
 
     def describe(self) -> str:
         return "model"
+
+
+def _capability_registers(features: DeviceFeatures) -> dict[str, int]:
+    """CAP_* as a device offering ``features`` reads them (all 0 without map types and
+    helpers: the XDP1 table's device)."""
+    if features == _xdp1():
+        return {}
+    helpers = sum(1 << h for h in features.helpers if h < 64)
+    fields = {"max_maps": features.max_maps, "key_bytes": features.key_bytes,
+              "engines": features.engines, "trace": int(features.trace)}
+    caps_maps = sum(value << f.bit for f in regs.register("CAP_MAPS").fields
+                    for name, value in fields.items() if f.name == name)
+    return {"CAP_HELPERS_LO": helpers & _MASK32, "CAP_HELPERS_HI": helpers >> 32,
+            "CAP_MAP_TYPES": sum(1 << int(t) for t in features.map_types),
+            "CAP_MAPS": caps_maps, "CAP_MAP_SLOTS": features.map_slots,
+            "CAP_MAP_BYTES": features.map_bytes}
+
+
+def _xdp1() -> DeviceFeatures:
+    from .nic import XDP1_FEATURES
+    return XDP1_FEATURES

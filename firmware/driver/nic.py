@@ -36,17 +36,19 @@ from ..ebpf.helpers import HelperId
 from ..ebpf.isa import CallKind, Cls, Insn, JmpOp, Pseudo
 from ..ebpf.machine import TrapCause
 from ..ebpf.maps import MapType
+from .map_port import RegisterMapPort
 from .transport import DeviceFeatures, Transport, TransportError, egress_names
 
 __all__ = ["Nic", "NicInfo", "NicError", "VerifierRejected", "NotSupportedByDevice",
            "ProgramTooLarge", "CounterMismatch", "Counters", "LastFrame", "LoadedProgram",
            "Translation", "Map", "verify_program", "translate", "device_features",
            "XDP1_FEATURES", "DISPOSITION_COUNTERS", "DISCARD_COUNTERS", "FrameOutcome",
-           "run_sync", "check_maps", "check_size"]
+           "run_sync", "check_maps", "check_size", "check_limits", "features_from_caps",
+           "CAM_MAP_TYPES", "MapLimitExceeded"]
 
 # The helpers the XDP1 datapath implements (Ref: docs/datapath.md "Packet helpers" and
-# hw/xdp/misc.py); it has no map unit and no trace path yet.  The register map has no
-# capability registers, so this table stands in for them (see docs/driver.md).
+# hw/xdp/misc.py); it has no map unit and no trace path.  Only for a device whose capability
+# registers read 0 (built before them); every other device says what it offers itself.
 XDP1_FEATURES = DeviceFeatures(
     helpers=frozenset({HelperId.XDP_ADJUST_HEAD, HelperId.XDP_ADJUST_TAIL,
                        HelperId.XDP_ADJUST_META, HelperId.REDIRECT,
@@ -55,6 +57,15 @@ XDP1_FEATURES = DeviceFeatures(
     notes=("XDP1 datapath: packet helpers, prandom and processor id; no map unit",))
 
 _DEVICE_TABLE = {regs.ID_MAGIC: XDP1_FEATURES}
+# CAP_HELPERS covers ids 0..63; a helper with a higher id (bpf_xdp_adjust_tail, 65) cannot be
+# announced there.  Those of the XDP1 datapath are in every xdpnic (the packet path has them),
+# so a device with capability registers is taken to offer them.
+_HIGH_HELPERS_OF_EVERY_XDPNIC = frozenset(h for h in XDP1_FEATURES.helpers if h >= 64)
+# Map types whose entries live in the CAM (key compared in parallel), sharing CAP_MAP_SLOTS.
+CAM_MAP_TYPES = frozenset({MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH,
+                           MapType.LPM_TRIE})
+_PER_CPU = frozenset({MapType.PERCPU_ARRAY, MapType.PERCPU_HASH})
+_LPM_PREFIX_BYTES = 4
 
 # Per-port counters that a received frame ends in (exactly one of these per frame).
 DISPOSITION_COUNTERS = ("DROP", "ABORTED", "PASS", "TX", "REDIRECT")
@@ -89,6 +100,10 @@ class ProgramTooLarge(NicError):
     """The program has more slots than the instruction memory."""
 
 
+class MapLimitExceeded(NotSupportedByDevice):
+    """A map (or the program's maps together) needs more than the device's map unit has."""
+
+
 class CounterMismatch(NicError):
     """The counters do not add up (a hardware accounting bug)."""
 
@@ -103,11 +118,15 @@ class NicInfo:
     features: DeviceFeatures
 
     def as_dict(self) -> dict:
+        f = self.features
         return {"id": f"{self.id:#010x}", "ports": self.ports, "data_bytes": self.data_bytes,
                 "imem_slots": self.imem_slots,
-                "helpers": sorted(_helper_name(h) for h in self.features.helpers),
-                "map_types": sorted(MapType(t).name for t in self.features.map_types),
-                "trace": self.features.trace}
+                "helpers": sorted(_helper_name(h) for h in f.helpers),
+                "map_types": sorted(MapType(t).name for t in f.map_types),
+                "trace": f.trace,
+                "map_limits": {"max_maps": f.max_maps, "key_bytes": f.key_bytes,
+                               "engines": f.engines, "cam_slots": f.map_slots,
+                               "value_bytes": f.map_bytes} if f.map_types else None}
 
 
 @dataclass
@@ -193,9 +212,35 @@ def _helper_name(helper_id: int) -> str:
     return proto.name if proto else f"helper#{helper_id}"
 
 
-def device_features(info_id: int, transport: Transport) -> DeviceFeatures:
-    """What the device offers: the transport's word (the model) or the table for its ID."""
-    features = transport.features()
+def features_from_caps(caps: dict[str, int]) -> DeviceFeatures | None:
+    """The device's features from its capability registers (``{name: value}`` of
+    ``CAP_HELPERS_LO``, ``CAP_HELPERS_HI``, ``CAP_MAP_TYPES``, ``CAP_MAPS``,
+    ``CAP_MAP_SLOTS``, ``CAP_MAP_BYTES``); None when they all read 0 (a device built before
+    them, described by the driver's table for its ID)."""
+    helper_bits = caps["CAP_HELPERS_LO"] | caps["CAP_HELPERS_HI"] << 32
+    if not helper_bits and not caps["CAP_MAP_TYPES"]:
+        return None
+    fields = {f.name: caps["CAP_MAPS"] >> f.bit & ((1 << f.width) - 1)
+              for f in regs.register("CAP_MAPS").fields}
+    types = set()
+    for t in range(32):
+        if caps["CAP_MAP_TYPES"] >> t & 1:
+            try:
+                types.add(MapType(t))
+            except ValueError:      # a type number this driver does not know: not usable
+                pass
+    helpers = {h for h in range(64) if helper_bits >> h & 1} | _HIGH_HELPERS_OF_EVERY_XDPNIC
+    return DeviceFeatures(
+        helpers=frozenset(helpers), map_types=frozenset(types), trace=bool(fields["trace"]),
+        notes=("from the capability registers",), max_maps=fields["max_maps"],
+        key_bytes=fields["key_bytes"], engines=max(fields["engines"], 1),
+        map_slots=caps["CAP_MAP_SLOTS"], map_bytes=caps["CAP_MAP_BYTES"])
+
+
+def device_features(info_id: int, caps: dict[str, int]) -> DeviceFeatures:
+    """What the device offers: its capability registers, or (when they read 0) the driver's
+    table for its ID."""
+    features = features_from_caps(caps)
     if features is not None:
         return features
     try:
@@ -203,6 +248,10 @@ def device_features(info_id: int, transport: Transport) -> DeviceFeatures:
     except KeyError:
         raise NicError(f"unknown device ID {info_id:#010x} (this driver knows "
                        f"{', '.join(f'{k:#010x}' for k in _DEVICE_TABLE)})") from None
+
+
+CAP_REGISTERS = ("CAP_HELPERS_LO", "CAP_HELPERS_HI", "CAP_MAP_TYPES", "CAP_MAPS",
+                 "CAP_MAP_SLOTS", "CAP_MAP_BYTES")
 
 
 def verify_program(image, *, log_level: int = 1):
@@ -238,6 +287,59 @@ def check_maps(image, features: DeviceFeatures) -> None:
             raise NotSupportedByDevice(
                 f"{image.name}: map type {MapType(spec.type).name} not supported by device "
                 f"({_map_label(spec)})")
+
+
+def map_value_bytes(spec, engines: int) -> int:
+    """Bytes of map-value memory ``spec`` takes on a device with ``engines`` engines: every
+    map owns a contiguous 8-byte-aligned part (Ref: hw/maps/unit.py, "Value memory")."""
+    copies = engines if spec.type in _PER_CPU else 1
+    return -(-spec.max_entries * spec.value_size * copies // 8) * 8
+
+
+def check_limits(image, features: DeviceFeatures) -> None:
+    """Refuse maps the device's map unit cannot hold, before anything is written: more maps
+    than ``max_maps``, a CAM key longer than ``key_bytes``, more CAM entries than
+    ``CAP_MAP_SLOTS`` (shared by the hash, LRU and LPM maps), more value bytes than
+    ``CAP_MAP_BYTES`` (shared by all maps), a value larger than the ``MAP_VALUE`` window.
+    Each refusal names the map and the limit."""
+    if not image.maps or not features.map_types:
+        return
+    name = image.name
+    if len(image.maps) > features.max_maps:
+        raise MapLimitExceeded(f"{name}: {len(image.maps)} maps, device has room for "
+                               f"{features.max_maps}")
+    slots_used = bytes_used = 0
+    for spec in image.maps:
+        label = f"{name}: map '{spec.name}'"
+        if spec.type in CAM_MAP_TYPES:
+            key = spec.key_size - (_LPM_PREFIX_BYTES if spec.type == MapType.LPM_TRIE else 0)
+            what = "LPM keys hold" if spec.type == MapType.LPM_TRIE else "keys are"
+            if key > features.key_bytes:
+                raise MapLimitExceeded(
+                    f"{label}: {what} {key} bytes" + (" after the 4-byte prefix length"
+                                                      if spec.type == MapType.LPM_TRIE else "")
+                    + f", device's CAM holds {features.key_bytes}-byte keys")
+            if spec.max_entries > features.map_slots:
+                raise MapLimitExceeded(f"{label}: {spec.max_entries} entries, device has "
+                                       f"{features.map_slots} CAM slots")
+            if slots_used + spec.max_entries > features.map_slots:
+                raise MapLimitExceeded(
+                    f"{label}: {spec.max_entries} entries, but the maps before it took "
+                    f"{slots_used} of the device's {features.map_slots} CAM slots")
+            slots_used += spec.max_entries
+        window = spec.value_size * (features.engines if spec.type in _PER_CPU else 1)
+        if window > regs.MAP_VALUE_WINDOW.size:
+            raise MapLimitExceeded(f"{label}: values of {window} bytes, device's MAP_VALUE "
+                                   f"window holds {regs.MAP_VALUE_WINDOW.size}")
+        size = map_value_bytes(spec, features.engines)
+        if size > features.map_bytes:
+            raise MapLimitExceeded(f"{label}: {size} bytes of values, device has "
+                                   f"{features.map_bytes} bytes of map memory")
+        if bytes_used + size > features.map_bytes:
+            raise MapLimitExceeded(
+                f"{label}: {size} bytes of values, but the maps before it took {bytes_used} "
+                f"of the device's {features.map_bytes} bytes of map memory")
+        bytes_used += size
 
 
 def translate(image, features: DeviceFeatures, imem_slots: int,
@@ -306,10 +408,10 @@ class Map:
         return self.spec.name
 
     def _port(self):
-        port = self.nic.transport.map_port()
+        port = self.nic.map_port
         if port is None:
             raise NicError(f"{self.nic.transport.describe()}: no host access to maps on "
-                           "this device (the control bus has no map interface yet)")
+                           "this device (its CAP_MAP_TYPES reads 0)")
         return port
 
     def _check(self, what: str, data: bytes, size: int) -> bytes:
@@ -328,8 +430,12 @@ class Map:
         """Store ``value`` under ``key``; NicError with the errno name when the map refuses."""
         key = self._check("key", key, self.spec.key_size)
         value = bytes(value)
-        per_cpu = self.spec.type in (MapType.PERCPU_ARRAY, MapType.PERCPU_HASH)
-        if not (per_cpu and value and len(value) % self.spec.value_size == 0):
+        if self.spec.type in _PER_CPU and len(value) != self.spec.value_size:
+            # per-CPU: one value for every engine, or each engine's value, joined
+            engines = self.nic.info.features.engines
+            value = self._check(f"value ({engines} engines x {self.spec.value_size})", value,
+                                engines * self.spec.value_size)
+        else:
             value = self._check("value", value, self.spec.value_size)
         result = await self._port().update(self.map_id, key, value, flags)
         if result:
@@ -379,6 +485,7 @@ class Nic:
         self.offsets: dict[str, int] = {}
         self.program: LoadedProgram | None = None
         self.maps: dict[str, Map] = {}
+        self.map_port: RegisterMapPort | None = None    # when the device has maps
         self.drop_when_busy = False
 
     # --- registers by name ---
@@ -407,9 +514,13 @@ class Nic:
         config = await self.read("CONFIG")
         fields = {f.name: (config >> f.bit) & ((1 << f.width) - 1)
                   for f in regs.register("CONFIG").fields}
+        caps = {name: await self.read(name) for name in CAP_REGISTERS}
+        features = device_features(ident, caps)
         self.info = NicInfo(ident, fields["ports"], fields["data_bytes"],
-                            1 << fields["imem_log2"], device_features(ident, self.transport))
+                            1 << fields["imem_log2"], features)
         self.offsets = regs.offsets(self.info.ports)
+        self.map_port = (RegisterMapPort(self.transport, features.engines)
+                         if features.map_types else None)
         return self.info
 
     async def _info(self) -> NicInfo:
@@ -423,6 +534,7 @@ class Nic:
         # runs; helpers are the offload verifier's concern, checked in translate.
         check_size(image, info.imem_slots)
         check_maps(image, info.features)
+        check_limits(image, info.features)
         log = verify_program(image).log if verify else []
         return translate(image, info.features, info.imem_slots), log
 
@@ -436,21 +548,25 @@ class Nic:
             raise NicError(f"budget {budget} outside 1..{_MASK32}")
         info = await self._info()
         translation, log = await self.prepare(image, verify=verify)
-        port = self.transport.map_port()
+        port = self.map_port
         if translation.maps and port is None:
             raise NotSupportedByDevice(f"{image.name}: maps not supported by device")
-        map_ids = list(range(len(translation.maps)))
-        if port is not None:
-            try:
-                map_ids = await port.create(translation.maps)
-            except TransportError as exc:
-                raise NicError(f"{image.name}: {exc}") from None
-            if map_ids != translation.map_ids:
-                translation = translate(image, info.features, info.imem_slots, map_ids)
         replaced = self.program is not None
         ctrl_off = 1 << regs.CTRL.DROP_WHEN_BUSY if drop_when_busy else 0
         await self.write("CTRL", ctrl_off)
         await self.wait_status_idle(idle_timeout)
+        # The old program has stopped: its maps go (RESET) and the new ones are created; a
+        # map may not vanish under a running program.
+        map_ids = list(range(len(translation.maps)))
+        self.maps = {}
+        self.program = None
+        if port is not None:
+            try:
+                map_ids = await port.create(translation.maps)
+            except TransportError as exc:
+                raise NicError(f"{image.name}: {exc} (the NIC stays disabled)") from None
+            if map_ids != translation.map_ids:
+                translation = translate(image, info.features, info.imem_slots, map_ids)
         base = regs.IMEM_WINDOW.offset
         for index, word in enumerate(translation.words):
             await self.transport.write(base + 8 * index, word & _MASK32)
@@ -557,10 +673,12 @@ class Nic:
     async def trace(self) -> list[str]:
         """``bpf_trace_printk`` lines since the last call."""
         info = await self._info()
-        lines = self.transport.trace_output() if info.features.trace else None
-        if lines is None:
+        if not info.features.trace:
             raise NicError(f"{self.transport.describe()}: the device has no trace output")
-        return lines
+        try:
+            return await self.transport.trace_output()
+        except TransportError as exc:
+            raise NicError(f"{self.transport.describe()}: {exc}") from None
 
     async def run(self, frame: bytes, port: int = 0, error: bool = False,
                   timeout: int = 100_000) -> "FrameOutcome":

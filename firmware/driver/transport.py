@@ -16,14 +16,17 @@ Egress names are those of the verdict record (:mod:`sim.nic_results`): ``"port<N
 leaving port N (XDP_TX, XDP_REDIRECT) and ``"pass"`` for the host stream (XDP_PASS; the
 metadata the program left comes first, then the frame).
 
-Host access to maps (:class:`MapPort`) and trace output are optional: a transport offers them
-when its device has them (today only the model: the RTL has no map unit and no trace path yet).
+Host access to maps is the driver's, not the transport's: maps are reached through the map
+mailbox registers (:class:`firmware.driver.map_port.RegisterMapPort`) on every transport whose
+device has them.  ``bpf_trace_printk`` output is read from ``TRACE_STATUS``/``TRACE_DATA``
+(:meth:`Transport.trace_output`); the model, which formats its trace lines itself, overrides it.
 """
 
 import abc
 from dataclasses import dataclass, field
 
-__all__ = ["Transport", "TransportError", "MapPort", "DeviceFeatures", "egress_names"]
+__all__ = ["Transport", "TransportError", "MapPort", "DeviceFeatures", "egress_names",
+           "decode_trace_words"]
 
 
 class TransportError(RuntimeError):
@@ -37,15 +40,22 @@ def egress_names(ports: int) -> list[str]:
 
 @dataclass(frozen=True)
 class DeviceFeatures:
-    """What a device offers beyond the register map: helper ids, map types, trace output.
+    """What a device offers beyond the register map: helper ids, map types, trace output, and
+    the map unit's limits.
 
-    The register map has no capability registers yet, so the driver takes these from the
-    transport (the model says what it emulates) or from its table for the device's ID.
+    The driver reads these from the capability registers (``CAP_HELPERS_LO/HI``,
+    ``CAP_MAP_TYPES``, ``CAP_MAPS``, ``CAP_MAP_SLOTS``, ``CAP_MAP_BYTES``); a device whose
+    capability registers read 0 (the XDP1 datapath) gets the driver's table for its ID.
     """
     helpers: frozenset = frozenset()        # helper ids (firmware.ebpf.helpers.HelperId)
     map_types: frozenset = frozenset()      # firmware.ebpf.maps.MapType values
     trace: bool = False                     # bpf_trace_printk output readable by the host
     notes: tuple[str, ...] = field(default=())
+    max_maps: int = 0                       # maps that can exist at once
+    key_bytes: int = 0                      # largest hash key (LPM: data after the prefix)
+    engines: int = 1                        # copies of a per-CPU value
+    map_slots: int = 0                      # CAM slots shared by hash, LRU and LPM maps
+    map_bytes: int = 0                      # map-value memory shared by all maps
 
 
 class MapPort(abc.ABC):
@@ -75,6 +85,17 @@ class MapPort(abc.ABC):
     @abc.abstractmethod
     async def next_key(self, map_id: int, key: bytes | None) -> bytes | None:
         """The key after ``key`` (the first when None), or None after the last."""
+
+
+def decode_trace_words(words: list[int]) -> tuple[list[str], list[int]]:
+    """Trace FIFO words -> (the lines of the whole records, the words of an unfinished one),
+    through :mod:`firmware.driver.trace` (the record format's owner)."""
+    try:
+        from . import trace
+    except ImportError:
+        raise TransportError("the device has a trace FIFO but this driver has no decoder for "
+                             "its records (firmware/driver/trace.py is missing)") from None
+    return trace.decode_words(words)
 
 
 class Transport(abc.ABC):
@@ -110,18 +131,20 @@ class Transport(abc.ABC):
     async def wait(self, cycles: int = 1) -> None:
         """Let ``cycles`` clock cycles pass."""
 
-    def map_port(self) -> MapPort | None:
-        """Host access to the device's maps, or None when the device has none."""
-        return None
-
-    def features(self) -> DeviceFeatures | None:
-        """What the device offers, when the transport knows better than the driver's table
-        for the device's ID (the model does); None otherwise."""
-        return None
-
-    def trace_output(self) -> list[str] | None:
-        """bpf_trace_printk lines written since the last call, or None without a trace path."""
-        return None
+    async def trace_output(self) -> list[str]:
+        """``bpf_trace_printk`` lines written since the last call: every word waiting in the
+        trace FIFO (``TRACE_STATUS.words``) popped from ``TRACE_DATA`` and decoded by
+        :mod:`firmware.driver.trace`; the words of a record still being written wait here for
+        the next call.  Only for a device whose ``CAP_MAPS.trace`` is set."""
+        from hw import regs
+        offsets = regs.offsets(0)
+        words = list(getattr(self, "_trace_pending", []))
+        count = await self.read(offsets["TRACE_STATUS"]) & 0xFFFF
+        for _ in range(count):
+            words.append(await self.read(offsets["TRACE_DATA"]))
+        lines, rest = decode_trace_words(words)
+        self._trace_pending = rest
+        return lines
 
     def describe(self) -> str:
         """A short name for messages (``model``, ``amaranth``, ``cocotb/verilator``)."""

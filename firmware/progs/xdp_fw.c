@@ -65,7 +65,8 @@ struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __type(key, struct flow);
     __type(value, struct conn);
-    __uint(max_entries, 4096);
+    /* 256: the NIC's 512 CAM slots are shared by every hash, LRU and LPM map */
+    __uint(max_entries, 256);
 } conntrack SEC(".maps");
 
 struct {

@@ -534,6 +534,24 @@ def expected_refusal(image, features) -> str | None:
             kind = "global data" if spec.is_global_data else f"section {spec.section}"
             return (f"{image.name}: map type {MapType(spec.type).name} not supported by "
                     f"device (map '{spec.name}', {kind})")
+    # The map unit's limits (the firmware's maps hit only the CAM's key width and slots).
+    cam = (MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LPM_TRIE)
+    slots = 0
+    for spec in image.maps:
+        if spec.type not in cam:
+            continue
+        lpm = spec.type == MapType.LPM_TRIE
+        data = spec.key_size - 4 * lpm
+        if data > features.key_bytes:
+            return (f"{image.name}: map '{spec.name}': "
+                    + (f"LPM keys hold {data} bytes after the 4-byte prefix length" if lpm
+                       else f"keys are {data} bytes")
+                    + f", device's CAM holds {features.key_bytes}-byte keys")
+        if slots + spec.max_entries > features.map_slots:
+            return (f"{image.name}: map '{spec.name}': {spec.max_entries} entries, but the "
+                    f"maps before it took {slots} of the device's {features.map_slots} CAM "
+                    "slots")
+        slots += spec.max_entries
     for pc, insn in enumerate(image.insns):
         if insn.opcode == _CALL and insn.src == 0 and insn.imm not in features.helpers:
             return (f"{image.name}: insn {pc}: helper {HELPERS[insn.imm].name} (id "
