@@ -95,7 +95,10 @@ def decode_trace_words(words: list[int]) -> tuple[list[str], list[int]]:
     except ImportError:
         raise TransportError("the device has a trace FIFO but this driver has no decoder for "
                              "its records (firmware/driver/trace.py is missing)") from None
-    return trace.decode_words(words)
+    try:
+        return trace.decode_words(words)
+    except trace.TraceDecodeError as exc:
+        raise TransportError(f"trace FIFO: {exc}") from None
 
 
 class Transport(abc.ABC):

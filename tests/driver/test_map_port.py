@@ -10,6 +10,7 @@ import pytest
 
 from firmware.driver.map_port import RegisterMapPort
 from firmware.driver.model_transport import MODEL_FEATURES, ModelTransport
+from firmware.driver.transport import Transport
 from firmware.driver.nic import (XDP1_FEATURES, MapLimitExceeded, Nic, NicError,
                                  check_limits, features_from_caps)
 from firmware.ebpf.asm import assemble
@@ -288,3 +289,59 @@ def test_loading_replaces_the_maps():
         await nic.load(ProgramImage("two", EXIT, [MapSpec("b", MapType.HASH, 4, 4, 4)]))
         return list(nic.maps), await nic.maps["b"].keys(), len(nic.transport.maps.maps)
     assert run(go()) == (["b"], [], 1)
+
+
+class TraceWords(ModelTransport):
+    """The model with a trace FIFO of given words behind TRACE_STATUS/TRACE_DATA, read through
+    the base Transport.trace_output (as on the RTL)."""
+
+    def __init__(self, words):
+        super().__init__()
+        self.fifo = list(words)
+        self.visible = 0            # words of whole records (what TRACE_STATUS.words counts)
+
+    async def read(self, offset):
+        if offset == OFF["TRACE_STATUS"]:
+            return self.visible
+        if offset == OFF["TRACE_DATA"]:
+            self.visible -= 1
+            return self.fifo.pop(0)
+        return await super().read(offset)
+
+    trace_output = Transport.trace_output
+
+
+def record(fmt: bytes, args=(0, 0, 0)):
+    from hw.xdp import trace as rec
+    words = rec.record_words(len(fmt), [])
+    padded = fmt + bytes(-len(fmt) % 4)
+    out = [rec.record_header(len(fmt), words)]
+    out += [int.from_bytes(padded[i:i + 4], "little") for i in range(0, len(padded), 4)]
+    for a in args:
+        out += [a & 0xFFFFFFFF, a >> 32]
+    return out
+
+
+def test_trace_lines_come_from_trace_data_words():
+    first, second = record(b"hi %d\n", (42, 0, 0)), record(b"%x-%u", (0xAB, 7, 0))
+
+    async def go():
+        t = TraceWords(first + second)
+        nic = Nic(t)
+        t.visible = len(first) + 3        # the second record's first words arrived early
+        lines = [await nic.trace()]
+        t.visible = len(second) - 3
+        lines.append(await nic.trace())
+        lines.append(await nic.trace())
+        return lines
+    assert run(go()) == [["hi 42\n"], ["ab-7"], []]
+
+
+def test_words_that_are_not_a_record_are_reported():
+    async def go():
+        t = TraceWords([0x12345678])
+        t.visible = 1
+        with pytest.raises(NicError, match=r"trace FIFO: word 0: 0x12345678 is not a trace "
+                                           r"record header"):
+            await Nic(t).trace()
+    run(go())
