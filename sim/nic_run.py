@@ -202,8 +202,7 @@ def run_frames(image, frames: list[bytes], options: dict) -> list[FrameResult]:
     ``options["ingress_port"]``; options ``sim`` (verilator or icarus) and ``waves`` too."""
     from firmware.program import ProgramError
     if image.maps:
-        raise ProgramError(f"{image.source}: uses {len(image.maps)} map(s); the RTL target has "
-                           "no map unit yet (run it with --target model)")
+        return run_frames_through_driver(image, frames, options)
     try:
         run = run_nic(image.insns, frames, ports=options["ports"],
                       ingress_port=options["ingress_port"], budget=options["budget"],
@@ -214,6 +213,56 @@ def run_frames(image, frames: list[bytes], options: dict) -> list[FrameResult]:
                       "clock_cycles": run.clock_cycles, "build_dir": run.build_dir,
                       "waves": run.waves}
     return run.results
+
+
+def run_frames_through_driver(image, frames: list[bytes], options: dict) -> list[FrameResult]:
+    """``xdpnic run --target rtl`` for a program with maps: the host driver loads it (maps
+    created through the map mailbox), runs the frames one at a time and reads every map back
+    (:func:`firmware.driver.capture.run_capture`) in one Verilator/Icarus session; the maps
+    land in ``options["map_dumps"]``, the trace in ``options["trace_output"]``."""
+    import pickle
+    from firmware.driver.capture import CaptureRun
+    from firmware.program import ProgramError
+    from sim.transport_cocotb import run_scenarios
+    sim = options.get("sim") or "verilator"
+    if options.get("waves"):
+        raise ProgramError("rtl target: --waves is not available for programs with maps "
+                           "(they run through the host driver's session)")
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="xdpnic-capture-") as tmp:
+        image_file = pathlib.Path(tmp) / "image.pickle"
+        image_file.write_bytes(pickle.dumps(image))
+        try:
+            outcome = run_scenarios(
+                "sim.nic_run", ["capture_session"], ports=options["ports"], sim=sim,
+                kwargs={"capture_session": {
+                    "image_file": str(image_file), "frames": [bytes(f).hex() for f in frames],
+                    "ingress_port": options["ingress_port"], "budget": options["budget"]}})
+        except (NicError, RuntimeError) as exc:
+            raise ProgramError(f"rtl target: {exc}") from None
+    result = outcome["capture_session"]
+    if not result["ok"]:
+        raise ProgramError(f"rtl target ({sim}): {result['error'].strip().splitlines()[-1]}")
+    run = CaptureRun(**pickle.loads(bytes.fromhex(result["value"])))
+    options["map_dumps"] = run.maps
+    options["trace_output"] = run.trace
+    options["rtl"] = {"counters": run.counters, "wall_seconds": time.perf_counter() - began,
+                      "map_ids": run.map_ids, "driver": True}
+    return run.results
+
+
+async def capture_session(nic, image_file: str, frames: list[str], ingress_port: int,
+                          budget: int) -> str:
+    """The cocotb side of :func:`run_frames_through_driver` (run by
+    :func:`sim.transport_cocotb.run_scenarios`): the capture, pickled, in hex."""
+    import dataclasses
+    import pickle
+    from firmware.driver.capture import run_capture
+    image = pickle.loads(pathlib.Path(image_file).read_bytes())
+    run = await run_capture(nic, image, [bytes.fromhex(f) for f in frames],
+                            ingress_port=ingress_port, budget=budget)
+    return pickle.dumps({f.name: getattr(run, f.name)
+                         for f in dataclasses.fields(run)}).hex()
 
 
 def _tail(path: pathlib.Path, lines: int = 20) -> str:

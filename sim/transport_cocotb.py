@@ -118,8 +118,9 @@ async def driver_session(dut):
         transport = CocotbTransport(tb)
         began = time.perf_counter()
         try:
-            await getattr(module, name)(Nic(transport))
-            outcomes[name] = {"ok": True}
+            value = await getattr(module, name)(Nic(transport),
+                                                **job.get("kwargs", {}).get(name, {}))
+            outcomes[name] = {"ok": True, "value": value}
         except Exception:       # recorded for the pytest side, which fails that test
             outcomes[name] = {"ok": False, "error": traceback.format_exc()}
         outcomes[name]["seconds"] = time.perf_counter() - began
@@ -130,10 +131,12 @@ async def driver_session(dut):
 
 def run_scenarios(module: str, scenarios: list[str], *, ports: int = 2, data_width: int = 64,
                   sim: str = "verilator", seed: int = 1, in_pause: float = 0.0,
-                  out_pause: float = 0.0, verbose: bool = False) -> dict:
+                  out_pause: float = 0.0, verbose: bool = False,
+                  kwargs: dict | None = None) -> dict:
     """Run ``module``'s coroutine functions ``scenarios`` (each ``async def f(nic)``) on the
-    NIC's Verilog in one session; ``{name: {"ok": bool, "error": text, "seconds": s}}``.
-    ``in_pause``/``out_pause``: random idle input cycles and output backpressure."""
+    NIC's Verilog in one session; ``{name: {"ok": bool, "value": what it returned (JSON),
+    "error": text, "seconds": s}}``.  ``kwargs[name]``: keyword arguments (JSON) for that
+    scenario.  ``in_pause``/``out_pause``: random idle input cycles and output backpressure."""
     from sim.nic_run import PROJECT_ROOT, TOPLEVEL, NicError, build, _tail
     runner, build_dir, _seconds = build(ports, data_width, sim)
     with tempfile.TemporaryDirectory(prefix="xdpnic-driver-") as tmp:
@@ -141,7 +144,8 @@ def run_scenarios(module: str, scenarios: list[str], *, ports: int = 2, data_wid
         job, out = tmp / "job.json", tmp / "results.json"
         job.write_text(json.dumps({"module": module, "scenarios": scenarios, "ports": ports,
                                    "seed": seed, "root": str(PROJECT_ROOT),
-                                   "in_pause": in_pause, "out_pause": out_pause}))
+                                   "in_pause": in_pause, "out_pause": out_pause,
+                                   "kwargs": kwargs or {}}))
         env = {"XDPNIC_DRIVER_JOB": str(job), "XDPNIC_DRIVER_RESULTS": str(out),
                "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT),
                                               os.environ.get("PYTHONPATH", "")]),

@@ -156,6 +156,8 @@ def main(args) -> int:
               "counters": summarize(results, args.ports)}
     if options.get("maps") is not None:
         report["maps"] = [m.dump() for m in options["maps"].maps]
+    elif options.get("map_dumps") is not None:       # read back through the driver (rtl)
+        report["maps"] = options["map_dumps"]
     if options.get("trace_output"):
         report["trace_printk"] = options["trace_output"]
     if options.get("rtl"):

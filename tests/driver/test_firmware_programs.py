@@ -60,3 +60,33 @@ def test_the_xdp1_refusals_name_what_is_missing(have_clang):
                                 "(map 'rxcnt', section .maps)")
     assert {name for name, r in refusals.items() if r is None} >= {"xdp_drop", "xdp_pass",
                                                                     "xdp_tx"}
+
+
+def compare_capture(run, image, frames, ports=2):
+    """A CaptureRun (through the driver) against ``xdpnic run --target model``'s results."""
+    from firmware.commands.run import run_on_model
+    options = {"ports": ports, "ingress_port": 0, "budget": 1_000_000, "trace": False}
+    want = run_on_model(image, frames, options)
+    assert len(run.results) == len(want)
+    for index, (got, w) in enumerate(zip(run.results, want)):
+        assert (got.disposition, got.egress_port, got.frame, got.trap, got.trap_pc) == \
+            (w.disposition, w.egress_port, w.metadata + w.frame, w.trap, w.trap_pc), index
+        if w.disposition != "discard":
+            assert (got.r0, got.insn_count, got.reason) == \
+                (w.r0 & 0xFFFFFFFF, w.insn_count, w.reason), index
+        else:
+            assert got.reason == w.reason, index
+    assert run.maps == [m.dump() for m in options["maps"].maps]
+
+
+@pytest.mark.parametrize("name", ["xdp1", "xdp_fw", "xdp_router_ipv4", "xdp_adjust_tail"])
+def test_a_capture_through_the_driver_matches_the_model_run(name, have_clang):
+    """``xdpnic run --target rtl``'s path for programs with maps (run_capture), on the model
+    transport: the same records and map dumps as ``--target model``."""
+    from firmware.driver.capture import run_capture
+    image = firmware_image(name)
+    frames = firmware_traffic(40)
+    run = asyncio.run(run_capture(Nic(ModelTransport()), image, frames))
+    compare_capture(run, image, frames)
+    assert run.map_ids == list(range(len(image.maps)))
+    assert sum(v for k, v in run.counters.items() if k.endswith("_RX_FRAMES")) == len(frames)
