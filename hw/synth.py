@@ -362,8 +362,10 @@ def fit_problems(device: Device, summary: dict) -> list[str]:
 def parse_nextpnr_report(text: str) -> dict:
     """nextpnr ``--report`` JSON -> {"fmax_mhz", "target_mhz", "clock", "utilization"}.
 
-    ``fmax_mhz`` is the achieved frequency of the clock named ``clk`` (nextpnr reports global
-    nets as ``$glbnet$clk``); with several clocks, the slowest.
+    The designs here have one clock, ``clk`` (nextpnr names it after its global buffer:
+    ``$glbnet$clk$TRELLIS_IO_IN`` on ECP5, ``clk$SB_IO_IN_$glb_clk`` on iCE40); should there
+    be several, ``fmax_mhz`` is the slowest one's.  ``utilization`` is per bel type, shell
+    included.
     """
     try:
         data = json.loads(text)
@@ -372,9 +374,7 @@ def parse_nextpnr_report(text: str) -> dict:
     fmax = data.get("fmax", {})
     if not fmax:
         raise SynthError("nextpnr report has no fmax section (no clocked logic?)")
-    clocks = {name: entry for name, entry in fmax.items()
-              if re.fullmatch(r"(\$glbnet\$)?clk", name)} or fmax
-    clock, entry = min(clocks.items(), key=lambda kv: kv[1]["achieved"])
+    clock, entry = min(fmax.items(), key=lambda kv: kv[1]["achieved"])
     utilization = {bel: {"used": u["used"], "available": u["available"]}
                    for bel, u in data.get("utilization", {}).items()}
     return {"clock": clock, "fmax_mhz": round(entry["achieved"], 2),
@@ -538,6 +538,9 @@ def format_result(result: dict) -> str:
         verdict = "met" if pnr["fmax_mhz"] >= pnr["target_mhz"] else "NOT met"
         lines.append(f"  {'Fmax':12} {pnr['fmax_mhz']:.2f} MHz (target {pnr['target_mhz']:g} "
                      f"MHz {verdict}; nextpnr seed {pnr['seed']})")
+        used = [f"{bel} {u['used']:,}/{u['available']:,}"
+                for bel, u in sorted(pnr["utilization"].items()) if u["used"]]
+        lines.append("placed, shell included: " + ", ".join(used))
     elif result["fits"] and DEVICES[result["device"]].nextpnr:
         lines.append(f"  {'Fmax':12} not measured (--no-pnr)")
     sh = result["shell"]
