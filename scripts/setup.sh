@@ -8,7 +8,7 @@ cd "$root"
 
 # python3-dev brings libpython, which cocotb's simulator plug-in loads.
 apt_packages=(iverilog clang llvm libbpf-dev linux-libc-dev bpftool yosys make g++ python3-venv
-              python3-dev iproute2 liblz4-dev)
+              python3-dev iproute2 liblz4-dev nextpnr-ice40)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
