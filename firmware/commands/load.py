@@ -141,6 +141,11 @@ def _print(report: dict) -> None:
           f"{8 * d['data_bytes']}-bit streams, {d['imem_slots']} instruction slots")
     print(f"  helpers: {', '.join(d['helpers']) or '(none)'}")
     print(f"  map types: {', '.join(d['map_types']) or '(none)'}")
+    limits = d.get("map_limits")
+    if limits:
+        print(f"  map unit: {limits['max_maps']} maps, {limits['cam_slots']} CAM slots of "
+              f"{limits['key_bytes']}-byte keys, {limits['value_bytes']} bytes of values, "
+              f"{limits['engines']} engine(s); trace {'yes' if d['trace'] else 'no'}")
     print(f"program {report['program']}: {len(report['image'])} slots, "
           f"{report['verifier'][-1] if report['verifier'] else 'not verified'}")
     if report["maps"]:
