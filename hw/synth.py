@@ -180,7 +180,8 @@ def port_bits(unit: wiring.Component) -> tuple[int, int]:
 
 
 def build_unit(top: str, engines: int = 1):
-    """The component for ``--top``; ``engines`` goes to the NIC when it takes one.
+    """(component, its constructor parameters) for ``--top``; ``engines`` goes to the NIC
+    when it takes one.
 
     Raises SynthError for an engine count the unit cannot take.
     """
@@ -200,9 +201,16 @@ def build_unit(top: str, engines: int = 1):
         raise SynthError(f"--engines {engines}: {where} has no engines parameter "
                          f"(it builds one engine); use --engines 1")
     try:
-        return cls(**kwargs), kwargs
+        unit = cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise SynthError(f"{module_name}.{class_name}({kwargs}): {exc}") from None
+    # Every constructor parameter as built (defaults included), so a saved figure says which
+    # configuration it measured.
+    params = {name: p.default for name, p in inspect.signature(cls).parameters.items()
+              if p.default is not inspect.Parameter.empty
+              and isinstance(p.default, (int, float, str, bool))}
+    params.update(kwargs)
+    return unit, params
 
 
 def emit_verilog(unit: wiring.Component, path: pathlib.Path) -> PinShell:

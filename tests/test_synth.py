@@ -92,6 +92,8 @@ def test_engines_passed_to_a_nic_that_takes_them(monkeypatch):
     unit, params = synth.build_unit("nic", engines=4)
     assert isinstance(unit, EngineCounter) and unit.engines == 4
     assert params == {"engines": 4}
+    unit, params = synth.build_unit("core")
+    assert params == {"imem_depth": 4096, "ctx_bytes": 4096}
 
 
 def test_clock_refused_for_a_device_without_place_and_route(capsys):
