@@ -44,7 +44,14 @@ def test_model_as_xdp1(name):
     _run_model(name, features=XDP1_FEATURES)
 
 
-@pytest.mark.parametrize("name", SCENARIOS)
+# Amaranth simulates ~1k cycles per second: reading back every map of every firmware program
+# (xdp_lb's 1024-entry ring alone is ~45k cycles of mailbox traffic) is a slow test there;
+# the cocotb run (Verilator) does it by default.
+AMARANTH_SLOW = {"firmware_programs"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow)
+                                  if n in AMARANTH_SLOW else n for n in SCENARIOS])
 def test_amaranth(name):
     _run_amaranth(name)
 
