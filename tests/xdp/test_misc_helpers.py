@@ -48,15 +48,13 @@ def make_memory(rng: random.Random | None = None) -> Memory:
     return mem
 
 
-def run_calls(memory: Memory, calls, *, now=0, ns_per_cycle=4 << 16, engine=0):
-    """Run helper calls ``(id, r1..r5)`` one after another on one MiscHelpers; each call's
-    :class:`Outcome`."""
-    dut = MiscHelpers(engine)
-    outcomes = []
-    edges = [0]
-    words = []
+def serve_memory(dut, memory: Memory, edges=None):
+    """A process answering ``dut.mem_req`` from the model ``memory`` one cycle after each
+    request (a fault exactly where the model's load of the same bytes traps); counts clock
+    edges in ``edges[0]``."""
+    edges = edges if edges is not None else [0]
 
-    async def serve_memory(ctx):
+    async def serve(ctx):
         ctx.set(dut.mem_req.ready, 1)
         busy = False
         async for _clk, _rst, valid, addr, size, taken in ctx.tick().sample(
@@ -78,6 +76,16 @@ def run_calls(memory: Memory, calls, *, now=0, ns_per_cycle=4 << 16, engine=0):
                 ctx.set(dut.mem_resp.valid, 1)
                 ctx.set(dut.mem_req.ready, 0)
                 busy = True
+    return serve
+
+
+def run_calls(memory: Memory, calls, *, now=0, ns_per_cycle=4 << 16, engine=0):
+    """Run helper calls ``(id, r1..r5)`` one after another on one MiscHelpers; each call's
+    :class:`Outcome`."""
+    dut = MiscHelpers(engine)
+    outcomes = []
+    edges = [0]
+    words = []
 
     async def collect_trace(ctx):
         ctx.set(dut.trace.ready, 1)
@@ -109,7 +117,7 @@ def run_calls(memory: Memory, calls, *, now=0, ns_per_cycle=4 << 16, engine=0):
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    sim.add_process(serve_memory)
+    sim.add_process(serve_memory(dut, memory, edges))
     sim.add_process(collect_trace)
     sim.add_testbench(bench)
     sim.run()
