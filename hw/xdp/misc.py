@@ -345,21 +345,30 @@ class MiscHelpers(wiring.Component):
                         respond(0, is_unknown=1)
 
         # --- csum_diff ---------------------------------------------------------------------
-        with m.If(state == _S.CS_RUN):
+        def csum_next(total):
+            """With the sum so far ``total``: fetch the next chunk, or switch to the "to"
+            buffer, or answer."""
             with m.If(copy_left != 0):
                 n = _chunk_size(m, copy_left, 0)
                 fetch(copy_addr, n, _S.CS_ADD)
                 m.d.sync += [copy_addr.eq(copy_addr + n), copy_left.eq(copy_left - n)]
             with m.Elif(~cs_second & cs_both):
                 # csum(added, seed) + ~csum(removed, 0): one sum, in any order
-                m.d.sync += [acc.eq(_add32(cs_seed, ~acc, 0)), cs_second.eq(1),
-                             copy_addr.eq(cs_ptr2), copy_left.eq(cs_left2)]
+                m.d.sync += [acc.eq(_add32(cs_seed, ~total, 0)), cs_second.eq(1),
+                             copy_addr.eq(cs_ptr2), copy_left.eq(cs_left2),
+                             state.eq(_S.CS_RUN)]
             with m.Elif(~cs_second):
-                respond(_fold16(~acc))               # removed only
+                respond(_fold16(~total))             # removed only
             with m.Else():
-                respond(_fold16(acc))
+                respond(_fold16(total))
+
+        with m.If(state == _S.CS_RUN):
+            csum_next(acc)
         with m.If(state == _S.CS_ADD):
-            m.d.sync += [acc.eq(_add32(acc, chunk[:32], chunk[32:])), state.eq(_S.CS_RUN)]
+            added = Signal(32)
+            m.d.comb += added.eq(_add32(acc, chunk[:32], chunk[32:]))
+            m.d.sync += acc.eq(added)
+            csum_next(added)
 
         # --- trace_printk pass 1: validate and measure ------------------------------------
         with m.If(state == _S.TP_FETCH):

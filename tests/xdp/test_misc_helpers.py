@@ -135,12 +135,18 @@ def model_call(state: EngineState, memory: Memory, helper_id, *regs):
 
 
 def check_against_model(memory, calls, **kwargs):
-    """Run ``calls`` on the hardware and the model (on a copy of the memory); assert r0,
-    faults and trace lines agree; the outcomes."""
+    """Run ``calls`` on the hardware and then on the model with the same memory (these
+    helpers only read it); assert r0, faults and trace lines agree; the outcomes."""
     outcomes = run_calls(memory, calls, **kwargs)
     state = EngineState()
     for call, got in zip(calls, outcomes, strict=True):
-        r0, trapped, lines = model_call(state, memory, *call)
+        try:
+            r0, trapped, lines = model_call(state, memory, *call)
+        except ValueError:
+            # the model's %-formatting raises on an odd width digit; the hardware refuses
+            # (see test_odd_width_digits_are_refused_where_the_model_raises)
+            assert (got.r0, got.fault, got.words) == (EINVAL, False, []), call
+            continue
         assert got.fault == trapped, (call, got)
         assert not got.unknown
         if trapped:
@@ -229,13 +235,13 @@ def test_csum_diff_all_zero_and_all_ones_sums():
 
 
 def test_csum_diff_cycle_cost():
-    """4 cycles a chunk (next, request, response, add) + 2, + 1 to switch buffers; 20 bytes
+    """3 cycles a chunk (request, response, add) + 2, + 1 to switch buffers; 20 bytes
     are 8 + 8 + 4, 7 bytes 4 + 2 + 1."""
     memory = make_memory()
     got = run_calls(memory, [(HelperId.CSUM_DIFF, STACK, 20, 0, 0, 0),
                              (HelperId.CSUM_DIFF, STACK, 4, STACK + 8, 4, 0),
                              (HelperId.CSUM_DIFF, STACK, 7, 0, 0, 0)])
-    assert [o.cycles for o in got] == [4 * 3 + 2, 4 * 2 + 3, 4 * 3 + 2]
+    assert [o.cycles for o in got] == [3 * 3 + 2, 3 * 2 + 3, 3 * 3 + 2]
 
 
 @pytest.mark.parametrize("from_ptr, from_size, to_ptr, to_size", [
@@ -369,12 +375,14 @@ def test_trace_printk_cycle_cost():
 
 
 @pytest.mark.slow
-def test_trace_printk_random_formats_match_the_model():
-    rng = random.Random(6)
+@pytest.mark.parametrize("seed", [6, 7, 8])
+def test_trace_printk_random_formats_match_the_model(seed):
+    rng = random.Random(seed)
     pieces = [b"%d", b"%i", b"%u", b"%x", b"%X", b"%ld", b"%lld", b"%lu", b"%llx", b"%c",
               b"%p", b"%px", b"%s", b"%%", b"%", b"%-", b"%0", b"%+", b"% ", b"%12", b"%3",
               b"l", b"x", b"abc", b" ", b"\n", b"\x01", b"\xe9", b"\xa0", b"\xad", b"%5s",
-              b"%-7s", b"%lll", b"%q"]
+              b"%-7s", b"%lll", b"%q", b"%\xb2", b"\t", b"%+5lld", b"% 08x", b"%-020llu",
+              b"\0", b"%999d"]
     memory = make_memory(rng)
     _put(memory, STACK + 300, b"string\0")
     _put(memory, PACKET + 40, b"packet text\0")
@@ -382,6 +390,80 @@ def test_trace_printk_random_formats_match_the_model():
     for _ in range(60):
         fmt = b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 6))) + b"\0"
         args = [rng.choice([rng.randrange(1 << 64), rng.randrange(-99, 99), STACK + 300,
-                            PACKET + 40, 0]) for _ in range(3)]
+                            PACKET + 40, PACKET + 95, 0, 1 << 63]) for _ in range(3)]
         formats.append((fmt, args))
     check_against_model(memory, _trace_calls(memory, formats, base=STACK + 512))
+
+
+# Measured costs of typical calls (request accepted -> response), the table in
+# docs/helpers.md: name, call, cycles.
+CYCLE_TABLE = [
+    ("ktime_get_ns", (HelperId.KTIME_GET_NS, 0, 0, 0, 0, 0), 1),
+    ("get_prandom_u32", (HelperId.GET_PRANDOM_U32, 0, 0, 0, 0, 0), 1),
+    ("csum_diff 0 -> 0", (HelperId.CSUM_DIFF, 0, 0, 0, 0, 5), 1),
+    ("csum_diff 2 -> 2", (HelperId.CSUM_DIFF, STACK, 2, STACK + 8, 2, 0), 9),
+    ("csum_diff 4 -> 4", (HelperId.CSUM_DIFF, STACK, 4, STACK + 8, 4, 0), 9),
+    ("csum_diff 0 -> 20", (HelperId.CSUM_DIFF, 0, 0, PACKET + 14, 20, 0), 11),
+    ("csum_diff 16 -> 16", (HelperId.CSUM_DIFF, STACK, 16, STACK + 16, 16, 0), 15),
+    ("csum_diff 40 -> 40", (HelperId.CSUM_DIFF, STACK, 40, STACK + 40, 40, 0), 33),
+    ("trace_printk fmt_size 0", (HelperId.TRACE_PRINTK, STACK, 0, 0, 0, 0), 1),
+]
+TRACE_CYCLE_TABLE = [
+    (b"hello\n\0", [0, 0, 0], 51),
+    (b"%d\n\0", [5, 0, 0], 37),
+    (b"src=%x dst=%x len=%u\n\0", [0x0A00_0001, 0x0A00_0002, 60], 93),
+    (b"dev %s\n\0", [STACK + 400, 0, 0], 99),
+    (b"%q\0", [0, 0, 0], 14),
+]
+
+
+def test_cycle_costs_of_typical_calls():
+    memory = make_memory()
+    memory.stack[400:409] = b"eth0-rx0\0"
+    calls = [c for _, c, _ in CYCLE_TABLE]
+    calls += _trace_calls(memory, [(f, a) for f, a, _ in TRACE_CYCLE_TABLE])
+    got = check_against_model(memory, calls)
+    assert [o.cycles for o in got] == ([n for _, _, n in CYCLE_TABLE]
+                                       + [n for _, _, n in TRACE_CYCLE_TABLE])
+
+
+def test_trace_printk_longest_format_and_string():
+    """A 1024-byte format buffer (1023 characters and the NUL), and a %s of 1024 bytes with
+    no NUL (the model's read_string stops there), in a map value."""
+    memory = make_memory()
+    memory.map_values[3] = bytearray(b"y" * 1100)
+    fmt = bytes(0x41 + i % 26 for i in range(1023)) + b"\0"
+    _put(memory, STACK, fmt)
+    _put(memory, STACK + 1024, b"<%s>\0")
+    got = check_against_model(memory, [
+        (HelperId.TRACE_PRINTK, STACK, 1024, 0, 0, 0),
+        (HelperId.TRACE_PRINTK, STACK + 1024, 5, MAPV + 10, 0, 0)])
+    assert [o.r0 for o in got] == [1023, 1023]
+    assert [len(o.words) for o in got] == [1 + 256 + 6, 1 + 1 + 6 + 1 + 256]
+
+
+def test_odd_width_digits_are_refused_where_the_model_raises():
+    """Python's str.isdigit takes '²' as a width digit, then %-formatting raises: the
+    hardware answers -EINVAL there (a documented difference), and ignores it for %c / %p as
+    the model does."""
+    memory = make_memory()
+    calls = _trace_calls(memory, [(b"%\xb2d\0", [1, 0, 0]), (b"%1\xb9s\0", [STACK, 0, 0]),
+                                  (b"%\xb3c\0", [0x41, 0, 0])])
+    got = run_calls(memory, calls)
+    assert [o.r0 for o in got] == [EINVAL, EINVAL, 1]
+    assert [len(o.words) for o in got] == [0, 0, 8]
+    for call in calls[:2]:
+        with pytest.raises(ValueError, match="unsupported format character"):
+            model_call(EngineState(), memory, *call)
+
+
+@pytest.mark.slow
+def test_csum_diff_long_random_buffers_and_faults_match_the_model():
+    rng = random.Random(2828)
+    memory = make_memory(rng)
+    calls = []
+    for _ in range(60):
+        a, b = rng.randrange(len(memory.stack) - 600), rng.randrange(len(memory.packet))
+        calls.append((HelperId.CSUM_DIFF, STACK + a, rng.randrange(600),
+                      PACKET + b, rng.randrange(110 - b), rng.randrange(1 << 64)))
+    check_against_model(memory, calls)
