@@ -7,6 +7,8 @@ captured strings, and cut to 1023 characters as the model's helper cuts it -- so
 from the hardware is the line the model would have printed for the same call.
 """
 
+import re
+
 from hw.xdp import trace as rec
 
 from ..ebpf.model_helpers import TRACE_ARGS_MAX, TRACE_BUF_MAX, format_trace
@@ -14,6 +16,24 @@ from ..ebpf.model_helpers import TRACE_ARGS_MAX, TRACE_BUF_MAX, format_trace
 __all__ = ["TraceDecodeError", "decode_words", "decode_records"]
 
 FAULT_TEXT = "(fault)"      # what the model's read_string returns for an unreadable %s
+
+# A '%%' pair, or a conversion's flags and ASCII width digits.
+_WIDTH = re.compile(rb"%%|%([-0+ ]*)([0-9]+)")
+
+
+def _clamp_widths(fmt: bytes) -> bytes:
+    """``fmt`` with every width above ``rec.WIDTH_MAX`` lowered to it.
+
+    The line is cut at 1023 characters, and a field at least ``WIDTH_MAX`` (4095) wide has
+    only padding (or, left-aligned, its value then padding) in its first 1023 characters
+    whatever the value (at most 1024 characters), so the cut line is unchanged; the model's
+    %-formatting would build the whole field (gigabytes for "%999999999d", an error beyond
+    sys.maxsize).  The hardware measures widths saturated at the same bound."""
+    def lower(match):
+        if match.group(0) == b"%%" or int(match.group(2)) <= rec.WIDTH_MAX:
+            return match.group(0)
+        return b"%" + match.group(1) + str(rec.WIDTH_MAX).encode()
+    return _WIDTH.sub(lower, fmt)
 
 
 class TraceDecodeError(ValueError):
@@ -54,7 +74,7 @@ def _decode_record(words: list[int], start: int) -> str:
         at = end
         return FAULT_TEXT if head & rec.STRING_FAULT else data.decode("latin-1")
 
-    text = format_trace(fmt, args, read_string)
+    text = format_trace(_clamp_widths(fmt), args, read_string)
     if text is None:
         raise TraceDecodeError(f"word {start}: format {fmt!r} is one the model refuses; the "
                                f"hardware writes no record for it")

@@ -67,7 +67,7 @@ from . import trace as rec
 __all__ = ["MiscHelpers", "NoMaps", "EINVAL", "WIDTH_MAX"]
 
 EINVAL = -errno.EINVAL & MASK64
-WIDTH_MAX = 4095               # a conversion's width is held saturated here (see above)
+WIDTH_MAX = rec.WIDTH_MAX     # a conversion's width is held saturated here (see above)
 LINE_MAX = TRACE_BUF_MAX - 1   # the model cuts the line to this many characters
 
 

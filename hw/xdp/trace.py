@@ -36,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 
 __all__ = ["TraceFifo", "RECORD_MAGIC", "RECORD_MAGIC_SHIFT", "RECORD_FMT_SHIFT",
            "RECORD_FMT_MASK", "RECORD_WORDS_MASK", "RECORD_ARG_WORDS", "STRING_LEN_MASK",
-           "STRING_FAULT", "record_header", "record_words"]
+           "STRING_FAULT", "WIDTH_MAX", "record_header", "record_words"]
 
 RECORD_MAGIC = 0x54          # "T": lets the host check it is at a record boundary
 RECORD_MAGIC_SHIFT = 24
@@ -47,6 +47,8 @@ RECORD_WORDS_MASK = 0xFFF    # the largest record (1023-byte format, three 1024-
 RECORD_ARG_WORDS = 6
 STRING_LEN_MASK = 0x7FF
 STRING_FAULT = 1 << 31
+WIDTH_MAX = 4095             # MiscHelpers holds a conversion's width saturated here; a wider
+                             # field is cut at 1023 characters all the same
 
 
 def record_words(fmt_len: int, string_lens: list[int]) -> int:

@@ -112,3 +112,23 @@ def test_a_format_the_model_refuses_is_not_a_record():
 def test_zero_length_header_is_refused():
     with pytest.raises(TraceDecodeError, match="word 0: record header 0x54000000 has length 0"):
         decode_words([rec.record_header(0, 0)])
+
+
+def test_huge_widths_decode_to_the_cut_line():
+    """A width the model could not format (beyond sys.maxsize) or only slowly: the record
+    decodes to the first 1023 characters all the same (the hardware returned 1023)."""
+    words = encode(b"ab%99999999999999999999dz", [5, 0, 0])
+    assert decode_records(words) == ["ab" + " " * 1021]
+    words = encode(b"%-999999999s|", [0, 0, 0], [b"text"])
+    assert decode_records(words) == ["text" + " " * 1019]
+    words = encode(b"%%5000d %08000x", [0xAB, 0, 0])
+    assert decode_records(words) == [("%5000d " + "0" * 8000)[:1023]]
+
+
+@pytest.mark.parametrize("width", [4095, 4096, 5000])
+def test_clamped_widths_leave_the_cut_line_as_the_model_makes_it(width):
+    for fmt, args, strings in [(b"x%" + str(width).encode() + b"s", ["s"], [b"y" * 1024]),
+                               (b"%0" + str(width).encode() + b"lld", [-12345], []),
+                               (b"%-" + str(width).encode() + b"u", [77], [])]:
+        line, regs = model_line(fmt, args, strings)
+        assert decode_records(encode(fmt, regs, strings)) == [line]

@@ -467,3 +467,17 @@ def test_csum_diff_long_random_buffers_and_faults_match_the_model():
         calls.append((HelperId.CSUM_DIFF, STACK + a, rng.randrange(600),
                       PACKET + b, rng.randrange(110 - b), rng.randrange(1 << 64)))
     check_against_model(memory, calls)
+
+
+def test_width_beyond_the_models_reach_is_saturated():
+    """A width Python cannot format (beyond sys.maxsize: the model raises) is held at 4095:
+    the line is 1023 characters of padding, as any width of 1023 or more gives."""
+    memory = make_memory()
+    calls = _trace_calls(memory, [(b"%99999999999999999999d\0", [7, 0, 0]),
+                                  (b"%99999d\0", [7, 0, 0])])
+    got = run_calls(memory, calls)
+    assert [o.r0 for o in got] == [1023, 1023]
+    assert decode_records(got[0].words) == [" " * 1023]
+    with pytest.raises(ValueError, match="width too big"):
+        model_call(EngineState(), memory, *calls[0])
+    check_against_model(memory, calls[1:])
