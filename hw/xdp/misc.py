@@ -35,28 +35,30 @@ passes (the core waits for the helper); a map value the host rewrites between th
 copied with its length from the first pass.  A read that faults in the second pass (only
 possible if the map unit shrank a value meanwhile) copies zeros, so the record stays whole.
 
-Differences from the model (each refused with ``-EINVAL`` where the model raises instead of
-returning): a width containing one of the Latin-1 digits ``²``, ``³``, ``¹`` (Python's
+Differences from the model, each where the model raises instead of returning (listed in
+docs/helpers.md): a width containing one of the Latin-1 digits ``²``, ``³``, ``¹`` (Python's
 ``str.isdigit`` accepts them, then ``%`` formatting raises ``ValueError``) before ``%d %i %u
-%x %X %s``; with ``%c`` and ``%p`` the model ignores the width and so does this unit.  Widths
-are held saturated at 4095 (the line is cut at 1023 characters, so the length is the same;
-the model builds the whole padded string, and raises for widths beyond ``sys.maxsize``).
+%x %X %s`` is refused with ``-EINVAL``; with ``%c`` and ``%p`` the model ignores the width and
+so does this unit.  Widths are held saturated at ``WIDTH_MAX`` (4095): the line is cut at 1023
+characters, so the length is the same, and a width beyond ``sys.maxsize`` (the model raises)
+returns 1023.
 
 Cycle costs (request accepted to response valid, with an answerer that responds one cycle
-after it takes a request; see docs/helpers.md): prandom, processor id and ktime 1;
-csum_diff ``3 * chunks + 2`` where a buffer of n bytes is ``n // 8`` chunks plus one per set
-bit of ``n % 8``; trace_printk about ``4 * chunks + n`` for an n-byte format, 3 per string
-byte read, and the record's word count again for the copy.
+after it takes a request; measured in docs/helpers.md): prandom, processor id and ktime 1;
+csum_diff ``3 * chunks + 2`` (+1 when both buffers are non-empty), where a buffer of n bytes
+is ``n // 8`` chunks plus one per set bit of ``n % 8``; trace_printk 4 cycles per format
+chunk plus one per format byte, 3 per ``%s`` string byte, then about as much again for the
+copy plus one cycle per record word.
 """
 
 import errno
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from firmware.ebpf.helpers import HelperId
-from firmware.ebpf.isa import MASK32, MASK64
+from firmware.ebpf.isa import MASK64
 from firmware.ebpf.model_helpers import TRACE_ARGS_MAX, TRACE_BUF_MAX, format_trace
 from hw.core.decoder import Size
 from hw.core.helper import HelperRequest, HelperResponse

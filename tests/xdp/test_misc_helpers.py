@@ -440,6 +440,7 @@ def test_trace_printk_longest_format_and_string():
         (HelperId.TRACE_PRINTK, STACK + 1024, 5, MAPV + 10, 0, 0)])
     assert [o.r0 for o in got] == [1023, 1023]
     assert [len(o.words) for o in got] == [1 + 256 + 6, 1 + 1 + 6 + 1 + 256]
+    assert got[0].cycles == 3097                # docs/helpers.md, cycle costs
 
 
 def test_odd_width_digits_are_refused_where_the_model_raises():
