@@ -48,24 +48,28 @@ def make_memory(rng: random.Random | None = None) -> Memory:
     return mem
 
 
-def serve_memory(dut, memory: Memory, edges=None):
-    """A process answering ``dut.mem_req`` from the model ``memory`` one cycle after each
-    request (a fault exactly where the model's load of the same bytes traps); counts clock
-    edges in ``edges[0]``."""
+def serve_memory(dut, memory: Memory, edges=None, rng=None):
+    """A process answering ``dut.mem_req`` from the model ``memory`` (a fault exactly where
+    the model's load of the same bytes traps); counts clock edges in ``edges[0]``.  Without
+    ``rng`` it takes every request at once and answers one cycle later; with it, it stalls
+    requests and delays answers at random."""
     edges = edges if edges is not None else [0]
 
     async def serve(ctx):
-        ctx.set(dut.mem_req.ready, 1)
-        busy = False
+        ready, busy, delay = 1, False, 0
+        ctx.set(dut.mem_req.ready, ready)
         async for _clk, _rst, valid, addr, size, taken in ctx.tick().sample(
                 dut.mem_req.valid, dut.mem_req.payload.addr, dut.mem_req.payload.size,
                 dut.mem_resp.ready):
             edges[0] += 1
-            if busy and taken:
+            if busy and delay == 0 and taken:            # the answer was taken
                 busy = False
                 ctx.set(dut.mem_resp.valid, 0)
-                ctx.set(dut.mem_req.ready, 1)
-            elif not busy and valid:
+            elif busy and delay:
+                delay -= 1
+                if delay == 0:
+                    ctx.set(dut.mem_resp.valid, 1)
+            elif not busy and valid and ready:           # a request was taken
                 n = SIZE_BYTES[Size(size)]
                 try:
                     data, bad = memory.load(addr, n), 0
@@ -73,26 +77,31 @@ def serve_memory(dut, memory: Memory, edges=None):
                     data, bad = 0, 1
                 ctx.set(dut.mem_resp.payload.rdata, data)
                 ctx.set(dut.mem_resp.payload.fault, bad)
-                ctx.set(dut.mem_resp.valid, 1)
-                ctx.set(dut.mem_req.ready, 0)
-                busy = True
+                busy, delay = True, rng.choice([0, 0, 1, 3]) if rng else 0
+                ctx.set(dut.mem_resp.valid, delay == 0)
+            ready = int(not busy and (rng is None or rng.random() < 0.7))
+            ctx.set(dut.mem_req.ready, ready)
     return serve
 
 
-def run_calls(memory: Memory, calls, *, now=0, ns_per_cycle=4 << 16, engine=0):
+def run_calls(memory: Memory, calls, *, now=0, ns_per_cycle=4 << 16, engine=0, rng=None):
     """Run helper calls ``(id, r1..r5)`` one after another on one MiscHelpers; each call's
-    :class:`Outcome`."""
+    :class:`Outcome` (with ``rng``: random stalls on the memory, trace and response sides,
+    and a call's trace words may arrive after its response: use the words of all calls)."""
     dut = MiscHelpers(engine)
     outcomes = []
     edges = [0]
     words = []
 
     async def collect_trace(ctx):
-        ctx.set(dut.trace.ready, 1)
+        ready = 1
+        ctx.set(dut.trace.ready, ready)
         async for _clk, _rst, valid, word in ctx.tick().sample(dut.trace.valid,
                                                                 dut.trace.payload):
-            if valid:
+            if valid and ready:
                 words.append(word)
+            ready = int(rng is None or rng.random() < 0.6)
+            ctx.set(dut.trace.ready, ready)
 
     async def bench(ctx):
         ctx.set(dut.now, now)
@@ -106,6 +115,8 @@ def run_calls(memory: Memory, calls, *, now=0, ns_per_cycle=4 << 16, engine=0):
             start = edges[0]
             first_word = len(words)
             ctx.set(dut.req.valid, 0)
+            for _ in range(rng.randrange(4) if rng else 0):
+                await ctx.tick()
             ctx.set(dut.resp.ready, 1)
             r0, fault, unknown = await ctx.tick().sample(
                 dut.resp.payload.r0, dut.resp.payload.fault,
@@ -114,13 +125,21 @@ def run_calls(memory: Memory, calls, *, now=0, ns_per_cycle=4 << 16, engine=0):
             await ctx.tick()        # the last trace word is collected at this edge
             outcomes.append(Outcome(r0, bool(fault), bool(unknown), edges[0] - 1 - start,
                                     words[first_word:]))
+        for _ in range(20):         # words still waiting behind a stalled trace stream
+            await ctx.tick()
+        outcomes.append(words)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    sim.add_process(serve_memory(dut, memory, edges))
+    sim.add_process(serve_memory(dut, memory, edges, rng))
     sim.add_process(collect_trace)
     sim.add_testbench(bench)
     sim.run()
+    all_words = outcomes.pop()
+    if rng:
+        for outcome in outcomes:
+            outcome.words = None
+        outcomes.append(all_words)
     return outcomes
 
 
@@ -139,6 +158,14 @@ def check_against_model(memory, calls, **kwargs):
     helpers only read it); assert r0, faults and trace lines agree; the outcomes."""
     outcomes = run_calls(memory, calls, **kwargs)
     state = EngineState()
+    if kwargs.get("rng"):           # words per call unknown under stalls: check them all
+        all_words = outcomes.pop()
+        for call, got in zip(calls, outcomes, strict=True):
+            r0, trapped, _lines = model_call(state, memory, *call)
+            assert (got.fault, not got.unknown) == (trapped, True), call
+            assert trapped or got.r0 == r0, (call, got.r0, r0)
+        assert decode_records(all_words) == state.trace
+        return outcomes
     for call, got in zip(calls, outcomes, strict=True):
         try:
             r0, trapped, lines = model_call(state, memory, *call)
@@ -482,3 +509,17 @@ def test_width_beyond_the_models_reach_is_saturated():
     with pytest.raises(ValueError, match="width too big"):
         model_call(EngineState(), memory, *calls[0])
     check_against_model(memory, calls[1:])
+
+
+def test_random_stalls_on_memory_trace_and_response_change_nothing():
+    """Seeded random backpressure everywhere: the same answers and the same lines."""
+    rng = random.Random(77)
+    memory = make_memory(rng)
+    memory.stack[400:409] = b"eth0-rx0\0"
+    calls = [_csum_case(rng, memory) for _ in range(8)]
+    calls += _trace_calls(memory, FORMATS[:12] + [(b"dev %s %s\n\0", [STACK + 400,
+                                                                    0x7000_0000, 0])])
+    calls += [(HelperId.CSUM_DIFF, PACKET + 96, 8, 0, 0, 0),
+              (HelperId.GET_PRANDOM_U32, 0, 0, 0, 0, 0)]
+    rng.shuffle(calls)
+    check_against_model(memory, calls, rng=random.Random(5))
