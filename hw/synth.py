@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import time
+import traceback
 
 from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import wiring
@@ -431,7 +432,13 @@ def run(top: str, device_name: str, *, engines: int = 1, clock_mhz: float | None
 
     verilog = out_dir / f"{SHELL_NAME}.v"
     log(f"verilog: {verilog}")
-    shell = emit_verilog(unit, verilog)
+    try:
+        shell = emit_verilog(unit, verilog)
+    except Exception as exc:        # an elaboration bug in the unit: say where, not a traceback
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        raise SynthError(f"Verilog generation of {type(unit).__module__}."
+                         f"{type(unit).__qualname__} failed at {frame.filename}:{frame.lineno}: "
+                         f"{type(exc).__name__}: {exc}") from None
     emit_seconds = time.perf_counter() - began
 
     netlist = out_dir / "netlist.json" if nextpnr else None

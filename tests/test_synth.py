@@ -363,3 +363,19 @@ def test_nic_on_ecp5_placed_and_routed(tmp_path):
     assert result["fits"]
     assert result["summary"]["block_rams"] > 0 and result["summary"]["dsps"] > 0
     assert result["pnr"]["target_mhz"] == 125 and result["pnr"]["fmax_mhz"] > 10
+
+
+class Broken(wiring.Component):
+    x: In(1)
+
+    def elaborate(self, platform):
+        raise AttributeError("no such helper table")
+
+
+def test_elaboration_failure_names_the_unit_and_the_line(tmp_path):
+    require_tool("yosys")
+    with pytest.raises(synth.SynthError) as exc:
+        synth.run("broken", "xilinx7", unit=Broken(), out_dir=tmp_path)
+    message = str(exc.value)
+    assert message.startswith(f"Verilog generation of {__name__}.Broken failed at {__file__}:")
+    assert message.endswith(": AttributeError: no such helper table")
