@@ -47,13 +47,13 @@ Cycle costs (request accepted to response valid, with an answerer that responds 
 after it takes a request; measured in docs/helpers.md): prandom, processor id and ktime 1;
 csum_diff ``3 * chunks + 2`` (+1 when both buffers are non-empty), where a buffer of n bytes
 is ``n // 8`` chunks plus one per set bit of ``n % 8``; trace_printk 4 cycles per format
-chunk plus one per format byte, 3 per ``%s`` string byte, then about as much again for the
-copy plus one cycle per record word.
+chunk plus one per format byte, one per decimal digit of a ``%d %i %u``, 3 per ``%s``
+string byte, then about as much again for the copy plus one cycle per record word.
 """
 
 import errno
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -102,6 +102,7 @@ class _S(enum.Enum, shape=5):
     E_FLUSH = 14
     E_ARGS = 15
     E_STRING = 16
+    TP_DIGITS = 17     # count a %d/%i/%u's decimal digits
 
 
 class _P(enum.Enum, shape=3):
@@ -140,13 +141,6 @@ def _fold16(total):
     """csum_from32to16 (``model_helpers._from32to16``)."""
     rot = Cat(total[16:32], total[:16])
     return (total + rot)[16:32]
-
-
-def _decimal_digits(m, value):
-    """Decimal digits of a 64-bit unsigned value (1..20)."""
-    n = Signal(5)
-    m.d.comb += n.eq(1 + sum((value >= 10 ** k) for k in range(1, 20)))
-    return n
 
 
 def _hex_digits(m, value):
@@ -418,8 +412,13 @@ class MiscHelpers(wiring.Component):
             m.d.comb += magnitude.eq(Mux(neg, -num_arg, num_arg))
         with m.Else():
             m.d.comb += magnitude.eq(Mux(neg, (1 << 32) - num_arg[:32], num_arg[:32]))
-        digits = Mux(is_in("xX"), _hex_digits(m, magnitude), _decimal_digits(m, magnitude))
-        num_len = digits + (neg | flag_plus | flag_space)
+        sign_len = neg | flag_plus | flag_space
+        hex_len = _hex_digits(m, magnitude) + sign_len
+        # Decimal digits are counted one power of ten a cycle (TP_DIGITS): one 64-bit
+        # comparator instead of nineteen.
+        dec_mag = Signal(64)
+        dec_k = Signal(5)
+        dec_sign = Signal()
 
         def add_field(n):
             m.d.sync += total.eq(total + Mux(width > n, width, n))
@@ -480,12 +479,24 @@ class MiscHelpers(wiring.Component):
                     with m.If(odd_width):
                         m.d.sync += invalid.eq(1)
                     with m.Else():
-                        add_field(num_len)
                         m.d.sync += pstate.eq(_P.LIT)
                         with m.If(pstate != _P.LONGS):
                             m.d.sync += used.eq(used + 1)
+                        with m.If(is_in("xX")):
+                            add_field(hex_len)
+                        with m.Else():
+                            m.d.sync += [dec_mag.eq(magnitude), dec_k.eq(1),
+                                         dec_sign.eq(sign_len), state.eq(_S.TP_DIGITS)]
                 with m.Else():
                     m.d.sync += invalid.eq(1)
+
+        powers = Array(Const(10 ** k, 64) for k in range(20))
+        with m.If(state == _S.TP_DIGITS):
+            with m.If((dec_k < 20) & (dec_mag >= powers[dec_k])):
+                m.d.sync += dec_k.eq(dec_k + 1)
+            with m.Else():
+                add_field(dec_k + dec_sign)
+                m.d.sync += state.eq(_S.TP_PARSE)
 
         with m.If(state == _S.TP_STR):
             with m.If(scount == TRACE_BUF_MAX):    # the model's read_string stops here
