@@ -155,6 +155,8 @@ def _hex_digits(m, value):
 class MiscHelpers(wiring.Component):
     """ktime, prandom, processor id, csum_diff and trace_printk (see the module docstring).
 
+    ``HELPERS``: the helper ids answered here.
+
     Parameters
     ----------
     engine : int
@@ -177,6 +179,9 @@ class MiscHelpers(wiring.Component):
     trace : Out(stream.Signature(32))
         Trace record words, to :class:`hw.xdp.trace.TraceFifo`.
     """
+
+    HELPERS = (HelperId.KTIME_GET_NS, HelperId.TRACE_PRINTK, HelperId.GET_PRANDOM_U32,
+               HelperId.GET_SMP_PROCESSOR_ID, HelperId.CSUM_DIFF)
 
     req: In(stream.Signature(HelperRequest))
     resp: Out(stream.Signature(HelperResponse))

@@ -523,3 +523,12 @@ def test_random_stalls_on_memory_trace_and_response_change_nothing():
               (HelperId.GET_PRANDOM_U32, 0, 0, 0, 0, 0)]
     rng.shuffle(calls)
     check_against_model(memory, calls, rng=random.Random(5))
+
+
+def test_helpers_lists_exactly_the_ids_answered():
+    """HELPERS (what the top advertises in CAP_HELPERS) against the unit's answers."""
+    memory = make_memory()
+    ids = [h for h in HelperId]
+    got = run_calls(memory, [(h, 0, 0, 0, 0, 0) for h in ids])
+    answered = {h for h, o in zip(ids, got) if not o.unknown}
+    assert answered == set(MiscHelpers.HELPERS)
