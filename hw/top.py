@@ -19,7 +19,9 @@ from hw.bus.axil import AxiLiteSignature
 from hw.bus.regbank import RegBank
 from hw.xdp.axis import AxisSignature, check_data_width
 from hw.xdp.datapath import Datapath
-from hw.xdp.misc import MiscHelpers, NoMaps
+from hw.xdp.helpers import PacketHelpers
+from hw.maps.unit import MAP_HELPERS, MAP_TYPES, MapUnit
+from hw.xdp.misc import MiscHelpers
 from hw.xdp.verdict import VerdictLayout
 
 __all__ = ["NIC"]
@@ -36,15 +38,21 @@ class NIC(wiring.Component):
         AXI-Stream data width in bits: 64 (default), 128, 256 or 512.
     imem_depth : int
         Instruction slots (default 4096).
+    max_maps, cam_slots, key_bytes, map_bytes : int
+        The map unit's limits (:class:`hw.maps.unit.MapUnit`): maps at once, CAM slots for
+        hash/LRU/LPM maps, the longest hash key, bytes of map-value memory.
     """
 
-    def __init__(self, ports: int = 2, data_width: int = 64, imem_depth: int = 4096):
+    def __init__(self, ports: int = 2, data_width: int = 64, imem_depth: int = 4096,
+                 max_maps: int = 16, cam_slots: int = 512, key_bytes: int = 16,
+                 map_bytes: int = 65536):
         if not isinstance(ports, int) or not 2 <= ports <= regs.MAX_PORTS:
             raise ValueError(f"ports must be an integer 2..{regs.MAX_PORTS}, not {ports!r}")
         check_data_width(data_width)
         self.ports = ports
         self.data_width = data_width
         self.imem_depth = imem_depth
+        self.maps = MapUnit(max_maps, cam_slots, key_bytes, map_bytes)
         members = {"s_axil": In(AxiLiteSignature(regs.ADDR_WIDTH, regs.DATA_WIDTH))}
         for p in range(ports):
             members[f"rx{p}"] = In(AxisSignature(data_width))
@@ -59,7 +67,7 @@ class NIC(wiring.Component):
         m.submodules.datapath = dp = Datapath(self.ports, self.data_width, self.imem_depth)
         m.submodules.regbank = rb = RegBank(self.ports, self.imem_depth)
         m.submodules.misc = misc = MiscHelpers()
-        m.submodules.nomaps = nomaps = NoMaps()
+        m.submodules.maps = maps = self.maps
         connect(m, flipped(self.s_axil), rb.bus)
         for p in range(self.ports):
             connect(m, flipped(getattr(self, f"rx{p}")), getattr(dp, f"rx{p}"))
@@ -67,8 +75,37 @@ class NIC(wiring.Component):
         connect(m, dp.host, flipped(self.host))
         connect(m, dp.aux_req, misc.req)
         connect(m, misc.resp, dp.aux_resp)
-        connect(m, dp.map_req, nomaps.req)
-        connect(m, nomaps.resp, dp.map_resp)
+        connect(m, dp.maps_req, maps.helper_req)
+        connect(m, maps.helper_resp, dp.maps_resp)
+        connect(m, dp.map_req, maps.core_req)
+        connect(m, maps.core_resp, dp.map_resp)
+        connect(m, maps.mem_req, dp.hmem_req)
+        connect(m, dp.hmem_resp, maps.mem_resp)
+        m.d.comb += [dp.redirect_set.eq(maps.redirect_set),
+                     dp.redirect_set_ifindex.eq(maps.redirect_ifindex)]
+        m.d.comb += [
+            maps.cmd_wr.eq(rb.map_cmd_wr), maps.cmd.eq(rb.map_cmd),
+            rb.map_status.eq(maps.busy), rb.map_result.eq(maps.result),
+            maps.create_type.eq(rb.map_create_type),
+            maps.create_key_size.eq(rb.map_create_key_size),
+            maps.create_value_size.eq(rb.map_create_value_size),
+            maps.create_max_entries.eq(rb.map_create_max_entries),
+        ]
+        for window in ("key", "value"):
+            for port in ("addr", "wr_en", "wr_data", "wr_strb"):
+                m.d.comb += getattr(maps, f"{window}_{port}").eq(
+                    getattr(rb, f"map_{window}_{port}"))
+            m.d.comb += getattr(rb, f"map_{window}_rd_data").eq(
+                getattr(maps, f"{window}_rd_data"))
+        helpers = set(MAP_HELPERS) | set(MiscHelpers.HELPERS) | set(PacketHelpers.HELPERS)
+        m.d.comb += [
+            rb.cap_helpers_lo.eq(sum(1 << h for h in helpers if h < 32)),
+            rb.cap_helpers_hi.eq(sum(1 << (h - 32) for h in helpers if 32 <= h < 64)),
+            rb.cap_map_types.eq(sum(1 << t for t in MAP_TYPES)),
+            rb.cap_maps.eq(self.maps.max_maps | self.maps.key_bytes << 8 | 1 << 16),
+            rb.cap_map_slots.eq(self.maps.cam_slots),
+            rb.cap_map_bytes.eq(self.maps.value_bytes),
+        ]
         W = self.data_width // 8
         m.d.comb += [
             self.verdict_valid.eq(dp.verdict_valid), self.verdict.eq(dp.verdict),

@@ -1,12 +1,13 @@
-"""Byte-addressed access to the packet buffer for the core's loads and stores (and helpers).
+"""Byte-addressed access to a memory of wide rows: the packet buffer, the map values, the stack.
 
 The packet buffer is a :class:`amaranth.lib.memory.Memory` of beat-wide rows (``data_bytes``
-bytes each) so that ingress writes and egress reads move a whole beat per cycle.  This unit
-answers the core's external-memory requests (:data:`hw.core.lsu.ExtRequest`) in the packet
-region: an access of 1, 2, 4 or 8 bytes at any offset touches one row or two neighbouring
-rows; loads read them (one cycle each, pipelined) and pick the bytes, stores write them with
-byte enables.  Anything past the buffer's 4096 bytes, and any other region, faults -- the
-golden model's bounds (``model.Memory``: the whole buffer is addressable).
+bytes each) so that ingress writes and egress reads move a whole beat per cycle; the map-value
+memory has 8-byte rows.  This unit answers external-memory requests
+(:data:`hw.core.lsu.ExtRequest`) in one region (the packet region by default): an access of 1,
+2, 4 or 8 bytes at any offset touches one row or two neighbouring rows; loads read them (one
+cycle each, pipelined) and pick the bytes, stores write them with byte enables.  Anything past
+the memory's ``buffer_bytes``, and any other region, faults -- for the packet buffer the golden
+model's bounds (``model.Memory``: the whole 4096-byte buffer is addressable).
 
 Timing: load in one row 3 cycles from request to response, two rows 4; store in one row 3,
 two rows 4.
@@ -20,7 +21,7 @@ from firmware.ebpf import isa, machine
 from hw.core.decoder import Size
 from hw.core.lsu import ExtRequest, ExtResponse
 
-__all__ = ["PacketAccess"]
+__all__ = ["RowAccess"]
 
 
 class _State(enum.Enum, shape=3):
@@ -31,8 +32,8 @@ class _State(enum.Enum, shape=3):
     RESP = 4
 
 
-class PacketAccess(wiring.Component):
-    """Ext-request answerer over a row memory.
+class RowAccess(wiring.Component):
+    """Ext-request answerer over a row memory of ``buffer_bytes`` bytes in ``region``.
 
     Members
     -------
@@ -44,8 +45,10 @@ class PacketAccess(wiring.Component):
         The buffer's write port (``wr_en`` one bit per byte).
     """
 
-    def __init__(self, data_bytes: int, buffer_bytes: int = machine.PACKET_BUFFER_SIZE):
+    def __init__(self, data_bytes: int, buffer_bytes: int = machine.PACKET_BUFFER_SIZE,
+                 region: machine.Region = machine.Region.PACKET):
         self.data_bytes = data_bytes
+        self.region = region
         self.buffer_bytes = buffer_bytes
         self.rows = buffer_bytes // data_bytes
         abits = (self.rows - 1).bit_length()
@@ -80,7 +83,7 @@ class PacketAccess(wiring.Component):
             for size, n in isa.SIZE_BYTES.items():
                 with m.Case(Size[size.name]):
                     m.d.comb += req_n.eq(n)
-        req_ok = ((p.addr[machine.REGION_SHIFT:] == machine.Region.PACKET)
+        req_ok = ((p.addr[machine.REGION_SHIFT:] == self.region)
                   & (req_offset + req_n <= self.buffer_bytes))
 
         # Store data and byte mask placed across two rows.

@@ -14,9 +14,11 @@ One engine, one packet buffer, one frame at a time::
   tracked as one dirty row range, so this costs only the rows the last frames used beyond this
   one.
 * **SETUP/START/RUN**: :class:`hw.xdp.helpers.PacketHelpers` writes ``xdp_md`` into the core's
-  context RAM; the core runs with r1 at the context; its packet loads and stores go to
-  :class:`hw.xdp.access.PacketAccess`, map-value accesses to ``map_req`` (a map unit attaches
-  there), helper calls to the packet helpers (others to ``aux_req``).
+  context RAM; the core runs with r1 at the context.  Its loads and stores, and the helpers'
+  reads of their arguments, go through :class:`hw.xdp.route.ExtRouter` by region: packet to
+  :class:`hw.xdp.access.RowAccess` on the buffer, stack to a reader on the core's stack port,
+  map values out on ``map_req`` (the map unit).  Helper calls go to the packet helpers; map
+  helpers on to ``maps_req`` (the map unit), the rest to ``aux_req``.
 * **DECIDE**: the verdict as ``xdp.run_frame`` applies it: a trap is XDP_ABORTED; r0 is read as
   u32; XDP_TX leaves by the ingress port; XDP_REDIRECT by the port ``bpf_redirect`` chose
   (ifindex = port + 1) or is aborted; any other value is aborted.  The verdict record and the
@@ -33,17 +35,20 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out, connect, flipped
 
-from firmware.ebpf import machine
+from firmware.ebpf import isa, machine
 from hw import regs
 from hw.core.core import Core
 from hw.core.control import TrapCause
 from hw.core.helper import HelperRequest, HelperResponse
 from hw.core.lsu import ExtRequest, ExtResponse
 
-from .access import PacketAccess
+from hw.maps.unit import MAP_HELPERS
+
+from .access import RowAccess
 from .axis import AxisSignature, check_data_width
 from .egress import EgressReader
 from .helpers import PacketHelpers
+from .route import ExtRouter
 from .rx import RxWriter
 from .verdict import DispositionCode, ReasonCode, VerdictLayout
 
@@ -87,8 +92,12 @@ class Datapath(wiring.Component):
     host_frames : Out(32)
     verdict_valid : Out(1), verdict : Out(VerdictLayout)
         One record per frame, valid for one cycle.
-    aux_req, aux_resp : helpers the datapath does not implement.
+    aux_req, aux_resp : helpers other than the packet and map helpers.
+    maps_req, maps_resp : the map helpers (``hw.maps.unit.MAP_HELPERS``).
     map_req, map_resp : map-value region accesses.
+    hmem_req, hmem_resp : the map unit's reads of helper arguments (stack, packet).
+    redirect_set, redirect_set_ifindex : In
+        ``bpf_redirect_map`` chose a device.
     """
 
     def __init__(self, ports: int = 2, data_width: int = 64, imem_depth: int = 4096):
@@ -117,8 +126,13 @@ class Datapath(wiring.Component):
             "verdict_valid": Out(1), "verdict": Out(VerdictLayout),
             "aux_req": Out(stream.Signature(HelperRequest)),
             "aux_resp": In(stream.Signature(HelperResponse)),
+            "maps_req": Out(stream.Signature(HelperRequest)),
+            "maps_resp": In(stream.Signature(HelperResponse)),
             "map_req": Out(stream.Signature(ExtRequest)),
             "map_resp": In(stream.Signature(ExtResponse)),
+            "hmem_req": In(stream.Signature(ExtRequest)),
+            "hmem_resp": Out(stream.Signature(ExtResponse)),
+            "redirect_set": In(1), "redirect_set_ifindex": In(32),
         })
         super().__init__(members)
 
@@ -135,7 +149,7 @@ class Datapath(wiring.Component):
         m.submodules.buffer = buf = Memory(shape=8 * W, depth=rows, init=[])
         rd = buf.read_port()
         wr = buf.write_port(granularity=8)
-        m.submodules.access = acc = PacketAccess(W)
+        m.submodules.access = acc = RowAccess(W)
         m.submodules.rx = rx = RxWriter(W)
         m.submodules.egress = eg = EgressReader(W)
         m.submodules.helpers = hp = PacketHelpers(len(core.ctx_row))
@@ -162,38 +176,57 @@ class Datapath(wiring.Component):
         m.d.comb += [hp.init_length.eq(length), hp.ingress_port.eq(grant)]
         connect(m, core.helper_req, hp.req)
         connect(m, hp.resp, core.helper_resp)
-        connect(m, hp.aux_req, flipped(self.aux_req))
-        connect(m, flipped(self.aux_resp), hp.aux_resp)
+        m.d.comb += [hp.redirect_set.eq(self.redirect_set),
+                     hp.redirect_set_ifindex.eq(self.redirect_set_ifindex)]
 
-        # --- external memory: packet region to the access unit, map values out -------------
-        to_map = core.ext_req.payload.addr[machine.REGION_SHIFT:] == machine.Region.MAP_VALUE
-        map_pending = Signal()
-        with m.If(hp.mem_active):
-            m.d.comb += [acc.req.payload.eq(hp.mem_req.payload),
-                         acc.req.valid.eq(hp.mem_req.valid), hp.mem_req.ready.eq(acc.req.ready),
-                         hp.mem_resp.payload.eq(acc.resp.payload),
-                         hp.mem_resp.valid.eq(acc.resp.valid), acc.resp.ready.eq(hp.mem_resp.ready)]
+        # --- helpers the packet helpers pass on: map helpers to the map unit, the rest out ----
+        to_maps = Signal()
+        aux_waiting = Signal()
+        is_map_helper = hp.aux_req.payload.id.matches(*[h.value for h in MAP_HELPERS])
+        m.d.comb += [self.maps_req.payload.eq(hp.aux_req.payload),
+                     self.aux_req.payload.eq(hp.aux_req.payload)]
+        with m.If(~aux_waiting):
+            with m.If(is_map_helper):
+                m.d.comb += [self.maps_req.valid.eq(hp.aux_req.valid),
+                             hp.aux_req.ready.eq(self.maps_req.ready)]
+            with m.Else():
+                m.d.comb += [self.aux_req.valid.eq(hp.aux_req.valid),
+                             hp.aux_req.ready.eq(self.aux_req.ready)]
+            with m.If(hp.aux_req.valid & hp.aux_req.ready):
+                m.d.sync += [aux_waiting.eq(1), to_maps.eq(is_map_helper)]
         with m.Else():
-            m.d.comb += [acc.req.payload.eq(core.ext_req.payload),
-                         self.map_req.payload.eq(core.ext_req.payload)]
-            with m.If(to_map):
-                m.d.comb += [self.map_req.valid.eq(core.ext_req.valid),
-                             core.ext_req.ready.eq(self.map_req.ready)]
-                with m.If(core.ext_req.valid & self.map_req.ready):
-                    m.d.sync += map_pending.eq(1)
+            with m.If(to_maps):
+                m.d.comb += [hp.aux_resp.payload.eq(self.maps_resp.payload),
+                             hp.aux_resp.valid.eq(self.maps_resp.valid),
+                             self.maps_resp.ready.eq(hp.aux_resp.ready)]
             with m.Else():
-                m.d.comb += [acc.req.valid.eq(core.ext_req.valid),
-                             core.ext_req.ready.eq(acc.req.ready)]
-                with m.If(core.ext_req.valid & acc.req.ready):
-                    m.d.sync += map_pending.eq(0)
-            with m.If(map_pending):
-                m.d.comb += [core.ext_resp.payload.eq(self.map_resp.payload),
-                             core.ext_resp.valid.eq(self.map_resp.valid),
-                             self.map_resp.ready.eq(core.ext_resp.ready)]
-            with m.Else():
-                m.d.comb += [core.ext_resp.payload.eq(acc.resp.payload),
-                             core.ext_resp.valid.eq(acc.resp.valid),
-                             acc.resp.ready.eq(core.ext_resp.ready)]
+                m.d.comb += [hp.aux_resp.payload.eq(self.aux_resp.payload),
+                             hp.aux_resp.valid.eq(self.aux_resp.valid),
+                             self.aux_resp.ready.eq(hp.aux_resp.ready)]
+            with m.If(hp.aux_resp.valid & hp.aux_resp.ready):
+                m.d.sync += aux_waiting.eq(0)
+
+        # --- external memory: who asks (core, packet helpers, map unit) to which memory -----
+        Region = machine.Region
+        m.submodules.router = router = ExtRouter(3, (Region.PACKET, Region.STACK,
+                                                     Region.MAP_VALUE))
+        m.submodules.stack_reader = stack_reader = RowAccess(
+            8, isa.STACK_SIZE * isa.MAX_CALL_DEPTH, Region.STACK)
+        connect(m, core.ext_req, router.req0)
+        connect(m, router.resp0, core.ext_resp)
+        connect(m, hp.mem_req, router.req1)
+        connect(m, router.resp1, hp.mem_resp)
+        connect(m, flipped(self.hmem_req), router.req2)
+        connect(m, router.resp2, flipped(self.hmem_resp))
+        connect(m, router.packet_req, acc.req)
+        connect(m, acc.resp, router.packet_resp)
+        connect(m, router.stack_req, stack_reader.req)
+        connect(m, stack_reader.resp, router.stack_resp)
+        connect(m, router.map_value_req, flipped(self.map_req))
+        connect(m, flipped(self.map_resp), router.map_value_resp)
+        # The stack is read through the core's host port (the core waits for the helper).
+        m.d.comb += [core.stack_row.eq(stack_reader.rd_addr),
+                     stack_reader.rd_data.eq(core.stack_rd_data)]
 
         # --- the buffer's ports, by phase ---------------------------------------------
         clean_row = Signal(range(rows + 1))

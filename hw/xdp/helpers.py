@@ -21,7 +21,7 @@ Limits and error returns follow ``firmware/ebpf/xdp.py`` (``XdpBuffer``), i.e.
 
 Metadata moves copy 4 bytes at a time (metadata lengths are multiples of 4), in the direction
 that never overwrites a byte before it is read; a tail grow writes zeros 8 bytes at a time;
-both through ``mem_req``/``mem_resp`` into :class:`hw.xdp.access.PacketAccess`.
+both through ``mem_req``/``mem_resp`` into :class:`hw.xdp.access.RowAccess`.
 
 Ref: Linux net/core/filter.c (bpf_xdp_adjust_head, bpf_xdp_adjust_meta, bpf_xdp_adjust_tail,
 bpf_xdp_redirect), include/uapi/linux/bpf.h.
@@ -66,6 +66,8 @@ class _State(enum.Enum, shape=4):
 class PacketHelpers(wiring.Component):
     """Packet helpers and the frame's pointers (see the module docstring).
 
+    ``HELPERS``: the helper ids answered here.
+
     Members
     -------
     init : In(1)
@@ -73,12 +75,17 @@ class PacketHelpers(wiring.Component):
         pointers and the redirect, write the context; ``busy`` until written.
     req, resp : the core's helper port.
     aux_req, aux_resp : helpers this unit does not implement, passed on.
-    mem_req, mem_resp : byte access to the packet buffer; ``mem_active`` while the unit owns it.
+    mem_req, mem_resp : byte access to the packet buffer.
+    redirect_set, redirect_set_ifindex : In
+        ``bpf_redirect_map`` (the map unit) chose a device: it replaces any earlier target.
     ctx_wr_en, ctx_row, ctx_wr_mask, ctx_wr_data : Out
         The core's context-RAM host write port.
     data, data_end, data_meta : Out(13)
     redirect_valid, redirect_ifindex : Out
     """
+
+    HELPERS = (HelperId.XDP_ADJUST_HEAD, HelperId.XDP_ADJUST_META, HelperId.XDP_ADJUST_TAIL,
+               HelperId.REDIRECT)
 
     def __init__(self, ctx_row_bits: int = 9):
         super().__init__({
@@ -89,7 +96,7 @@ class PacketHelpers(wiring.Component):
             "aux_resp": In(stream.Signature(HelperResponse)),
             "mem_req": Out(stream.Signature(ExtRequest)),
             "mem_resp": In(stream.Signature(ExtResponse)),
-            "mem_active": Out(1),
+            "redirect_set": In(1), "redirect_set_ifindex": In(32),
             "ctx_wr_en": Out(1), "ctx_row": Out(ctx_row_bits), "ctx_wr_mask": Out(8),
             "ctx_wr_data": Out(64),
             "data": Out(13), "data_end": Out(13), "data_meta": Out(13),
@@ -113,10 +120,9 @@ class PacketHelpers(wiring.Component):
         port = Signal(4)
 
         data, data_end, data_meta = self.data, self.data_end, self.data_meta
-        m.d.comb += [self.busy.eq(state != _State.IDLE),
-                     self.mem_active.eq(state.as_value().matches(_State.MOVE_READ, _State.MOVE_READ_WAIT,
-                                                      _State.MOVE_WRITE, _State.MOVE_WRITE_WAIT,
-                                                      _State.ZERO, _State.ZERO_WAIT))]
+        m.d.comb += self.busy.eq(state != _State.IDLE)
+        with m.If(self.redirect_set):
+            m.d.sync += [self.redirect_valid.eq(1), self.redirect_ifindex.eq(self.redirect_set_ifindex)]
 
         # Arithmetic on signed deltas: pointers fit 13 bits, deltas are s32.
         delta = Signal(signed(34))

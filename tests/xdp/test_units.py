@@ -1,5 +1,5 @@
 """Unit tests of the XDP units in the Amaranth simulator against plain-Python models:
-PacketAccess (byte loads/stores on the row memory), EgressReader (realignment under seeded
+RowAccess (byte loads/stores on the row memory), EgressReader (realignment under seeded
 random backpressure) and RxWriter (rows written, lengths and discard flags)."""
 
 import random
@@ -11,7 +11,7 @@ from amaranth.sim import Simulator
 
 from firmware.ebpf import machine
 from hw.core.decoder import Size
-from hw.xdp.access import PacketAccess
+from hw.xdp.access import RowAccess
 from hw.xdp.egress import EgressReader
 from hw.xdp.rx import RxWriter
 
@@ -45,7 +45,7 @@ def rows_of(buffer: bytes, width: int) -> list[int]:
 def test_packet_access_matches_a_byte_array(width):
     rng = random.Random(width)
     model = bytearray(rng.randrange(256) for _ in range(machine.PACKET_BUFFER_SIZE))
-    unit = PacketAccess(width)
+    unit = RowAccess(width)
     top, mem = with_memory(unit, width, rows_of(bytes(model), width))
     ops = []
     for _ in range(300):

@@ -1,0 +1,773 @@
+"""The map unit: every map's values, the CAM, the map helpers and the host's map mailbox.
+
+One sequencer serves, one at a time, (1) the core's loads, stores and atomics in the map-value
+region, (2) the map helpers (``bpf_map_lookup_elem``, ``_update_elem``, ``_delete_elem``,
+``bpf_redirect_map``) and (3) the host's commands (:class:`hw.regs.MapOp`).  Serving one client
+at a time is what keeps values whole: a host update never interleaves with a program's load of
+the same value, and an atomic's locked read holds everyone else off until its write.
+
+Storage:
+
+* **Value memory**: one RAM of 8-byte rows, shared by all maps.  A map owns a contiguous,
+  8-byte-aligned part (``max_entries * value_size`` bytes), zeroed when the map is created.
+  Map ``id``'s value of slot ``s`` is at ``0x4000_0000 | id << 20 | s * value_size`` in the
+  program's address map (``machine.map_value_address``), as in the golden model.
+* **CAM** (:class:`hw.maps.cam.Cam`): a hash, LRU-hash or LPM-trie map owns ``max_entries``
+  consecutive CAM slots; slot ``s`` of the map is CAM slot ``slot_base + s``.  A key is found in
+  the cycle after the probe whatever the occupancy; a new key takes the lowest free slot (the
+  golden model does the same), so iteration (get-next-key) is in slot order.
+* **Key memory**: the key of every CAM slot as the user gave it (an LPM key keeps its host
+  bits, which the CAM's copy has cleared), for get-next-key.
+* **Use stamps** (LRU): a counter value written at every use of a slot (lookups and updates by
+  the program, updates by the host); a full LRU map evicts the slot with the smallest stamp,
+  found by reading the map's stamps one per cycle.
+
+LPM tries: a key ``(prefixlen, data)`` is stored under tag ``prefixlen + 1`` with the data's
+bits beyond the prefix cleared; a lookup probes the CAM from the key's prefix length down to 0
+and stops at the first hit (the longest match), 2 cycles per probe.
+
+Helper arguments are read from the stack, the packet (``mem_req``, routed by the datapath) or
+the map values themselves.  A key or value pointer that does not cover ``key_size`` /
+``value_size`` readable bytes makes the call fault (the core traps OUT_OF_BOUNDS), as the
+golden model's helpers do; a map handle that names no map faults the same way.
+
+Limits are parameters and the host reads them from the capability registers.  One engine
+(per-CPU maps have one copy).
+
+Ref: Linux kernel/bpf/arraymap.c, hashtab.c, lpm_trie.c, devmap.c, syscall.c (errors);
+firmware/ebpf/model_maps.py (the golden model, whose choices this unit shares).
+"""
+
+import errno
+
+from amaranth.hdl import Module, Signal, Array, Cat, Const, Mux
+from amaranth.lib import enum, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from firmware.ebpf import isa, machine
+from firmware.ebpf.helpers import HelperId
+from firmware.ebpf.maps import MapType
+from firmware.ebpf.model_maps import BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST
+from hw import regs
+from hw.core.decoder import Size
+from hw.core.helper import HelperRequest, HelperResponse
+from hw.core.lsu import ExtRequest, ExtResponse
+from hw.core.stack import ByteRAM
+from hw.xdp.access import RowAccess
+
+from .cam import Cam
+
+__all__ = ["MapUnit", "MAP_TYPES", "MAP_HELPERS"]
+
+MAP_TYPES = (MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.HASH, MapType.PERCPU_HASH,
+             MapType.LRU_HASH, MapType.LPM_TRIE, MapType.DEVMAP)
+MAP_HELPERS = (HelperId.MAP_LOOKUP_ELEM, HelperId.MAP_UPDATE_ELEM, HelperId.MAP_DELETE_ELEM,
+               HelperId.REDIRECT_MAP)
+ARRAY_TYPES = (MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.DEVMAP)
+HASH_TYPES = (MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH)
+CAM_TYPES = HASH_TYPES + (MapType.LPM_TRIE,)
+
+MV_BASE = machine.region_base(machine.Region.MAP_VALUE)
+LPM_HEADER = 4
+MAX_VALUE = regs.MAP_VALUE_WINDOW.size       # a value (all its copies) fits the mailbox
+MAP_REGION = machine.MAP_OFFSET_MASK + 1
+
+
+def _neg(code: int, bits: int = 64) -> int:
+    return -code & ((1 << bits) - 1)
+
+
+class _Op(enum.Enum, shape=4):
+    H_LOOKUP = 0
+    H_UPDATE = 1
+    H_DELETE = 2
+    H_REDIRECT = 3
+    C_RESET = 4
+    C_CREATE = 5
+    C_LOOKUP = 6
+    C_UPDATE = 7
+    C_DELETE = 8
+    C_NEXT = 9
+
+
+class _Kind(enum.Enum, shape=3):
+    """Where a copy reads from / writes to."""
+    EXT = 0       # a program address (map value, stack, packet); sources only
+    RAM = 1       # value memory, raw byte address
+    STAGE = 2     # the mailbox value window
+    ZERO = 3      # zeros; sources only
+    FBUF = 4      # the key buffer; destinations only
+
+
+class _S(enum.Enum, shape=5):
+    IDLE = 0
+    CORE_ISSUE = 1
+    CORE_WAIT = 2
+    LOAD = 3
+    DISPATCH = 4
+    RESOLVE = 5
+    PROBE = 6
+    PROBE_WAIT = 7
+    DEV_READ = 8
+    DEV_WAIT = 9
+    ACT = 10
+    INSERT = 11
+    EVICT = 12
+    COPY_READ = 13
+    COPY_READ_WAIT = 14
+    COPY_STAGE_WAIT = 15
+    COPY_WRITE = 16
+    COPY_WRITE_WAIT = 17
+    NEXT_PROBE = 18
+    NEXT_WAIT = 19
+    NEXT_KEY = 20
+    CREATE = 21
+    FINISH = 22
+    INSERT_VALUE = 23
+    EVICT_DONE = 24
+
+
+class MapUnit(wiring.Component):
+    """Maps in hardware (see the module docstring).
+
+    Parameters
+    ----------
+    max_maps : int
+        Maps at once (ids 0 .. max_maps - 1), at most 16.
+    cam_slots : int
+        CAM slots shared by hash, LRU-hash and LPM maps (a power of two).
+    key_bytes : int
+        Longest hash key; an LPM key has 4 bytes of prefix length and up to this many of data.
+    value_bytes : int
+        Value memory shared by all maps (a power of two, at least 64).
+
+    Members
+    -------
+    core_req, core_resp : the map-value region's loads and stores (``hw.core.lsu.ExtRequest``).
+    helper_req, helper_resp : the map helpers (other ids answer ``unknown``).
+    mem_req, mem_resp : reads of helper arguments outside the map values (stack, packet).
+    redirect_set, redirect_ifindex : Out
+        ``bpf_redirect_map`` found a device: the frame goes to ``redirect_ifindex``.
+    cmd_wr, cmd : In
+        A host command (``MAP_CMD``) is written.
+    busy, result : Out
+        ``MAP_STATUS.busy`` and ``MAP_RESULT``.
+    create_type, create_key_size, create_value_size, create_max_entries : In(32)
+    key_addr, key_wr_en, key_wr_data, key_wr_strb, key_rd_data
+        The ``MAP_KEY`` window: word ``key_addr``; read data the cycle after.
+    value_addr, value_wr_en, value_wr_data, value_wr_strb, value_rd_data
+        The ``MAP_VALUE`` window, likewise.
+    """
+
+    def __init__(self, max_maps: int = 16, cam_slots: int = 512, key_bytes: int = 16,
+                 value_bytes: int = 65536):
+        if not 1 <= max_maps <= 16:
+            raise ValueError(f"max_maps must be 1..16, not {max_maps!r}")
+        if value_bytes < 64 or value_bytes & (value_bytes - 1):
+            raise ValueError(f"value_bytes must be a power of two >= 64, not {value_bytes!r}")
+        if not 4 <= key_bytes <= regs.MAP_KEY_WINDOW.size - LPM_HEADER:
+            raise ValueError(f"key_bytes must be 4..{regs.MAP_KEY_WINDOW.size - LPM_HEADER}")
+        self.max_maps = max_maps
+        self.cam_slots = cam_slots
+        self.key_bytes = key_bytes
+        self.value_bytes = value_bytes
+        key_words = regs.MAP_KEY_WINDOW.size // 4
+        value_words = regs.MAP_VALUE_WINDOW.size // 4
+        super().__init__({
+            "core_req": In(stream.Signature(ExtRequest)),
+            "core_resp": Out(stream.Signature(ExtResponse)),
+            "helper_req": In(stream.Signature(HelperRequest)),
+            "helper_resp": Out(stream.Signature(HelperResponse)),
+            "mem_req": Out(stream.Signature(ExtRequest)),
+            "mem_resp": In(stream.Signature(ExtResponse)),
+            "redirect_set": Out(1), "redirect_ifindex": Out(32),
+            "cmd_wr": In(1), "cmd": In(32), "busy": Out(1), "result": Out(32),
+            "create_type": In(32), "create_key_size": In(32), "create_value_size": In(32),
+            "create_max_entries": In(32),
+            "key_addr": In(range(key_words)), "key_wr_en": In(1), "key_wr_data": In(32),
+            "key_wr_strb": In(4), "key_rd_data": Out(32),
+            "value_addr": In(range(value_words)), "value_wr_en": In(1),
+            "value_wr_data": In(32), "value_wr_strb": In(4), "value_rd_data": Out(32),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        N = self.max_maps
+        KB = self.key_bytes
+        FK = KB + LPM_HEADER                  # bytes of the key buffer
+        S = self.cam_slots
+        sbits = (S - 1).bit_length()
+        vbits = (self.value_bytes - 1).bit_length()
+        idbits = max(1, (N - 1).bit_length())
+
+        # --- storage ------------------------------------------------------------------
+        m.submodules.values = values = Memory(shape=64, depth=self.value_bytes // 8, init=[])
+        v_rd = values.read_port()
+        v_wr = values.write_port(granularity=8)
+        m.submodules.access = ra = RowAccess(8, self.value_bytes, machine.Region.MAP_VALUE)
+        m.d.comb += [v_rd.addr.eq(ra.rd_addr), v_rd.en.eq(ra.rd_en), ra.rd_data.eq(v_rd.data),
+                     v_wr.addr.eq(ra.wr_addr), v_wr.en.eq(ra.wr_en), v_wr.data.eq(ra.wr_data)]
+        m.submodules.cam = cam = Cam(S, 8 * KB, owner_bits=4)
+        m.submodules.keys = keys = Memory(shape=8 * FK, depth=S, init=[])
+        k_rd = keys.read_port()
+        k_wr = keys.write_port()
+        m.submodules.stamps = stamps = Memory(shape=32, depth=S, init=[])
+        st_rd = stamps.read_port()
+        st_wr = stamps.write_port()
+        m.submodules.stage = stage = ByteRAM(regs.MAP_VALUE_WINDOW.size)
+
+        # Map descriptors.
+        d_valid = Signal(N)
+        d_type = Array(Signal(5, name=f"type{i}") for i in range(N))
+        d_ks = Array(Signal(8, name=f"key_size{i}") for i in range(N))
+        d_vs = Array(Signal(16, name=f"value_size{i}") for i in range(N))
+        d_max = Array(Signal(20, name=f"max_entries{i}") for i in range(N))
+        d_vbase = Array(Signal(vbits + 1, name=f"value_base{i}") for i in range(N))
+        d_sbase = Array(Signal(sbits + 1, name=f"slot_base{i}") for i in range(N))
+        d_total = Array(Signal(21, name=f"total{i}") for i in range(N))
+        nmaps = Signal(range(N + 1))
+        next_value = Signal(vbits + 2)
+        next_slot = Signal(sbits + 2)
+
+        # --- host windows ---------------------------------------------------------------
+        kwin = Signal(8 * regs.MAP_KEY_WINDOW.size)
+        kwords = [kwin[32 * i:32 * i + 32] for i in range(regs.MAP_KEY_WINDOW.size // 4)]
+        with m.If(self.key_wr_en):
+            for i, word in enumerate(kwords):
+                with m.If(self.key_addr == i):
+                    for b in range(4):
+                        with m.If(self.key_wr_strb[b]):
+                            m.d.sync += word[8 * b:8 * b + 8].eq(self.key_wr_data[8 * b:8 * b + 8])
+        m.d.sync += self.key_rd_data.eq(Array(kwords)[self.key_addr])
+        half = Signal()
+        m.d.sync += half.eq(self.value_addr[0])
+        m.d.comb += [
+            stage.host_addr.eq(self.value_addr >> 1),
+            stage.host_wr_en.eq(self.value_wr_en),
+            stage.host_wr_data.eq(Cat(self.value_wr_data, self.value_wr_data)),
+            stage.host_wr_mask.eq(Mux(self.value_addr[0], self.value_wr_strb << 4,
+                                      self.value_wr_strb)),
+            self.value_rd_data.eq(Mux(half, stage.host_rd_data[32:], stage.host_rd_data[:32])),
+        ]
+
+        # --- sequencer registers -------------------------------------------------------
+        state = Signal(_S)
+        ret = Signal(_S)
+        op = Signal(_Op)
+        host = Signal()                    # the operation is a host command
+        locked = Signal()
+        cur = Signal(idbits)
+        id_ok = Signal()
+        args = Signal.like(self.helper_req.payload.args)
+        flags = Signal(64)
+        r0 = Signal(64)
+        fault = Signal()
+        c_type = Signal(5)
+        c_ks = Signal(8)
+        c_vs = Signal(16)
+        c_max = Signal(20)
+        c_vbase = Signal(vbits + 1)
+        c_sbase = Signal(sbits + 1)
+        fbuf = Signal(8 * FK)              # the key being worked on
+        found = Signal()
+        slot = Signal(20)                  # map-relative slot (array index)
+        cam_slot = Signal(sbits)
+        plen = Signal(range(8 * KB + 2))
+        lpm_bad = Signal()
+        use_clock = Signal(32)
+        core = Signal(ExtRequest)          # the core access being served
+        unknown = Signal()                 # a helper id this unit does not implement
+        free_ok = Signal()                 # the probe found a free slot (at cam_slot)
+        cmd_pending = Signal()
+        scan = Signal(21)                  # LRU eviction: stamps read so far
+        best = Signal(32)
+        best_valid = Signal()
+
+        def is_type(sig, types):
+            return sig.matches(*[t.value for t in types])
+
+        is_array = is_type(c_type, ARRAY_TYPES)
+        is_hash = is_type(c_type, HASH_TYPES)
+        is_lpm = c_type == MapType.LPM_TRIE
+        is_lru = c_type == MapType.LRU_HASH
+        is_devmap = c_type == MapType.DEVMAP
+        lpm_bits = Signal(16)
+        m.d.comb += lpm_bits.eq((c_ks - LPM_HEADER) << 3)
+        slot_offset = Signal(36)
+        m.d.comb += slot_offset.eq(slot * c_vs)
+        slot_ram = Signal(vbits + 1)
+        m.d.comb += slot_ram.eq(c_vbase + slot_offset)
+        index = fbuf[:32]                   # an array key
+
+        def finish(value, bits_errno=None):
+            """End the operation with r0/result ``value`` (a negative errno if ``bits_errno``)."""
+            v = _neg(bits_errno) if bits_errno is not None else value
+            return [r0.eq(v), state.eq(_S.FINISH)]
+
+        # The data of an LPM key with the bits beyond ``plen`` cleared (byte 0 is the most
+        # significant, as the trie compares them).
+        lpm_data = fbuf[8 * LPM_HEADER:]
+        lpm_key = Signal(8 * KB)
+        for byte in range(KB):
+            for bit in range(8):
+                m.d.comb += lpm_key[8 * byte + bit].eq(lpm_data[8 * byte + bit]
+                                                       & (plen > 8 * byte + 7 - bit))
+        m.d.comb += [
+            cam.q_owner.eq(cur), cam.q_tag.eq(Mux(is_lpm, plen + 1, 0)),
+            cam.q_key.eq(Mux(is_lpm, lpm_key, fbuf[:8 * KB])),
+            cam.lo.eq(c_sbase), cam.hi.eq(c_sbase + c_max),
+            cam.after.eq(cam_slot), cam.from_start.eq(flags[0] | ~found),
+        ]
+
+        # Address translation for the map-value region: map id, offset, and bounds.
+        def translate(addr, nbytes):
+            map_id = addr[machine.MAP_ID_SHIFT:machine.REGION_SHIFT]
+            offset = addr[:machine.MAP_ID_SHIFT]
+            ok = ((addr[machine.REGION_SHIFT:] == machine.Region.MAP_VALUE) & (map_id < N)
+                  & Array(d_valid[i] for i in range(N))[map_id[:idbits]]
+                  & (offset + nbytes <= d_total[map_id[:idbits]]))
+            return ok, d_vbase[map_id[:idbits]] + offset
+
+        # --- copies: chunks of 8, 4, 2, 1 bytes from a source to a destination ---------------
+        src_kind = Signal(_Kind)
+        dst_kind = Signal(_Kind)
+        src = Signal(32)
+        dst = Signal(32)
+        count = Signal(21)
+        chunk = Signal(4)
+        chunk_size = Signal(Size)
+        with m.If(count >= 8):
+            m.d.comb += [chunk.eq(8), chunk_size.eq(Size.DW)]
+        with m.Elif(count >= 4):
+            m.d.comb += [chunk.eq(4), chunk_size.eq(Size.W)]
+        with m.Elif(count >= 2):
+            m.d.comb += [chunk.eq(2), chunk_size.eq(Size.H)]
+        with m.Else():
+            m.d.comb += [chunk.eq(1), chunk_size.eq(Size.B)]
+        word = Signal(64)
+        chunk_mask = Signal(64)
+        m.d.comb += chunk_mask.eq((Const(1, 65) << (chunk * 8)) - 1)
+        src_ok, src_ram = translate(src, chunk)
+        src_in_values = src[machine.REGION_SHIFT:] == machine.Region.MAP_VALUE
+        from_mem = Signal()
+
+        def copy(s_kind, s_addr, d_kind, d_addr, n, then):
+            return [src_kind.eq(s_kind), src.eq(s_addr), dst_kind.eq(d_kind), dst.eq(d_addr),
+                    count.eq(n), ret.eq(then), state.eq(Mux(n == 0, then, _S.COPY_READ))]
+
+        # Whether ``n`` bytes at program address ``addr`` can be read (no fault on the way).
+        def readable(addr, n):
+            region = addr[machine.REGION_SHIFT:32]
+            offset = addr[:machine.REGION_SHIFT]
+            ok_values, _ = translate(addr, n)
+            return (addr[32:] == 0) & (
+                ((region == machine.Region.STACK)
+                 & (offset + n <= isa.STACK_SIZE * isa.MAX_CALL_DEPTH))
+                | ((region == machine.Region.PACKET)
+                   & (offset + n <= machine.PACKET_BUFFER_SIZE))
+                | ok_values)
+
+        ra_req = ra.req.payload
+        m.d.comb += self.busy.eq(cmd_pending | (host & (state != _S.IDLE)))
+        with m.If(self.cmd_wr):
+            m.d.sync += cmd_pending.eq(1)
+
+        with m.Switch(state):
+            with m.Case(_S.IDLE):
+                m.d.comb += self.core_req.ready.eq(1)
+                with m.If(self.core_req.valid):
+                    m.d.sync += [core.eq(self.core_req.payload), state.eq(_S.CORE_ISSUE)]
+                    with m.If(self.core_req.payload.lock):
+                        m.d.sync += locked.eq(1)
+                    with m.Elif(self.core_req.payload.write):
+                        m.d.sync += locked.eq(0)
+                with m.Elif(~locked & self.helper_req.valid):
+                    m.d.comb += self.helper_req.ready.eq(1)
+                    p = self.helper_req.payload
+                    is_unknown = ~p.id.matches(*[h.value for h in MAP_HELPERS])
+                    valid_ids = Array(d_valid[i] for i in range(N))
+                    m.d.sync += [host.eq(0), args.eq(p.args), cur.eq(p.args[0][:idbits]),
+                                 id_ok.eq((p.args[0] < N) & valid_ids[p.args[0][:idbits]]),
+                                 fault.eq(0), r0.eq(0), unknown.eq(is_unknown),
+                                 state.eq(Mux(is_unknown, _S.FINISH, _S.LOAD))]
+                    with m.Switch(p.id):
+                        with m.Case(HelperId.MAP_LOOKUP_ELEM):
+                            m.d.sync += op.eq(_Op.H_LOOKUP)
+                        with m.Case(HelperId.MAP_UPDATE_ELEM):
+                            m.d.sync += [op.eq(_Op.H_UPDATE), flags.eq(p.args[3])]
+                        with m.Case(HelperId.MAP_DELETE_ELEM):
+                            m.d.sync += op.eq(_Op.H_DELETE)
+                        with m.Case(HelperId.REDIRECT_MAP):
+                            m.d.sync += [op.eq(_Op.H_REDIRECT), flags.eq(p.args[2])]
+                with m.Elif(~locked & cmd_pending):
+                    cmd_op = self.cmd[regs.MAP_CMD.OP:regs.MAP_CMD.OP + 4]
+                    map_id = self.cmd[regs.MAP_CMD.MAP_ID:regs.MAP_CMD.MAP_ID + 8]
+                    m.d.sync += [host.eq(1), unknown.eq(0), fault.eq(0), r0.eq(0), cmd_pending.eq(0),
+                                 cur.eq(map_id[:idbits]),
+                                 id_ok.eq((map_id < N)
+                                          & Array(d_valid[i] for i in range(N))[map_id[:idbits]]),
+                                 flags.eq(self.cmd[regs.MAP_CMD.FLAGS:regs.MAP_CMD.FLAGS + 8]),
+                                 state.eq(_S.LOAD)]
+                    with m.Switch(cmd_op):
+                        for code, name in ((regs.MapOp.RESET, "C_RESET"),
+                                           (regs.MapOp.CREATE, "C_CREATE"),
+                                           (regs.MapOp.LOOKUP, "C_LOOKUP"),
+                                           (regs.MapOp.UPDATE, "C_UPDATE"),
+                                           (regs.MapOp.DELETE, "C_DELETE"),
+                                           (regs.MapOp.NEXT_KEY, "C_NEXT")):
+                            with m.Case(code):
+                                m.d.sync += op.eq(_Op[name])
+                        with m.Default():
+                            m.d.sync += [r0.eq(_neg(errno.EINVAL)), state.eq(_S.FINISH)]
+
+            # --- the core's loads and stores -------------------------------------------
+            with m.Case(_S.CORE_ISSUE):
+                nbytes = Signal(4)
+                for size, n in isa.SIZE_BYTES.items():
+                    with m.If(core.size == Size[size.name]):
+                        m.d.comb += nbytes.eq(n)
+                ok, ram = translate(core.addr, nbytes)
+                m.d.comb += [ra_req.addr.eq(MV_BASE | ram), ra_req.write.eq(core.write),
+                             ra_req.size.eq(core.size), ra_req.wdata.eq(core.wdata)]
+                with m.If(ok):
+                    m.d.comb += ra.req.valid.eq(1)
+                    with m.If(ra.req.ready):
+                        m.d.sync += state.eq(_S.CORE_WAIT)
+                with m.Else():
+                    m.d.comb += [self.core_resp.valid.eq(1), self.core_resp.payload.fault.eq(1)]
+                    with m.If(self.core_resp.ready):
+                        m.d.sync += state.eq(_S.IDLE)
+            with m.Case(_S.CORE_WAIT):
+                m.d.comb += [self.core_resp.valid.eq(ra.resp.valid),
+                             self.core_resp.payload.eq(ra.resp.payload),
+                             ra.resp.ready.eq(self.core_resp.ready)]
+                with m.If(ra.resp.valid & self.core_resp.ready):
+                    m.d.sync += state.eq(_S.IDLE)
+
+            # --- helpers and commands: the map's descriptor -----------------------------
+            with m.Case(_S.LOAD):
+                m.d.sync += [c_type.eq(d_type[cur]), c_ks.eq(d_ks[cur]), c_vs.eq(d_vs[cur]),
+                             c_max.eq(d_max[cur]), c_vbase.eq(d_vbase[cur]),
+                             c_sbase.eq(d_sbase[cur]), found.eq(0), lpm_bad.eq(0),
+                             state.eq(_S.DISPATCH)]
+            with m.Case(_S.DISPATCH):
+                key_ptr = args[1]
+                with m.Switch(op):
+                    with m.Case(_Op.C_RESET):
+                        m.d.comb += cam.clear_all.eq(1)
+                        m.d.sync += [d_valid.eq(0), nmaps.eq(0), next_value.eq(0),
+                                     next_slot.eq(0), use_clock.eq(0)]
+                        m.d.sync += finish(0)
+                    with m.Case(_Op.C_CREATE):
+                        m.d.sync += state.eq(_S.CREATE)
+                    with m.Case(_Op.H_REDIRECT):
+                        with m.If(~id_ok):
+                            m.d.sync += [fault.eq(1), state.eq(_S.FINISH)]
+                        with m.Elif((flags & ~machine.XdpAction.TX).any() | ~is_devmap):
+                            m.d.sync += finish(machine.XdpAction.ABORTED)
+                        with m.Elif(args[1][:32] >= c_max):
+                            m.d.sync += finish(flags & machine.XdpAction.TX)
+                        with m.Else():
+                            m.d.sync += [slot.eq(args[1][:32]), state.eq(_S.DEV_READ)]
+                    with m.Case(_Op.H_LOOKUP, _Op.H_DELETE, _Op.H_UPDATE):
+                        value_ok = Mux(op == _Op.H_UPDATE, readable(args[2], c_vs), 1)
+                        with m.If(~id_ok | ~readable(key_ptr, c_ks) | ~value_ok):
+                            m.d.sync += [fault.eq(1), state.eq(_S.FINISH)]
+                        with m.Else():
+                            m.d.sync += [fbuf.eq(0)]
+                            m.d.sync += copy(_Kind.EXT, key_ptr[:32], _Kind.FBUF, 0, c_ks,
+                                             _S.RESOLVE)
+                    with m.Default():      # host lookup, update, delete, next key
+                        with m.If(~id_ok):
+                            m.d.sync += finish(0, errno.EBADF)
+                        with m.Else():
+                            key_mask = (Const(1, 8 * FK + 1) << (c_ks << 3)) - 1
+                            m.d.sync += [fbuf.eq(kwin[:8 * FK] & key_mask), state.eq(_S.RESOLVE)]
+
+            # --- find the key's slot ---------------------------------------------------------
+            with m.Case(_S.RESOLVE):
+                with m.If(is_array):
+                    m.d.sync += [slot.eq(index), found.eq(index < c_max)]
+                    # A devmap lookup also needs a device in the slot.
+                    with m.If(is_devmap & (index < c_max)
+                              & op.as_value().matches(_Op.H_LOOKUP, _Op.C_LOOKUP)):
+                        m.d.sync += state.eq(_S.DEV_READ)
+                    with m.Else():
+                        m.d.sync += state.eq(_S.ACT)
+                with m.Elif(is_lpm):
+                    with m.If(index > lpm_bits):
+                        m.d.sync += [lpm_bad.eq(1), state.eq(_S.ACT)]
+                    with m.Else():
+                        m.d.sync += [plen.eq(index), state.eq(_S.PROBE)]
+                with m.Else():
+                    m.d.sync += state.eq(_S.PROBE)
+            with m.Case(_S.PROBE):
+                m.d.comb += cam.probe.eq(1)
+                m.d.sync += state.eq(_S.PROBE_WAIT)
+            with m.Case(_S.PROBE_WAIT):
+                with m.If(cam.hit):
+                    m.d.sync += [found.eq(1), cam_slot.eq(cam.hit_slot),
+                                 slot.eq(cam.hit_slot - c_sbase), state.eq(_S.ACT)]
+                with m.Elif(is_lpm & op.as_value().matches(_Op.H_LOOKUP, _Op.C_LOOKUP) & (plen != 0)):
+                    m.d.sync += [plen.eq(plen - 1), state.eq(_S.PROBE)]
+                with m.Else():
+                    m.d.sync += state.eq(_S.ACT)
+                    # An insert's slot: the lowest free one of the map (found in this probe).
+                    m.d.sync += [cam_slot.eq(cam.free_slot), free_ok.eq(cam.free)]
+
+            # A devmap slot's device (ifindex, the value's first 4 bytes).
+            with m.Case(_S.DEV_READ):
+                m.d.comb += [ra.req.valid.eq(1), ra_req.addr.eq(MV_BASE | slot_ram),
+                             ra_req.size.eq(Size.W)]
+                with m.If(ra.req.ready):
+                    m.d.sync += state.eq(_S.DEV_WAIT)
+            with m.Case(_S.DEV_WAIT):
+                m.d.comb += ra.resp.ready.eq(1)
+                ifindex = ra.resp.payload.rdata[:32]
+                with m.If(ra.resp.valid):
+                    with m.If(op == _Op.H_REDIRECT):
+                        with m.If(ifindex != 0):
+                            m.d.comb += [self.redirect_set.eq(1),
+                                         self.redirect_ifindex.eq(ifindex)]
+                            m.d.sync += finish(machine.XdpAction.REDIRECT)
+                        with m.Else():
+                            m.d.sync += finish(flags & machine.XdpAction.TX)
+                    with m.Else():
+                        m.d.sync += [found.eq(ifindex != 0), state.eq(_S.ACT)]
+
+            # --- what the operation does with the slot ------------------------------------
+            with m.Case(_S.ACT):
+                value_src_kind = Mux(host, _Kind.STAGE, _Kind.EXT)
+                value_src = Mux(host, 0, args[2][:32])
+                touch = Signal()
+                with m.Switch(op):
+                    with m.Case(_Op.H_LOOKUP):
+                        with m.If(found):
+                            m.d.comb += touch.eq(is_lru)
+                            m.d.sync += finish(MV_BASE | (cur << machine.MAP_ID_SHIFT)
+                                               | slot_offset)
+                        with m.Else():
+                            m.d.sync += finish(0)
+                    with m.Case(_Op.C_LOOKUP):
+                        with m.If(found):
+                            m.d.sync += [r0.eq(0)]
+                            m.d.sync += copy(_Kind.RAM, slot_ram, _Kind.STAGE, 0, c_vs,
+                                             _S.FINISH)
+                        with m.Else():
+                            m.d.sync += finish(0, errno.ENOENT)
+                    with m.Case(_Op.H_DELETE, _Op.C_DELETE):
+                        with m.If(is_devmap):
+                            with m.If(~found):
+                                m.d.sync += finish(0, errno.EINVAL)
+                            with m.Else():
+                                m.d.sync += [r0.eq(0)]
+                                m.d.sync += copy(_Kind.ZERO, 0, _Kind.RAM, slot_ram, c_vs,
+                                                 _S.FINISH)
+                        with m.Elif(is_array | lpm_bad):
+                            m.d.sync += finish(0, errno.EINVAL)
+                        with m.Elif(~found):
+                            m.d.sync += finish(0, errno.ENOENT)
+                        with m.Else():
+                            m.d.comb += [cam.wr_en.eq(1), cam.wr_slot.eq(cam_slot),
+                                         cam.wr_valid.eq(0)]
+                            m.d.sync += finish(0)
+                    with m.Case(_Op.H_UPDATE, _Op.C_UPDATE):
+                        write_value = copy(value_src_kind, value_src, _Kind.RAM, slot_ram, c_vs,
+                                           _S.FINISH)
+                        with m.If((flags & ~BPF_F_LOCK) > BPF_EXIST):
+                            m.d.sync += finish(0, errno.EINVAL)
+                        with m.Elif(is_array):
+                            with m.If(~found):
+                                m.d.sync += finish(0, errno.E2BIG)
+                            with m.Elif(flags & BPF_NOEXIST):
+                                m.d.sync += finish(0, errno.EEXIST)
+                            with m.Elif(flags & BPF_F_LOCK):
+                                m.d.sync += finish(0, errno.EINVAL)
+                            with m.Else():
+                                m.d.sync += [r0.eq(0)] + write_value
+                        with m.Elif((flags & BPF_F_LOCK) != 0):
+                            m.d.sync += finish(0, errno.EINVAL)
+                        with m.Elif(lpm_bad):
+                            m.d.sync += finish(0, errno.EINVAL)
+                        with m.Elif(found):
+                            with m.If(flags == BPF_NOEXIST):
+                                m.d.sync += finish(0, errno.EEXIST)
+                            with m.Else():
+                                m.d.comb += touch.eq(is_hash)
+                                # The LPM trie keeps the key's bytes as last given.
+                                m.d.comb += [k_wr.en.eq(is_lpm), k_wr.addr.eq(cam_slot),
+                                             k_wr.data.eq(fbuf)]
+                                m.d.sync += [r0.eq(0)] + write_value
+                        with m.Elif(flags == BPF_EXIST):
+                            m.d.sync += finish(0, errno.ENOENT)
+                        with m.Elif(free_ok):
+                            m.d.sync += state.eq(_S.INSERT)
+                        with m.Elif(is_lru):
+                            m.d.sync += [scan.eq(0), best_valid.eq(0), state.eq(_S.EVICT)]
+                        with m.Else():
+                            m.d.sync += [r0.eq(Mux(is_lpm, _neg(errno.ENOSPC), _neg(errno.E2BIG))),
+                                         state.eq(_S.FINISH)]
+                    with m.Case(_Op.C_NEXT):
+                        with m.If(is_array):
+                            following = Mux(flags[0] | (index >= c_max), 0, index + 1)
+                            with m.If(following >= c_max):
+                                m.d.sync += finish(0, errno.ENOENT)
+                            with m.Else():
+                                m.d.sync += [kwin.eq(following[:32])]
+                                m.d.sync += finish(0)
+                        with m.Else():
+                            m.d.sync += state.eq(_S.NEXT_PROBE)
+                with m.If(touch):
+                    m.d.comb += [st_wr.en.eq(1), st_wr.addr.eq(cam_slot),
+                                 st_wr.data.eq(use_clock + 1)]
+                    m.d.sync += use_clock.eq(use_clock + 1)
+
+            # A new key into the slot ``cam_slot``, then its value.
+            with m.Case(_S.INSERT):
+                m.d.comb += [cam.wr_en.eq(1), cam.wr_slot.eq(cam_slot), cam.wr_valid.eq(1),
+                             cam.wr_owner.eq(cur), cam.wr_tag.eq(Mux(is_lpm, plen + 1, 0)),
+                             cam.wr_key.eq(Mux(is_lpm, lpm_key, fbuf[:8 * KB])),
+                             k_wr.en.eq(1), k_wr.addr.eq(cam_slot), k_wr.data.eq(fbuf),
+                             st_wr.en.eq(1), st_wr.addr.eq(cam_slot),
+                             st_wr.data.eq(use_clock + 1)]
+                m.d.sync += [use_clock.eq(use_clock + 1), slot.eq(cam_slot - c_sbase),
+                             state.eq(_S.INSERT_VALUE)]
+
+            # LRU eviction: the smallest use stamp of the (full) map, one slot per cycle.
+            with m.Case(_S.EVICT):
+                m.d.comb += [st_rd.addr.eq(c_sbase + scan)]
+                m.d.sync += scan.eq(scan + 1)
+                # The stamp of slot ``scan - 1`` is on st_rd.data now.
+                with m.If(scan != 0):
+                    with m.If(~best_valid | (st_rd.data < best)):
+                        m.d.sync += [best.eq(st_rd.data), best_valid.eq(1),
+                                     cam_slot.eq(c_sbase + scan - 1)]
+                with m.If(scan == c_max):
+                    m.d.sync += state.eq(_S.EVICT_DONE)
+
+            with m.Case(_S.EVICT_DONE):
+                m.d.sync += state.eq(_S.INSERT)
+            with m.Case(_S.INSERT_VALUE):
+                m.d.sync += [r0.eq(0)] + copy(Mux(host, _Kind.STAGE, _Kind.EXT),
+                                              Mux(host, 0, args[2][:32]), _Kind.RAM, slot_ram,
+                                              c_vs, _S.FINISH)
+
+            # --- copies ----------------------------------------------------------------------
+            with m.Case(_S.COPY_READ):
+                m.d.sync += from_mem.eq(0)
+                with m.Switch(src_kind):
+                    with m.Case(_Kind.ZERO):
+                        m.d.sync += [word.eq(0), state.eq(_S.COPY_WRITE)]
+                    with m.Case(_Kind.STAGE):
+                        m.d.comb += [stage.rd_en.eq(1), stage.rd_addr.eq(src)]
+                        m.d.sync += state.eq(_S.COPY_STAGE_WAIT)
+                    with m.Default():
+                        use_ram = (src_kind == _Kind.RAM) | src_in_values
+                        ram_addr = Mux(src_kind == _Kind.RAM, src, src_ram)
+                        with m.If(use_ram):
+                            m.d.comb += [ra.req.valid.eq(1), ra_req.addr.eq(MV_BASE | ram_addr),
+                                         ra_req.size.eq(chunk_size)]
+                            with m.If(ra.req.ready):
+                                m.d.sync += state.eq(_S.COPY_READ_WAIT)
+                        with m.Else():
+                            m.d.comb += [self.mem_req.valid.eq(1),
+                                         self.mem_req.payload.addr.eq(src),
+                                         self.mem_req.payload.size.eq(chunk_size)]
+                            with m.If(self.mem_req.ready):
+                                m.d.sync += [from_mem.eq(1), state.eq(_S.COPY_READ_WAIT)]
+            with m.Case(_S.COPY_STAGE_WAIT):
+                m.d.sync += [word.eq(stage.rd_data & chunk_mask), state.eq(_S.COPY_WRITE)]
+            with m.Case(_S.COPY_READ_WAIT):
+                resp = Mux(from_mem, self.mem_resp.payload.as_value(),
+                           ra.resp.payload.as_value())
+                rvalid = Mux(from_mem, self.mem_resp.valid, ra.resp.valid)
+                m.d.comb += [self.mem_resp.ready.eq(from_mem), ra.resp.ready.eq(~from_mem)]
+                rdata = Signal(ExtResponse)
+                m.d.comb += rdata.eq(resp)
+                with m.If(rvalid):
+                    with m.If(rdata.fault):
+                        m.d.sync += [fault.eq(1), state.eq(_S.FINISH)]
+                    with m.Else():
+                        m.d.sync += [word.eq(rdata.rdata & chunk_mask), state.eq(_S.COPY_WRITE)]
+            with m.Case(_S.COPY_WRITE):
+                advance = [src.eq(src + chunk), dst.eq(dst + chunk), count.eq(count - chunk),
+                           state.eq(Mux(count == chunk, ret, _S.COPY_READ))]
+                with m.Switch(dst_kind):
+                    with m.Case(_Kind.FBUF):
+                        m.d.sync += [fbuf.eq(fbuf | (word << (dst[:6] << 3)))] + advance
+                    with m.Case(_Kind.STAGE):
+                        m.d.comb += [stage.wr_en.eq(1), stage.wr_addr.eq(dst),
+                                     stage.wr_data.eq(word),
+                                     stage.wr_mask.eq((Const(1, 9) << chunk) - 1)]
+                        m.d.sync += advance
+                    with m.Default():
+                        m.d.comb += [ra.req.valid.eq(1), ra_req.addr.eq(MV_BASE | dst),
+                                     ra_req.write.eq(1), ra_req.size.eq(chunk_size),
+                                     ra_req.wdata.eq(word)]
+                        with m.If(ra.req.ready):
+                            m.d.sync += state.eq(_S.COPY_WRITE_WAIT)
+            with m.Case(_S.COPY_WRITE_WAIT):
+                m.d.comb += ra.resp.ready.eq(1)
+                with m.If(ra.resp.valid):
+                    m.d.sync += [src.eq(src + chunk), dst.eq(dst + chunk),
+                                 count.eq(count - chunk),
+                                 state.eq(Mux(count == chunk, ret, _S.COPY_READ))]
+
+            # --- get-next-key of a hash or LPM map --------------------------------------
+            with m.Case(_S.NEXT_PROBE):
+                m.d.comb += cam.probe.eq(1)
+                m.d.sync += state.eq(_S.NEXT_WAIT)
+            with m.Case(_S.NEXT_WAIT):
+                m.d.comb += k_rd.addr.eq(cam.next_slot)
+                with m.If(cam.next):
+                    m.d.sync += state.eq(_S.NEXT_KEY)
+                with m.Else():
+                    m.d.sync += finish(0, errno.ENOENT)
+            with m.Case(_S.NEXT_KEY):
+                m.d.sync += [kwin.eq(k_rd.data)] + finish(0)
+
+            # --- CREATE ------------------------------------------------------------------------
+            with m.Case(_S.CREATE):
+                t, ks = self.create_type, self.create_key_size
+                vs, entries = self.create_value_size, self.create_max_entries
+                total = Signal(36)
+                m.d.comb += total.eq(entries[:20] * vs[:16])
+                aligned = (total + 7) & ~7
+                t_array = t.matches(*[x.value for x in ARRAY_TYPES])
+                t_hash = t.matches(*[x.value for x in HASH_TYPES])
+                t_lpm = t == MapType.LPM_TRIE
+                t_devmap = t == MapType.DEVMAP
+                needs_cam = t_hash | t_lpm
+                with m.If(~t.matches(*[x.value for x in MAP_TYPES]) | (ks == 0) | (vs == 0)
+                          | (entries == 0) | (t_array & (ks != 4))
+                          | (t_devmap & (vs != 4) & (vs != 8)) | (t_lpm & (ks <= LPM_HEADER))):
+                    m.d.sync += finish(0, errno.EINVAL)
+                with m.Elif((t_lpm & (ks > LPM_HEADER + KB)) | (t_hash & (ks > KB))
+                            | (vs > MAX_VALUE) | (entries >= 1 << 20) | (total > MAP_REGION)):
+                    m.d.sync += finish(0, errno.E2BIG)
+                with m.Elif((nmaps == N) | (needs_cam & (entries > S - next_slot))
+                            | (aligned > self.value_bytes - next_value)):
+                    m.d.sync += finish(0, errno.ENOMEM)
+                with m.Else():
+                    m.d.sync += [
+                        d_valid.bit_select(nmaps, 1).eq(1), d_type[nmaps].eq(t),
+                        d_ks[nmaps].eq(ks), d_vs[nmaps].eq(vs), d_max[nmaps].eq(entries),
+                        d_vbase[nmaps].eq(next_value), d_sbase[nmaps].eq(next_slot),
+                        d_total[nmaps].eq(total),
+                        nmaps.eq(nmaps + 1), next_value.eq(next_value + aligned),
+                        next_slot.eq(next_slot + Mux(needs_cam, entries, 0)),
+                        r0.eq(nmaps),
+                    ] + copy(_Kind.ZERO, 0, _Kind.RAM, next_value, total, _S.FINISH)
+
+            with m.Case(_S.FINISH):
+                with m.If(host):
+                    m.d.sync += [self.result.eq(r0[:32]), state.eq(_S.IDLE)]
+                with m.Else():
+                    m.d.comb += [self.helper_resp.valid.eq(1),
+                                 self.helper_resp.payload.r0.eq(r0),
+                                 self.helper_resp.payload.fault.eq(fault),
+                                 self.helper_resp.payload.unknown.eq(unknown)]
+                    with m.If(self.helper_resp.ready):
+                        m.d.sync += state.eq(_S.IDLE)
+        return m

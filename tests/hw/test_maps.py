@@ -1,0 +1,313 @@
+"""The map unit (hw/maps/unit.py) in the Amaranth simulator against the golden model's maps.
+
+Random sequences of host commands and helper calls run on both; every result (errno, value
+bytes, the pointer a lookup returns, the keys get-next-key walks) must be equal.  Then the
+corners the issue names: a full map, delete and reinsert, LRU eviction order, longest-prefix
+ties, updates through the returned pointer, atomics, bpf_redirect_map, bad input.
+"""
+
+import errno
+import random
+import struct
+
+import pytest
+from amaranth.sim import Simulator
+
+from firmware.ebpf import machine
+from firmware.ebpf.helpers import HelperId
+from firmware.ebpf.maps import MapSpec, MapType
+from firmware.ebpf.model_maps import BPF_ANY, BPF_EXIST, BPF_NOEXIST, ModelMap
+from hw import regs
+from hw.maps.unit import MapUnit
+from tests.hw.mapbench import MapBench, u32, u64
+
+MASK64 = (1 << 64) - 1
+CAM_SLOTS = 16
+VALUE_BYTES = 1024
+
+
+def simulate(body, **params):
+    """Run ``await body(bench)`` on a fresh MapUnit (small CAM and value memory)."""
+    params = {"cam_slots": CAM_SLOTS, "value_bytes": VALUE_BYTES, **params}
+    dut = MapUnit(**params)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    result = {}
+
+    async def bench(ctx):
+        result["value"] = await body(MapBench(dut, ctx))
+
+    sim.add_testbench(bench)
+    sim.run()
+    return result["value"]
+
+
+def spec(map_type, key_size, value_size, entries, name="m"):
+    return MapSpec(name=name, type=map_type, key_size=key_size, value_size=value_size,
+                   max_entries=entries)
+
+
+def neg(code):
+    return -code & MASK64
+
+
+# --- random differential runs ---------------------------------------------------------------
+
+def random_ops(rng, map_type, key_size, value_size, entries, count):
+    """Operations over a small key universe so that hits, misses and full maps all happen."""
+    if map_type in (MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.DEVMAP):
+        universe = [u32(i) for i in range(entries + 2)] + [u32(0xFFFFFFFF)]
+    elif map_type == MapType.LPM_TRIE:
+        bits = 8 * (key_size - 4)
+        universe = []
+        for _ in range(8):
+            plen = rng.choice([0, 1, 4, 8, bits // 2, bits - 1, bits, bits + 1])
+            universe.append(struct.pack("<I", plen) + bytes(rng.choice([0x0A, 0x0B, 0xFF])
+                                                            for _ in range(key_size - 4)))
+    else:
+        universe = [bytes(rng.randrange(3) for _ in range(key_size)) for _ in range(entries + 3)]
+    ops = []
+    for _ in range(count):
+        kind = rng.choice(["update", "update", "lookup", "delete", "h_lookup", "h_update",
+                           "h_delete", "keys"])
+        key = rng.choice(universe)
+        value = bytes(rng.randrange(256) for _ in range(value_size))
+        if map_type == MapType.DEVMAP:
+            value = u32(rng.choice([0, 1, 2, 3])) + value[4:]
+        flags = rng.choice([BPF_ANY, BPF_ANY, BPF_NOEXIST, BPF_EXIST, 4, 3])
+        ops.append((kind, key, value, flags))
+    return ops
+
+
+def model_run(map_spec, ops):
+    m = ModelMap(map_spec, 0)
+    out = []
+    for kind, key, value, flags in ops:
+        if kind == "update":
+            out.append(m.update(key, value, flags, None) & 0xFFFFFFFF)
+        elif kind == "lookup":
+            slot = m.find(key)
+            if m.spec.type == MapType.DEVMAP and slot is not None and not m._devmap_ifindex(slot):
+                slot = None
+            out.append(m.value(slot) if slot is not None else (-errno.ENOENT & 0xFFFFFFFF))
+        elif kind == "delete":
+            out.append(m.delete(key) & 0xFFFFFFFF)
+        elif kind == "h_lookup":
+            slot = m.lookup(key)
+            out.append(0 if slot is None else m.slot_address(slot))
+        elif kind == "h_update":
+            out.append(m.update(key, value, flags, None) & MASK64)
+        elif kind == "h_delete":
+            out.append(m.delete(key) & MASK64)
+        else:
+            keys, k = [], m.next_key(None)
+            while k is not None:
+                keys.append(bytes(k))
+                k = m.next_key(k)
+            out.append(keys)
+    return out
+
+
+async def hardware_run(b, map_spec, ops):
+    map_id = await b.create(map_spec.type, map_spec.key_size, map_spec.value_size,
+                            map_spec.max_entries)
+    assert map_id == 0
+    ks, vs = map_spec.key_size, map_spec.value_size
+    out = []
+    for kind, key, value, flags in ops:
+        if kind == "update":
+            out.append(await b.host_update(map_id, key, value, flags) & 0xFFFFFFFF)
+        elif kind == "lookup":
+            r = await b.host_lookup(map_id, key, vs)
+            out.append(r if isinstance(r, bytes) else r & 0xFFFFFFFF)
+        elif kind == "delete":
+            out.append(await b.host_delete(map_id, key) & 0xFFFFFFFF)
+        elif kind == "h_lookup":
+            out.append((await b.helper(HelperId.MAP_LOOKUP_ELEM, map_id, b.put(64, key)))[0])
+        elif kind == "h_update":
+            out.append((await b.helper(HelperId.MAP_UPDATE_ELEM, map_id, b.put(64, key),
+                                       b.put(256, value), flags))[0])
+        elif kind == "h_delete":
+            out.append((await b.helper(HelperId.MAP_DELETE_ELEM, map_id, b.put(64, key)))[0])
+        else:
+            out.append(await b.host_keys(map_id, ks))
+    return out
+
+
+CASES = [
+    (MapType.ARRAY, 4, 8, 4),
+    (MapType.ARRAY, 4, 5, 3),
+    (MapType.PERCPU_ARRAY, 4, 12, 2),
+    (MapType.DEVMAP, 4, 4, 4),
+    (MapType.HASH, 4, 8, 4),
+    (MapType.HASH, 13, 3, 3),
+    (MapType.PERCPU_HASH, 8, 8, 3),
+    (MapType.LRU_HASH, 4, 8, 3),
+    (MapType.LPM_TRIE, 8, 4, 4),
+    (MapType.LPM_TRIE, 5, 8, 3),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{t.name}-k{k}-v{v}-n{n}" for t, k, v, n in CASES])
+def test_random_operations_match_the_model(case):
+    map_type, ks, vs, entries = case
+    rng = random.Random(f"{case}")
+    ops = random_ops(rng, map_type, ks, vs, entries, 40)
+    map_spec = spec(map_type, ks, vs, entries)
+    expected = model_run(map_spec, ops)
+    got = simulate(lambda b: hardware_run(b, map_spec, ops))
+    for i, (op, want, have) in enumerate(zip(ops, expected, got)):
+        assert have == want, f"op {i} {op[0]} key={op[1].hex()} flags={op[3]}"
+
+
+# --- the corners -------------------------------------------------------------------------------
+
+def test_create_refusals_and_limits():
+    async def body(b):
+        results = [
+            await b.create(MapType.PROG_ARRAY, 4, 4, 4),      # type not offered
+            await b.create(MapType.ARRAY, 8, 4, 4),           # array keys are 4 bytes
+            await b.create(MapType.DEVMAP, 4, 5, 4),          # devmap values 4 or 8
+            await b.create(MapType.HASH, 0, 4, 4),
+            await b.create(MapType.HASH, 17, 4, 4),           # longer than the CAM's key
+            await b.create(MapType.LPM_TRIE, 4, 4, 4),        # no data after the prefix
+            await b.create(MapType.HASH, 4, 4, CAM_SLOTS + 1),  # more than the CAM has
+            await b.create(MapType.ARRAY, 4, 8, VALUE_BYTES // 8 + 1),  # more than the memory
+            await b.create(MapType.HASH, 4, 4, CAM_SLOTS),    # fits: id 0
+            await b.create(MapType.HASH, 4, 4, 1),            # the CAM is used up now
+            await b.create(MapType.ARRAY, 4, 8, 4),           # id 1
+        ]
+        await b.command(regs.MapOp.RESET)
+        results.append(await b.create(MapType.HASH, 4, 4, 2))  # after a reset: id 0 again
+        return results
+    assert simulate(body) == [-errno.EINVAL, -errno.EINVAL, -errno.EINVAL, -errno.EINVAL,
+                              -errno.E2BIG, -errno.EINVAL, -errno.ENOMEM, -errno.ENOMEM,
+                              0, -errno.ENOMEM, 1, 0]
+
+
+def test_hash_full_delete_and_reinsert():
+    async def body(b):
+        h = await b.create(MapType.HASH, 4, 8, 2)
+        r = [await b.host_update(h, b"aaaa", u64(1)), await b.host_update(h, b"bbbb", u64(2)),
+             await b.host_update(h, b"cccc", u64(3)),           # full: -E2BIG, nothing lost
+             await b.host_lookup(h, b"aaaa", 8), await b.host_lookup(h, b"bbbb", 8),
+             await b.host_delete(h, b"aaaa"), await b.host_update(h, b"cccc", u64(3)),
+             await b.host_keys(h, 4)]
+        return r
+    assert simulate(body) == [0, 0, -errno.E2BIG, u64(1), u64(2), 0, 0, [b"cccc", b"bbbb"]]
+
+
+def test_lru_evicts_the_least_recently_used():
+    async def body(b):
+        m = await b.create(MapType.LRU_HASH, 4, 8, 3)
+        for k in (b"aaaa", b"bbbb", b"cccc"):
+            await b.host_update(m, k, u64(1))
+        await b.helper(HelperId.MAP_LOOKUP_ELEM, m, b.put(0, b"aaaa"))  # a used: b is oldest
+        await b.host_update(m, b"dddd", u64(2))                          # evicts b
+        await b.host_update(m, b"cccc", u64(3), BPF_EXIST)               # c used: a oldest
+        await b.host_update(m, b"eeee", u64(4))                          # evicts a
+        return await b.host_keys(m, 4)
+    # d took b's slot (1), e took a's slot (0).
+    assert simulate(body) == [b"eeee", b"dddd", b"cccc"]
+
+
+def test_lpm_longest_prefix_wins_and_ties_on_the_exact_key():
+    def key(plen, *octets):
+        return struct.pack("<I", plen) + bytes(octets)
+
+    async def body(b):
+        m = await b.create(MapType.LPM_TRIE, 8, 4, 8)
+        for plen, net, value in ((8, (10, 0, 0, 0), 1), (16, (10, 1, 0, 0), 2),
+                                 (24, (10, 1, 2, 0), 3), (0, (0, 0, 0, 0), 9)):
+            assert await b.host_update(m, key(plen, *net), u32(value)) == 0
+        # The same prefix given with host bits set is the same entry (the kernel clears them).
+        same = await b.host_update(m, key(16, 10, 1, 99, 99), u32(5), BPF_NOEXIST)
+        out = [same]
+        for addr in ((10, 1, 2, 3), (10, 1, 3, 3), (10, 2, 0, 0), (11, 0, 0, 0)):
+            ptr = (await b.helper(HelperId.MAP_LOOKUP_ELEM, m, b.put(0, key(32, *addr))))[0]
+            out.append((await b.access(ptr, 4))[0] if ptr else None)
+        return out
+    assert simulate(body) == [-errno.EEXIST, 3, 2, 1, 9]
+
+
+def test_values_change_through_the_returned_pointer_and_atomics_add():
+    async def body(b):
+        a = await b.create(MapType.ARRAY, 4, 16, 2)
+        ptr = (await b.helper(HelperId.MAP_LOOKUP_ELEM, a, b.put(0, u32(1))))[0]
+        assert ptr == machine.map_value_address(a, 16)
+        await b.access(ptr + 8, 8, write=True, wdata=0x1122334455667788)
+        for _ in range(3):         # lock add: a locked read then the write, as the LSU does
+            old, _ = await b.access(ptr, 8, lock=True)
+            await b.access(ptr, 8, write=True, wdata=old + 5)
+        beyond = await b.access(ptr + 16, 1)          # past the map's values
+        return await b.host_lookup(a, u32(1), 16), beyond
+    value, beyond = simulate(body)
+    assert value == u64(15) + u64(0x1122334455667788)
+    assert beyond == (0, 1)
+
+
+def test_host_command_waits_for_a_locked_atomic():
+    async def body(b):
+        a = await b.create(MapType.ARRAY, 4, 8, 1)
+        await b.access(machine.map_value_address(a, 0), 8, lock=True)   # read half
+        # A host update written now must not land between the read and the write.
+        await b.write_window("key", u32(0))
+        await b.write_window("value", u64(1000))
+        d, ctx = b.dut, b.ctx
+        ctx.set(d.cmd, regs.MapOp.UPDATE | a << regs.MAP_CMD.MAP_ID)
+        ctx.set(d.cmd_wr, 1)
+        await b.tick()
+        ctx.set(d.cmd_wr, 0)
+        await b.tick(20)
+        assert ctx.get(d.busy) == 1                      # held off by the lock
+        await b.access(machine.map_value_address(a, 0), 8, write=True, wdata=7)
+        while ctx.get(d.busy):
+            await b.tick()
+        return await b.host_lookup(a, u32(0), 8)
+    assert simulate(body) == u64(1000)                  # the host's write came after
+
+
+def test_redirect_map():
+    async def body(b):
+        d = await b.create(MapType.DEVMAP, 4, 4, 4)
+        h = await b.create(MapType.HASH, 4, 4, 2)
+        await b.host_update(d, u32(1), u32(3))
+        out = []
+        for handle, key, flags in ((d, 1, 0), (d, 2, 2), (d, 9, 1), (d, 1, 8), (h, 1, 0)):
+            out.append((await b.helper(HelperId.REDIRECT_MAP, handle, key, flags))[0])
+        return out
+    assert simulate(body) == [machine.XdpAction.REDIRECT, machine.XdpAction.PASS,
+                              machine.XdpAction.DROP, machine.XdpAction.ABORTED,
+                              machine.XdpAction.ABORTED]
+
+
+def test_bad_handles_and_pointers_fault_and_other_helpers_are_unknown():
+    async def body(b):
+        a = await b.create(MapType.HASH, 8, 8, 2)
+        stack_end = b.put(4096 - 4, b"abcd")
+        return [
+            await b.helper(HelperId.MAP_LOOKUP_ELEM, 5, b.put(0, u64(1))),     # no map 5
+            await b.helper(HelperId.MAP_LOOKUP_ELEM, a, stack_end),           # key past stack
+            await b.helper(HelperId.MAP_UPDATE_ELEM, a, b.put(0, u64(1)), 0x1000_0000, 0),
+            await b.helper(HelperId.KTIME_GET_NS),
+            await b.host_update(7, u64(1), u64(1)),
+        ]
+    assert simulate(body) == [(0, 1, 0), (0, 1, 0), (0, 1, 0), (0, 0, 1), -errno.EBADF]
+
+
+def test_cycle_counts():
+    """Helper costs the docs quote (docs/maps.md): from request to response."""
+    async def body(b):
+        a = await b.create(MapType.ARRAY, 4, 8, 4)
+        h = await b.create(MapType.HASH, 16, 8, 8)
+        costs = {}
+        await b.helper(HelperId.MAP_LOOKUP_ELEM, a, b.put(0, u32(1)))
+        costs["array lookup"] = b.last_helper_cycles
+        await b.helper(HelperId.MAP_UPDATE_ELEM, h, b.put(0, bytes(range(16))), b.put(32, u64(9)), 0)
+        costs["hash insert 16B key 8B value"] = b.last_helper_cycles
+        await b.helper(HelperId.MAP_LOOKUP_ELEM, h, b.put(0, bytes(range(16))))
+        costs["hash lookup 16B key"] = b.last_helper_cycles
+        return costs
+    # With this bench's memory, which answers a read the cycle after taking it.
+    assert simulate(body) == {"array lookup": 9, "hash insert 16B key 8B value": 21,
+                              "hash lookup 16B key": 14}
