@@ -482,7 +482,7 @@ def run(top: str, device_name: str, *, engines: int = 1, clock_mhz: float | None
                 "--report", report.name, "-l", "nextpnr.log"]
         try:
             pnr_seconds = _run_tool(argv, out_dir / "nextpnr.out", device.nextpnr, cwd=out_dir)
-        except SynthError as exc:
+        except SynthError:
             # nextpnr's own count of what the packed design uses (its logic cells hold a LUT
             # and a flip-flop together, which the yosys counts cannot tell).
             over = overused_bels((out_dir / "nextpnr.out").read_text(errors="replace"))
