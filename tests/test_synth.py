@@ -10,6 +10,7 @@ Full runs of the core and the NIC are slow tests (--runslow).
 import json
 import pathlib
 import random
+import re
 import subprocess
 
 import pytest
@@ -379,3 +380,20 @@ def test_elaboration_failure_names_the_unit_and_the_line(tmp_path):
     message = str(exc.value)
     assert message.startswith(f"Verilog generation of {__name__}.Broken failed at {__file__}:")
     assert message.endswith(": AttributeError: no such helper table")
+
+
+@pytest.mark.slow
+def test_alu_passes_the_lut_count_but_nextpnr_ice40_refuses_its_logic_cells(tmp_path):
+    # ~25 s: yosys counts 7,603 LUT4s (unit and shell) for the HX8K's 7,680, but packed with
+    # the shell's flip-flops it needs 7,792 logic cells.
+    require_tool("yosys")
+    require_tool("nextpnr-ice40")
+    from hw.core.alu import ALU
+    with pytest.raises(synth.DoesNotFit) as exc:
+        synth.run("alu", "ice40-hx8k", unit=ALU(), out_dir=tmp_path)
+    saved = json.loads((tmp_path / "synth.json").read_text())
+    assert saved["fits"] is False and saved["pnr"] is None
+    [problem] = saved["fit_problems"]
+    assert re.fullmatch(r"needs [\d,]+ ICESTORM_LC cells, ice40-hx8k has 7,680 "
+                        r"\(nextpnr's packing\)", problem)
+    assert problem in str(exc.value)
