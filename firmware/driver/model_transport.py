@@ -171,8 +171,8 @@ class ModelTransport(Transport):
         size = m.spec.value_size
         if op == regs.MapOp.LOOKUP:
             slot = m.find(key)          # a host lookup is no use (LRU order unchanged)
-            if slot is None:
-                return -errno.ENOENT
+            if slot is None or (m.spec.type == MapType.DEVMAP and not m._devmap_ifindex(slot)):
+                return -errno.ENOENT    # an empty devmap slot has no device (as the kernel)
             value[:size * m.copies] = b"".join(m.value(slot, c) for c in range(m.copies))
             return 0
         if op == regs.MapOp.UPDATE:

@@ -578,8 +578,18 @@ async def run_and_compare(nic, image, frames) -> None:
     await assert_counters(nic, tally(results))
     for spec in image.maps:
         m = maps.by_name(spec.name)
-        want = [(bytes.fromhex(e["key"]), bytes.fromhex(e["value"])) for e in m.dump()["entries"]]
+        want = [(bytes.fromhex(e["key"]), bytes.fromhex(e["value"]))
+                for e in host_view(m.dump())["entries"]]
         assert await nic.maps[spec.name].items() == want, spec.name
+
+
+def host_view(dump: dict) -> dict:
+    """A ``ModelMap.dump()`` as the host sees the map through lookups, as in the kernel: an
+    empty devmap slot (ifindex 0) has no device, so its lookup fails and a dump skips it."""
+    if dump["type"] != "DEVMAP":
+        return dump
+    entries = [e for e in dump["entries"] if bytes.fromhex(e["value"])[:4] != bytes(4)]
+    return dict(dump, entries=entries)
 
 
 

@@ -16,7 +16,7 @@ from firmware.driver.model_transport import MODEL_FEATURES, ModelTransport
 from firmware.driver.nic import XDP1_FEATURES, MapLimitExceeded, Nic
 
 from .scenarios import (FIRMWARE, expected_refusal, firmware_image, firmware_traffic,
-                        run_and_compare)
+                        host_view, run_and_compare)
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +76,11 @@ def compare_capture(run, image, frames, ports=2):
                 (w.r0 & 0xFFFFFFFF, w.insn_count, w.reason), index
         else:
             assert got.reason == w.reason, index
-    assert run.maps == [m.dump() for m in options["maps"].maps]
+    assert run.maps == [host_view(m.dump()) for m in options["maps"].maps]
 
 
-@pytest.mark.parametrize("name", ["xdp1", "xdp_fw", "xdp_router_ipv4", "xdp_adjust_tail"])
+@pytest.mark.parametrize("name", ["xdp1", "xdp_fw", "xdp_router_ipv4", "xdp_adjust_tail",
+                                  "xdp_redirect_map"])
 def test_a_capture_through_the_driver_matches_the_model_run(name, have_clang):
     """``xdpnic run --target rtl``'s path for programs with maps (run_capture), on the model
     transport: the same records and map dumps as ``--target model``."""
