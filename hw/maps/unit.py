@@ -455,10 +455,11 @@ class MapUnit(wiring.Component):
                 key_ptr = args[1]
                 with m.Switch(op):
                     with m.Case(_Op.C_RESET):
-                        m.d.comb += cam.clear_all.eq(1)
-                        m.d.sync += [d_valid.eq(0), nmaps.eq(0), next_value.eq(0),
-                                     next_slot.eq(0), use_clock.eq(0)]
-                        m.d.sync += finish(0)
+                        with m.If(cam.ready):
+                            m.d.comb += cam.clear_all.eq(1)
+                            m.d.sync += [d_valid.eq(0), nmaps.eq(0), next_value.eq(0),
+                                         next_slot.eq(0), use_clock.eq(0)]
+                            m.d.sync += finish(0)
                     with m.Case(_Op.C_CREATE):
                         m.d.sync += state.eq(_S.CREATE)
                     with m.Case(_Op.H_REDIRECT):
@@ -503,8 +504,10 @@ class MapUnit(wiring.Component):
                 with m.Else():
                     m.d.sync += state.eq(_S.PROBE)
             with m.Case(_S.PROBE):
-                m.d.comb += cam.probe.eq(1)
-                m.d.sync += state.eq(_S.PROBE_WAIT)
+                # The CAM may still be finishing the previous operation's write.
+                with m.If(cam.ready):
+                    m.d.comb += cam.probe.eq(1)
+                    m.d.sync += state.eq(_S.PROBE_WAIT)
             with m.Case(_S.PROBE_WAIT):
                 with m.If(cam.hit):
                     m.d.sync += [found.eq(1), cam_slot.eq(cam.hit_slot),
@@ -716,8 +719,9 @@ class MapUnit(wiring.Component):
 
             # --- get-next-key of a hash or LPM map --------------------------------------
             with m.Case(_S.NEXT_PROBE):
-                m.d.comb += cam.probe.eq(1)
-                m.d.sync += state.eq(_S.NEXT_WAIT)
+                with m.If(cam.ready):
+                    m.d.comb += cam.probe.eq(1)
+                    m.d.sync += state.eq(_S.NEXT_WAIT)
             with m.Case(_S.NEXT_WAIT):
                 m.d.comb += k_rd.addr.eq(cam.next_slot)
                 with m.If(cam.next):
