@@ -312,6 +312,8 @@ FORMATS = [
     (b"%3000d|\0", [1, 0, 0]),                 # cut at 1023
     (b"tab\there\0junk%\0", [0, 0, 0]),         # the first NUL ends it
     (b"%\xb2c%\xb3p\0", [0x42, 0, 0]),          # odd digits: ignored by %c and %p
+    (b"[%5c|%-30p|%08pxx]\0", [0x43, 1, 2]),     # so are widths and flags
+    (b"%+lli % lli\0", [-1, 1 << 62, 0]),
     # refused (None -> -EINVAL)
     (b"%d%d%d%d\0", [0, 0, 0]),
     (b"%\0", [0, 0, 0]),
