@@ -425,8 +425,14 @@ class MiscHelpers(wiring.Component):
         dec_k = Signal(5)
         dec_sign = Signal()
 
+        # One adder for every conversion's field: max(width, its length).
+        field_en = Signal()
+        field_n = Signal(11)
+        with m.If(field_en):
+            m.d.sync += total.eq(total + Mux(width > field_n, width, field_n))
+
         def add_field(n):
-            m.d.sync += total.eq(total + Mux(width > n, width, n))
+            m.d.comb += [field_en.eq(1), field_n.eq(n)]
 
         with m.If(state == _S.TP_PARSE):
             with m.If(chunk_i == chunk_n):
