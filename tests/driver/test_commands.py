@@ -61,14 +61,41 @@ def test_load_rejected_program_exits_1_with_the_log(capsys, tmp_path):
     assert (report["status"], report["kind"]) == ("refused", "VerifierRejected")
 
 
-def test_load_helper_the_rtl_lacks_exits_1(capsys, tmp_path):
-    prog = tmp_path / "ktime.s"
-    prog.write_text("call 5\nmov %r0, 2\nexit\n")
-    status, _out, err = run_cli(capsys, "load", str(prog), "--target", "amaranth")
+BIG_TABLE_C = """
+#include "xdpnic.h"
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __type(key, __u32);
+    __type(value, __u64);
+    __uint(max_entries, 4096);
+} conntrack SEC(".maps");
+
+SEC("xdp")
+int big_table(struct xdp_md *ctx)
+{
+    __u32 key = 0;
+    return bpf_map_lookup_elem(&conntrack, &key) ? XDP_PASS : XDP_DROP;
+}
+"""
+
+
+def test_load_over_the_rtls_map_limits_exits_1(capsys, tmp_path):
+    """The Amaranth NIC's capability registers give the limits; a 4096-entry map is refused
+    naming it, before anything is written."""
+    from firmware.build import compile_c, find_clang
+    from firmware.progs.build import INCLUDE_DIR
+    if find_clang() is None:
+        pytest.skip("clang is not installed (scripts/setup.sh installs it)")
+    source = tmp_path / "big_table.c"
+    source.write_text(BIG_TABLE_C)
+    obj = compile_c(source, tmp_path / "big_table.o", (f"-I{INCLUDE_DIR}",))
+    status, _out, err = run_cli(capsys, "load", str(obj), "--target", "amaranth")
     assert status == 1
-    assert err == ("xdpnic load: ktime: insn 0: helper bpf_ktime_get_ns (id 5) not supported "
-                   "by device\n")
-    assert run_cli(capsys, "load", str(prog))[0] == 0       # the model has it
+    assert err == ("xdpnic load: big_table: map 'conntrack': 4096 entries, device has 512 CAM "
+                   "slots\n")
+    status, out, _err = run_cli(capsys, "load", str(obj), "--json")
+    assert status == 1
+    assert json.loads(out)["kind"] == "MapLimitExceeded"
 
 
 @pytest.mark.parametrize("argv, message", [
