@@ -10,7 +10,7 @@ The host loads a program by writing the instruction window and ``PROG_LEN``, the
 ``enable`` again (no atomic swap: frames wait, or are dropped with ``drop_when_busy``).
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
@@ -22,6 +22,7 @@ from hw.xdp.datapath import Datapath
 from hw.xdp.helpers import PacketHelpers
 from hw.maps.unit import MAP_HELPERS, MAP_TYPES, MapUnit
 from hw.xdp.misc import MiscHelpers
+from hw.xdp.trace import TraceFifo
 from hw.xdp.verdict import VerdictLayout
 
 __all__ = ["NIC"]
@@ -66,15 +67,20 @@ class NIC(wiring.Component):
         m = Module()
         m.submodules.datapath = dp = Datapath(self.ports, self.data_width, self.imem_depth)
         m.submodules.regbank = rb = RegBank(self.ports, self.imem_depth)
-        m.submodules.misc = misc = MiscHelpers()
+        m.submodules.trace = trace = TraceFifo()
         m.submodules.maps = maps = self.maps
         connect(m, flipped(self.s_axil), rb.bus)
         for p in range(self.ports):
             connect(m, flipped(getattr(self, f"rx{p}")), getattr(dp, f"rx{p}"))
             connect(m, getattr(dp, f"tx{p}"), flipped(getattr(self, f"tx{p}")))
         connect(m, dp.host, flipped(self.host))
-        connect(m, dp.aux_req, misc.req)
-        connect(m, misc.resp, dp.aux_resp)
+        now = Signal(64)
+        m.d.sync += now.eq(now + 1)
+        m.d.comb += [dp.now.eq(now), dp.ns_per_cycle.eq(rb.ktime_ns_per_cycle)]
+        connect(m, dp.trace, trace.push)
+        m.d.comb += [rb.trace_status.eq(trace.words | trace.overflow << 16),
+                     rb.trace_data.eq(trace.data), trace.pop.eq(rb.trace_data_rd),
+                     trace.clear.eq(rb.ctrl[regs.CTRL.CLEAR_COUNTERS])]
         connect(m, dp.maps_req, maps.helper_req)
         connect(m, maps.helper_resp, dp.maps_resp)
         connect(m, dp.map_req, maps.core_req)
@@ -102,7 +108,7 @@ class NIC(wiring.Component):
             rb.cap_helpers_lo.eq(sum(1 << h for h in helpers if h < 32)),
             rb.cap_helpers_hi.eq(sum(1 << (h - 32) for h in helpers if 32 <= h < 64)),
             rb.cap_map_types.eq(sum(1 << t for t in MAP_TYPES)),
-            rb.cap_maps.eq(self.maps.max_maps | self.maps.key_bytes << 8 | 1 << 16),
+            rb.cap_maps.eq(self.maps.max_maps | self.maps.key_bytes << 8 | 1 << 16 | 1 << 24),
             rb.cap_map_slots.eq(self.maps.cam_slots),
             rb.cap_map_bytes.eq(self.maps.value_bytes),
         ]

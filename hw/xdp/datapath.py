@@ -18,7 +18,8 @@ One engine, one packet buffer, one frame at a time::
   reads of their arguments, go through :class:`hw.xdp.route.ExtRouter` by region: packet to
   :class:`hw.xdp.access.RowAccess` on the buffer, stack to a reader on the core's stack port,
   map values out on ``map_req`` (the map unit).  Helper calls go to the packet helpers; map
-  helpers on to ``maps_req`` (the map unit), the rest to ``aux_req``.
+  helpers on to ``maps_req`` (the map unit), the rest to :class:`hw.xdp.misc.MiscHelpers`
+  (ktime, prandom, processor id, csum_diff, trace_printk into ``trace``).
 * **DECIDE**: the verdict as ``xdp.run_frame`` applies it: a trap is XDP_ABORTED; r0 is read as
   u32; XDP_TX leaves by the ingress port; XDP_REDIRECT by the port ``bpf_redirect`` chose
   (ifindex = port + 1) or is aborted; any other value is aborted.  The verdict record and the
@@ -48,6 +49,7 @@ from .access import RowAccess
 from .axis import AxisSignature, check_data_width
 from .egress import EgressReader
 from .helpers import PacketHelpers
+from .misc import MiscHelpers
 from .route import ExtRouter
 from .rx import RxWriter
 from .verdict import DispositionCode, ReasonCode, VerdictLayout
@@ -92,7 +94,10 @@ class Datapath(wiring.Component):
     host_frames : Out(32)
     verdict_valid : Out(1), verdict : Out(VerdictLayout)
         One record per frame, valid for one cycle.
-    aux_req, aux_resp : helpers other than the packet and map helpers.
+    now, ns_per_cycle : In
+        The NIC's cycle counter and ``KTIME_NS_PER_CYCLE``, for ``bpf_ktime_get_ns``.
+    trace : Out(stream.Signature(32))
+        ``bpf_trace_printk`` records, to the trace FIFO.
     maps_req, maps_resp : the map helpers (``hw.maps.unit.MAP_HELPERS``).
     map_req, map_resp : map-value region accesses.
     hmem_req, hmem_resp : the map unit's reads of helper arguments (stack, packet).
@@ -124,8 +129,7 @@ class Datapath(wiring.Component):
             "trap_counters": Out(data.ArrayLayout(32, len(regs.TRAP_COUNTERS))),
             "host_frames": Out(32),
             "verdict_valid": Out(1), "verdict": Out(VerdictLayout),
-            "aux_req": Out(stream.Signature(HelperRequest)),
-            "aux_resp": In(stream.Signature(HelperResponse)),
+            "now": In(64), "ns_per_cycle": In(32), "trace": Out(stream.Signature(32)),
             "maps_req": Out(stream.Signature(HelperRequest)),
             "maps_resp": In(stream.Signature(HelperResponse)),
             "map_req": Out(stream.Signature(ExtRequest)),
@@ -179,19 +183,22 @@ class Datapath(wiring.Component):
         m.d.comb += [hp.redirect_set.eq(self.redirect_set),
                      hp.redirect_set_ifindex.eq(self.redirect_set_ifindex)]
 
-        # --- helpers the packet helpers pass on: map helpers to the map unit, the rest out ----
+        # --- helpers the packet helpers pass on: map helpers to the map unit, the rest here ----
+        m.submodules.misc = misc = MiscHelpers()
+        m.d.comb += [misc.now.eq(self.now), misc.ns_per_cycle.eq(self.ns_per_cycle)]
+        connect(m, misc.trace, flipped(self.trace))
         to_maps = Signal()
         aux_waiting = Signal()
         is_map_helper = hp.aux_req.payload.id.matches(*[h.value for h in MAP_HELPERS])
         m.d.comb += [self.maps_req.payload.eq(hp.aux_req.payload),
-                     self.aux_req.payload.eq(hp.aux_req.payload)]
+                     misc.req.payload.eq(hp.aux_req.payload)]
         with m.If(~aux_waiting):
             with m.If(is_map_helper):
                 m.d.comb += [self.maps_req.valid.eq(hp.aux_req.valid),
                              hp.aux_req.ready.eq(self.maps_req.ready)]
             with m.Else():
-                m.d.comb += [self.aux_req.valid.eq(hp.aux_req.valid),
-                             hp.aux_req.ready.eq(self.aux_req.ready)]
+                m.d.comb += [misc.req.valid.eq(hp.aux_req.valid),
+                             hp.aux_req.ready.eq(misc.req.ready)]
             with m.If(hp.aux_req.valid & hp.aux_req.ready):
                 m.d.sync += [aux_waiting.eq(1), to_maps.eq(is_map_helper)]
         with m.Else():
@@ -200,15 +207,15 @@ class Datapath(wiring.Component):
                              hp.aux_resp.valid.eq(self.maps_resp.valid),
                              self.maps_resp.ready.eq(hp.aux_resp.ready)]
             with m.Else():
-                m.d.comb += [hp.aux_resp.payload.eq(self.aux_resp.payload),
-                             hp.aux_resp.valid.eq(self.aux_resp.valid),
-                             self.aux_resp.ready.eq(hp.aux_resp.ready)]
+                m.d.comb += [hp.aux_resp.payload.eq(misc.resp.payload),
+                             hp.aux_resp.valid.eq(misc.resp.valid),
+                             misc.resp.ready.eq(hp.aux_resp.ready)]
             with m.If(hp.aux_resp.valid & hp.aux_resp.ready):
                 m.d.sync += aux_waiting.eq(0)
 
-        # --- external memory: who asks (core, packet helpers, map unit) to which memory -----
+        # --- external memory: who asks (core, helper units) to which memory ---------------
         Region = machine.Region
-        m.submodules.router = router = ExtRouter(3, (Region.PACKET, Region.STACK,
+        m.submodules.router = router = ExtRouter(4, (Region.PACKET, Region.STACK,
                                                      Region.MAP_VALUE))
         m.submodules.stack_reader = stack_reader = RowAccess(
             8, isa.STACK_SIZE * isa.MAX_CALL_DEPTH, Region.STACK)
@@ -218,6 +225,8 @@ class Datapath(wiring.Component):
         connect(m, router.resp1, hp.mem_resp)
         connect(m, flipped(self.hmem_req), router.req2)
         connect(m, router.resp2, flipped(self.hmem_resp))
+        connect(m, misc.mem_req, router.req3)
+        connect(m, router.resp3, misc.mem_resp)
         connect(m, router.packet_req, acc.req)
         connect(m, acc.resp, router.packet_resp)
         connect(m, router.stack_req, stack_reader.req)

@@ -35,14 +35,11 @@ def run_datapath(insns, frames, *, ports=2, data_width=64, ingress_port=0, seed=
     from amaranth.hdl import Module
     from amaranth.lib.wiring import connect
     from hw.xdp.datapath import Datapath, NCOUNTERS
-    from hw.xdp.misc import MiscHelpers, NoMaps
+    from hw.xdp.misc import NoMaps
     dut = Datapath(ports, data_width)
     top = Module()
     top.submodules.dut = dut
-    top.submodules.misc = misc = MiscHelpers()
     top.submodules.nomaps = nomaps = NoMaps()
-    connect(top, dut.aux_req, misc.req)
-    connect(top, misc.resp, dut.aux_resp)
     connect(top, dut.map_req, nomaps.req)
     connect(top, nomaps.resp, dut.map_resp)
     width = data_width // 8
