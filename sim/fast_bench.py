@@ -118,25 +118,55 @@ def _distribution(values: list[int], ns_per_cycle: float) -> dict | None:
     return {"cycles": cycles, "ns": {k: x * ns_per_cycle for k, x in cycles.items()}}
 
 
-def measure(insns, templates: list[bytes], *, packets: int, clock_mhz: float,
+def measure(program, templates: list[bytes], *, packets: int, clock_mhz: float,
             gbps: float | None, engines: int = 1, ports: int = 2, data_width: int = 64,
             budget: int = DEFAULT_INSN_BUDGET, on_progress=None) -> dict:
     """Offer ``packets`` frames (``templates`` repeated in order) to port 0 and measure.
 
-    Back to back (``gbps`` None) the NIC backpressures the port (``drop_when_busy`` off), so
-    the run measures capacity.  Paced at a line rate, ``drop_when_busy`` is on, as a wire
-    cannot wait: frames that find the engine busy are lost and counted (buffer-full).
+    ``program``: instructions (written by the job's own register writes), or a
+    ``ProgramImage`` (loaded by the host driver through :class:`sim.fast.Session`: verified,
+    its maps created with MAP_CMD writes, then attached).  Back to back (``gbps`` None) the
+    NIC backpressures the port (``drop_when_busy`` off), so the run measures capacity.  Paced
+    at a line rate, ``drop_when_busy`` is on, as a wire cannot wait: frames that find the
+    engine busy are lost and counted (buffer-full).
     """
     lengths = [len(templates[i % len(templates)]) for i in range(packets)]
     starts = arrival_cycles(lengths, gbps, clock_mhz)
+    drop = gbps is not None
     job = fast.Job(ports, data_width, record_bytes=False, engines=engines)
-    job.reset()
-    fast.program_ops(job, insns, budget=budget, drop_when_busy=gbps is not None)
-    job.frames_bulk(templates, starts, port=0)
-    fast.finish_job(job, ports)
-    run = fast.run_job(job, on_progress=on_progress)
+    if isinstance(program, list):
+        job.reset()
+        fast.program_ops(job, program, budget=budget, drop_when_busy=drop)
+        job.frames_bulk(templates, starts, port=0)
+        fast.finish_job(job, ports)
+        run = fast.run_job(job, on_progress=on_progress)
+    else:
+        run = _driver_run(program, job, templates, starts, ports, data_width, engines, budget,
+                          drop, on_progress)
     return summarize(run, lengths, starts, packets=packets, clock_mhz=clock_mhz, gbps=gbps,
                      ports=ports)
+
+
+def _driver_run(image, job, templates, starts, ports, data_width, engines, budget, drop,
+                on_progress):
+    """Load ``image`` with the host driver over an interactive session, then the traffic."""
+    import asyncio
+
+    from firmware.driver.nic import Nic, NicError
+    session = fast.Session(ports, data_width, engines=engines, record_bytes=False)
+    try:
+        session.reset()
+        nic = Nic(fast.driver_transport(session))
+        try:
+            asyncio.run(nic.load(image, budget=budget, drop_when_busy=drop,
+                                 clear_counters=True))
+        except NicError as exc:
+            raise BenchError(f"the driver refused to load the program: {exc}") from None
+        job.frames_bulk(templates, starts, port=0)
+        fast.finish_job(job, ports)
+        return session.finish(job, on_progress)
+    finally:
+        session.close()
 
 
 def summarize(run, lengths, starts, *, packets: int, clock_mhz: float, gbps: float | None,
@@ -207,6 +237,8 @@ def summarize(run, lengths, starts, *, packets: int, clock_mhz: float, gbps: flo
         "engine_cycles": _distribution(hw_cycles, ns_per_cycle),
         "counters": {k: v for k, v in sorted(c.items())},
         "sim": {"clock_cycles": run.clock_cycles, "sim_seconds": run.sim_seconds,
-                "cycles_per_second": run.cycles_per_second, "wall_seconds": run.wall_seconds,
+                "cpu_seconds": run.cpu_seconds, "cycles_per_second": run.cycles_per_second,
+                "cycles_per_cpu_second": run.cycles_per_cpu_second,
+                "wall_seconds": run.wall_seconds,
                 "build_seconds": run.build_seconds},
     }

@@ -9,6 +9,7 @@
 // moves when tvalid and tready are both high before the edge, as on the real bus.
 
 #include <chrono>
+#include <ctime>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -77,7 +78,8 @@ bool traffic_on = false;
 bool record_bytes = true;
 bool activity = false;        // a beat or verdict moved this cycle
 uint64_t sim_ns = 0;
-uint64_t frames_in = 0;       // frames whose last beat went in          // wall time spent simulating
+uint64_t frames_in = 0;       // frames whose last beat went in
+bool interactive = false;     // ops run as they arrive on stdin; reads answered on stdout          // wall time spent simulating
 
 [[noreturn]] void fail(int line, const char* what, int code = 3) {
     if (out) fflush(out);
@@ -262,6 +264,7 @@ void run_op(const Op& op) {
     case OP_READ: {
         uint32_t v = axil_read((uint32_t)op.a, op.line);
         fprintf(out, "R %d %" PRIu64 " %u\n", op.line, op.a, v);
+        if (interactive) printf("R %u\n", v);
         break;
     }
     case OP_POLL: {
@@ -271,6 +274,7 @@ void run_op(const Op& op) {
             if ((v & op.b) == op.c) {
                 fprintf(out, "P %d %" PRIu64 " %u %" PRIu64 "\n", op.line, op.a, v,
                         cycle - began);
+                if (interactive) printf("P %u\n", v);
                 break;
             }
             if (cycle - began >= op.d) {
@@ -338,6 +342,18 @@ int hexval(char c) {
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
+}
+
+void run_op(const Op& op);
+
+// Batch: collect the ops to run after the whole file parsed.  Interactive: run each now.
+void emit(const Op& op) {
+    if (interactive) {
+        run_op(op);
+        fflush(stdout);
+    } else {
+        ops.push_back(op);
+    }
 }
 
 void parse(FILE* f) {
@@ -441,7 +457,7 @@ void parse(FILE* f) {
             arity(1);
             op.kind = OP_RESET;
             op.a = number(arg(1), line, "cycles");
-            ops.push_back(op);
+            emit(op);
         } else if (cmd == "write") {
             arity(2);
             op.kind = OP_WRITE;
@@ -449,13 +465,13 @@ void parse(FILE* f) {
             op.b = number(arg(2), line, "value");
             if (op.a >= 1u << 16 || op.a % 4) fail(line, "write: offset not a word in 0..0xfffc", 2);
             if (op.b > 0xFFFFFFFFu) fail(line, "write: value wider than 32 bits", 2);
-            ops.push_back(op);
+            emit(op);
         } else if (cmd == "read") {
             arity(1);
             op.kind = OP_READ;
             op.a = number(arg(1), line, "offset");
             if (op.a >= 1u << 16 || op.a % 4) fail(line, "read: offset not a word in 0..0xfffc", 2);
-            ops.push_back(op);
+            emit(op);
         } else if (cmd == "poll") {
             arity(4);
             op.kind = OP_POLL;
@@ -464,25 +480,27 @@ void parse(FILE* f) {
             op.c = number(arg(3), line, "value");
             op.d = number(arg(4), line, "cycles");
             if (op.a >= 1u << 16 || op.a % 4) fail(line, "poll: offset not a word in 0..0xfffc", 2);
-            ops.push_back(op);
+            emit(op);
         } else if (cmd == "wait") {
             arity(1);
             op.kind = OP_WAIT;
             op.a = number(arg(1), line, "cycles");
-            ops.push_back(op);
+            emit(op);
         } else if (cmd == "traffic") {
             arity(1);
             if (traffic) fail(line, "a second traffic op", 2);
             traffic = true;
             op.kind = OP_TRAFFIC;
             op.a = number(arg(1), line, "cycles");
-            ops.push_back(op);
+            emit(op);
         } else if (cmd == "quiet") {
             arity(2);
             op.kind = OP_QUIET;
             op.a = number(arg(1), line, "quiet cycles");
             op.b = number(arg(2), line, "cycles");
-            ops.push_back(op);
+            emit(op);
+        } else if (cmd == "end" && interactive) {
+            break;
         } else {
             char msg[160];
             snprintf(msg, sizeof msg, "unknown op '%s'", cmd.c_str());
@@ -496,15 +514,18 @@ void parse(FILE* f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s JOB OUT\n", argv[0]);
+    // xdpnic_fast JOB OUT, or xdpnic_fast --interactive OUT (the job on stdin, op by op)
+    if (argc == 3 && std::string(argv[1]) == "--interactive") {
+        interactive = true;
+        job_path = "stdin";
+    } else if (argc == 3) {
+        job_path = argv[1];
+    } else {
+        fprintf(stderr, "usage: %s JOB OUT | --interactive OUT\n", argv[0]);
         return 2;
     }
-    job_path = argv[1];
-    FILE* f = fopen(job_path, "r");
+    FILE* f = interactive ? stdin : fopen(job_path, "r");
     if (!f) fail(0, "cannot open job file", 2);
-    parse(f);
-    fclose(f);
     out = fopen(argv[2], "w");
     if (!out) {
         fprintf(stderr, "%s: cannot write\n", argv[2]);
@@ -520,12 +541,22 @@ int main(int argc, char** argv) {
     top->clk = 0;
     top->rst = 0;
     top->eval();
+    if (!interactive) {             // a bad job file fails before any cycle runs
+        parse(f);
+        fclose(f);
+    }
     auto began = std::chrono::steady_clock::now();
-    for (const Op& op : ops) run_op(op);
+    std::clock_t began_cpu = std::clock();
+    if (interactive)
+        parse(f);                   // runs each op as it arrives
+    else
+        for (const Op& op : ops) run_op(op);
     sim_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::steady_clock::now() - began).count();
+    // CPU time too: on a loaded machine it is the fair measure of the simulator's speed.
+    uint64_t cpu_ns = (uint64_t)((double)(std::clock() - began_cpu) / CLOCKS_PER_SEC * 1e9);
     printf("frames %" PRIu64 "\n", frames_in);
-    fprintf(out, "END %" PRIu64 " %" PRIu64 "\n", cycle, sim_ns);
+    fprintf(out, "END %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", cycle, sim_ns, cpu_ns);
     fclose(out);
     top->final();
     top.reset();        // before its context goes

@@ -1,12 +1,15 @@
-"""``xdpnic bench PROG``: throughput of an XDP program on the NIC's RTL and on the host kernel.
+"""``xdpnic bench PROG``: throughput and latency of an XDP program on the NIC's RTL (the fast
+Verilator harness) and on the host kernel.
 
-RTL: the Verilated NIC (:func:`sim.nic_run.run_nic`) runs the same frame N times and 2N times;
-steady-state cycles per frame = (cycles(2N) - cycles(N)) / N, so program loading and pipeline
-fill cancel out.  Mpps at ``--clock`` MHz = clock / (cycles per frame).
-Kernel: ``BPF_PROG_TEST_RUN`` mean ns per run (:meth:`KernelXdp.time_per_packet`), one x86
-core on this machine, JIT as the host configures it.
-Line rate: Mpps = Gbit/s * 1000 / ((size + 20) * 8), size being the frame with its 4-byte FCS
-and 20 bytes the preamble (8) plus the inter-frame gap (12).
+RTL (:func:`sim.fast_bench.measure`): the program loaded (with its maps, by the host driver),
+``--packets`` frames into port 0, back to back (``--rate
+max``: the NIC backpressures, so this is capacity) or paced at a line rate (the wire cannot
+wait: ``CTRL.drop_when_busy`` is set and frames that find the engine busy are lost and
+counted).  Cycles per packet = (last verdict cycle - first) / (verdicts - 1); Mpps at
+``--clock`` = clock / cycles per packet, and at the synthesized Fmax when ``xdpnic synth`` has
+left a result (``build/synth/nic-<device>/synth.json``).  Latency: verdict cycle - the cycle
+the frame's first beat was offered.  Kernel: ``BPF_PROG_TEST_RUN`` mean ns per run on one x86
+core of this machine.  Line rate: Mpps = Gbit/s * 1000 / ((size + 20) * 8), size with FCS.
 """
 
 import csv
@@ -18,10 +21,11 @@ from ..progress import progress
 from ..program import ProgramError, load_program
 
 __all__ = ["DEFAULT_SIZES", "DEFAULT_CLOCK_MHZ", "LINE_RATES_GBPS", "WIRE_OVERHEAD", "FCS",
-           "line_rate_mpps", "parse_sizes", "udp_frame", "rtl_cycles_per_frame", "bench"]
+           "line_rate_mpps", "parse_sizes", "parse_engines", "parse_rate", "udp_frame",
+           "synth_fmax", "traffic_rows", "bench", "table", "CSV_FIELDS"]
 
 DEFAULT_SIZES = (64, 128, 256, 512, 1024, 1518)
-# An assumed clock for the Mpps column, not a timing-closure result (no FPGA run yet).
+# An assumed clock for the Mpps column, not a timing-closure result.
 DEFAULT_CLOCK_MHZ = 250.0
 LINE_RATES_GBPS = (10, 25, 100)
 WIRE_OVERHEAD = 20      # preamble + start delimiter (8) and inter-frame gap (12), bytes
@@ -30,9 +34,10 @@ MIN_SIZE = 64
 MAX_SIZE = 1518
 TARGETS = ("rtl", "kernel")
 DEFAULT_KERNEL_REPEAT = 100_000
-# Measured: the simulated NIC stalls 512 cycles once every 256 frames (docs/bench.md), so N a
-# multiple of 256 puts whole periods in the 2N - N difference.
-DEFAULT_PACKETS = 256
+DEFAULT_PACKETS = 10_000
+RATES = {"10G": 10.0, "25G": 25.0, "100G": 100.0, "max": None}
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]
+SYNTH_DIR = PROJECT_ROOT / "build" / "synth"
 
 
 def line_rate_mpps(size: int, gbps: float) -> float:
@@ -58,6 +63,35 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
+def parse_engines(text: str) -> list[int]:
+    """``"1,2,4"`` -> ``[1, 2, 4]``; ValueError naming the bad item, or saying the NIC has one
+    engine when ``hw.top.NIC`` has no ``engines`` parameter yet."""
+    from sim.fast import engines_supported
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        try:
+            n = int(item)
+        except ValueError:
+            raise ValueError(f"--engines: {item!r} is not a whole number") from None
+        if not 1 <= n <= 64:
+            raise ValueError(f"--engines: {n} is outside 1..64")
+        out.append(n)
+    if any(n != 1 for n in out) and not engines_supported():
+        raise ValueError(f"--engines {text}: the NIC (hw.top.NIC) has one engine; it takes no "
+                         "engines parameter yet, so only --engines 1 can run")
+    return out
+
+
+def parse_rate(text: str) -> float | None:
+    """``10G``/``25G``/``100G`` -> Gbit/s; ``max`` -> None (back to back)."""
+    key = text.strip()
+    for name, gbps in RATES.items():
+        if key.lower() == name.lower():
+            return gbps
+    raise ValueError(f"--rate: {text!r} is not one of {', '.join(RATES)}")
+
+
 def udp_frame(size: int) -> bytes:
     """An IPv4/UDP frame to port 9 of ``size`` bytes on the wire (``size - 4`` here: no FCS)."""
     from scapy.layers.inet import IP, UDP
@@ -70,17 +104,53 @@ def udp_frame(size: int) -> bytes:
     return bytes(head / payload)
 
 
-def rtl_cycles_per_frame(insns, frame: bytes, packets: int, sim: str = "verilator") -> dict:
-    """Run ``frame`` ``packets`` and ``2*packets`` times on the NIC: steady-state cycles per
-    frame, the two runs' clock cycles, the first frame's latency and its verdict."""
-    from sim.nic_run import run_nic
-    one = run_nic(insns, [frame] * packets, sim=sim)
-    two = run_nic(insns, [frame] * (2 * packets), sim=sim)
-    per_frame = (two.clock_cycles - one.clock_cycles) / packets
-    first = one.results[0]
-    return {"cycles_n": one.clock_cycles, "cycles_2n": two.clock_cycles,
-            "cycles_per_frame": per_frame, "latency_cycles": first.cycles,
-            "action": first.disposition}
+def synth_fmax(engines: int = 1, root: pathlib.Path | None = None) -> dict[str, dict]:
+    """Fmax per device from ``xdpnic synth`` results of the NIC with ``engines`` engines:
+    ``{device: {"fmax_mhz": f, "file": path}}`` (empty when there is none)."""
+    root = SYNTH_DIR if root is None else root
+    out = {}
+    for path in sorted(root.glob("nic-*/*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if not isinstance(data, dict) or data.get("top") != "nic":
+            continue
+        pnr = data.get("pnr") or {}
+        params = data.get("unit_parameters") or {}
+        if not pnr.get("fmax_mhz") or params.get("engines", 1) != engines:
+            continue
+        out[data.get("device", path.parent.name)] = {"fmax_mhz": pnr["fmax_mhz"],
+                                                     "file": str(path)}
+    return out
+
+
+def traffic_rows(traffic: str | None, sizes: list[int]) -> list[tuple[str, int | None,
+                                                                      list[bytes]]]:
+    """``(label, size with FCS or None for mixed sizes, frames)`` per row: a capture file is
+    one row of its frames; a profile (sim.fast_bench.PROFILES) one row per size (imix: one)."""
+    from sim.fast_bench import profile_frames
+    traffic = traffic or "udp"
+    if traffic in ("udp", "imix") or traffic.startswith("flows:"):
+        if traffic == "imix":
+            label, frames = profile_frames("imix", None)
+            return [(label, None, frames)]
+        rows = []
+        for size in sizes:
+            label, frames = profile_frames(traffic, size)
+            rows.append((label, size, frames))
+        return rows
+    path = pathlib.Path(traffic)
+    if not path.exists() and not path.suffix:
+        from sim.fast_bench import BenchError
+        raise BenchError(f"--traffic {traffic!r}: not a capture file nor a profile (udp, imix, "
+                         "flows:N)")
+    from sim.pcap import read_frames
+    frames = read_frames(path)
+    if not frames:
+        raise ValueError(f"{path}: no frames")
+    sizes_seen = {len(f) + FCS for f in frames}
+    return [(path.name, sizes_seen.pop() if len(sizes_seen) == 1 else None, frames)]
 
 
 def _jit_state() -> str:
@@ -107,15 +177,25 @@ def _kernel_row(kernel, frame: bytes, repeat: int) -> dict:
     return row
 
 
-def bench(image, rows: list[tuple[str, bytes]], *, packets: int, clock_mhz: float,
-          targets: list[str], kernel_repeat: int = DEFAULT_KERNEL_REPEAT,
-          sim: str = "verilator") -> dict:
-    """Measure ``rows`` ((label, frame) pairs) on ``targets``; the result.json dictionary."""
+def bench(image, rows, *, packets: int, clock_mhz: float, targets: list[str],
+          engines: list[int] | None = None, gbps: float | None = None,
+          kernel_repeat: int = DEFAULT_KERNEL_REPEAT, show_progress: bool = True) -> dict:
+    """Measure ``rows`` (from :func:`traffic_rows`) on ``targets``; the result.json dict."""
+    engines = engines or [1]
+    fmax = {e: synth_fmax(e) for e in engines}
     result = {"program": image.source, "packets": packets, "clock_mhz": clock_mhz,
+              "rate": f"{gbps:g}G" if gbps is not None else "max", "engines": engines,
               "targets": targets, "kernel_repeat": kernel_repeat,
+              "fmax": {str(e): fmax[e] for e in engines},
               "method": {
-                  "rtl": "cycles per frame = (clock cycles for 2N frames - for N) / N, "
-                         "Verilated NIC, one port, 64-bit beats, back to back",
+                  "rtl": "fast Verilator harness (sim/fast.py), one port in, 64-bit beats; "
+                         "cycles per packet = (last verdict cycle - first) / (verdicts - 1); "
+                         "latency = verdict cycle - cycle the first beat was offered",
+                  "offered_load": ("back to back, the NIC backpressures (drop_when_busy off)"
+                                   if gbps is None else
+                                   f"paced at {gbps:g} Gbit/s with preamble and gap, "
+                                   "drop_when_busy on: frames that find the engine busy are "
+                                   "lost (buffer-full)"),
                   "kernel": "BPF_PROG_TEST_RUN mean ns per run, one x86 core on this machine",
                   "line_rate": "Gbit/s * 1000 / ((size + 20) * 8), size with FCS"},
               "rows": []}
@@ -132,37 +212,60 @@ def bench(image, rows: list[tuple[str, bytes]], *, packets: int, clock_mhz: floa
         result["kernel_skipped"] = kernel_skip
         result["kernel_jit"] = _jit_state()
     rtl_skip = None
-    if "rtl" in targets and image.maps:
-        rtl_skip = (f"uses {len(image.maps)} map(s); the RTL has no map unit yet")
+    work = [(row, e) for row in rows for e in engines]
+    bar = None
+    if show_progress and "rtl" in targets and not rtl_skip and sys.stderr.isatty():
+        bar = progress(range(len(work) * packets), "frames", total=len(work) * packets)
     try:
-        for label, frame in progress(rows, "frames", total=len(rows)):
-            size = len(frame) + FCS
-            row = {"label": label, "size": size,
-                   "line_rate_mpps": {f"{g}G": line_rate_mpps(size, g) for g in LINE_RATES_GBPS}}
+        kernel_rows: dict[str, dict] = {}
+        for i, ((label, size, frames), e) in enumerate(work):
+            mean = sum(len(f) + FCS for f in frames) / len(frames)
+            row = {"label": label, "size": size, "mean_size": mean, "engines": e,
+                   "line_rate_mpps": {f"{g}G": _line_rate_mixed(frames, g)
+                                      for g in LINE_RATES_GBPS}}
             if "rtl" in targets:
-                row["rtl"] = _rtl_row(image, frame, packets, clock_mhz, sim, rtl_skip)
+                row["rtl"] = _rtl_row(image, frames, packets, clock_mhz, gbps, e, fmax[e],
+                                      rtl_skip, bar, i * packets)
             if "kernel" in targets:
-                row["kernel"] = ({"skipped": kernel_skip} if kernel is None
-                                 else _kernel_row(kernel, frame, kernel_repeat))
+                if label not in kernel_rows:
+                    kernel_rows[label] = ({"skipped": kernel_skip} if kernel is None
+                                          else _kernel_row(kernel, frames[0], kernel_repeat))
+                row["kernel"] = kernel_rows[label]
             result["rows"].append(row)
     finally:
         if kernel is not None:
             kernel.close()
+        if bar is not None:
+            bar.close()
     return result
 
 
-def _rtl_row(image, frame, packets, clock_mhz, sim, skip) -> dict:
-    from sim.nic_run import NicError
+def _line_rate_mixed(frames: list[bytes], gbps: float) -> float:
+    """Mpps a link carries for this mix of frames (mean wire time)."""
+    wire = sum(max(len(f) + FCS, MIN_SIZE) + WIRE_OVERHEAD for f in frames) / len(frames)
+    return gbps * 1e3 / (wire * 8)
+
+
+def _rtl_row(image, frames, packets, clock_mhz, gbps, engines, fmax, skip, bar, done) -> dict:
+    from sim.fast import FastError
+    from sim.fast_bench import BenchError, measure
     if skip:
         return {"skipped": skip}
+    update = None
+    if bar is not None:
+        def update(n):
+            bar.n = done + n
+            bar.refresh()
     try:
-        rtl = rtl_cycles_per_frame(image.insns, frame, packets, sim)
-    except NicError as exc:
+        # Programs with maps are loaded by the host driver (maps created over MAP_CMD);
+        # others by the job's register writes.
+        r = measure(image if image.maps else image.insns, frames, packets=packets, clock_mhz=clock_mhz, gbps=gbps,
+                    engines=engines, on_progress=update)
+    except (FastError, BenchError) as exc:
         return {"skipped": f"rtl: {exc}"}
-    cpf = rtl["cycles_per_frame"]
-    rtl["packets_per_cycle"] = 1 / cpf if cpf > 0 else None
-    rtl["mpps"] = clock_mhz / cpf if cpf > 0 else None
-    return rtl
+    cpp = r["cycles_per_packet"]
+    r["mpps_at_fmax"] = {dev: (f["fmax_mhz"] / cpp if cpp else None) for dev, f in fmax.items()}
+    return r
 
 
 def _fmt(value, spec: str) -> str:
@@ -170,25 +273,35 @@ def _fmt(value, spec: str) -> str:
 
 
 def table(result: dict) -> str:
-    """The result as a text table, one line per frame."""
-    head = ["frame", "size"]
+    """The result as a text table, one line per row (traffic x engines)."""
+    head = ["traffic", "size", "eng"]
     rtl_on, kernel_on = "rtl" in result["targets"], "kernel" in result["targets"]
+    fmax_devices = sorted({d for f in result["fmax"].values() for d in f})
     if rtl_on:
-        head += ["verdict", "cyc/frame", "pkt/cyc", f"Mpps@{result['clock_mhz']:g}MHz"]
+        head += ["cyc/pkt", "pkt/cyc", f"Mpps@{result['clock_mhz']:g}"]
+        head += [f"Mpps@{d}" for d in fmax_devices]
+        head += ["lat min/med/p99/max cyc", "lost"]
     if kernel_on:
         head += ["kernel ns", "kernel Mpps"]
     head += [f"{g}G Mpps" for g in LINE_RATES_GBPS]
     lines, notes = [head], []
     for row in result["rows"]:
-        cells = [row["label"], str(row["size"])]
+        size = str(row["size"]) if row["size"] else f"~{row['mean_size']:.0f}"
+        cells = [row["label"], size, str(row["engines"])]
         if rtl_on:
             r = row["rtl"]
             if "skipped" in r:
-                cells += ["-"] * 4
-                notes.append((row["label"], f"rtl skipped: {r['skipped']}"))
+                cells += ["-"] * (5 + len(fmax_devices))
+                if not result.get("rtl_skipped"):
+                    notes.append((row["label"], f"rtl skipped: {r['skipped']}"))
             else:
-                cells += [r["action"] or "-", _fmt(r["cycles_per_frame"], ".1f"),
+                cells += [_fmt(r["cycles_per_packet"], ".2f"),
                           _fmt(r["packets_per_cycle"], ".4f"), _fmt(r["mpps"], ".2f")]
+                cells += [_fmt(r["mpps_at_fmax"].get(d), ".2f") for d in fmax_devices]
+                lat = r["latency"]["cycles"] if r["latency"] else None
+                cells.append("/".join(str(lat[k]) for k in ("min", "median", "p99", "max"))
+                             if lat else "-")
+                cells.append(f"{r['lost_buffer_full']} ({100 * r['loss_ratio']:.1f}%)")
         if kernel_on:
             k = row["kernel"]
             if "skipped" in k:
@@ -203,19 +316,27 @@ def table(result: dict) -> str:
         lines.append(cells)
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     text = ["  ".join(c.rjust(w) for c, w in zip(line, widths)) for line in lines]
+    if rtl_on:
+        if result.get("rtl_skipped"):
+            text.append(f"rtl skipped: {result['rtl_skipped']}")
+        text.append(f"rtl: {result['packets']} frames per row, offered "
+                    f"{result['method']['offered_load']}; Mpps at an assumed "
+                    f"{result['clock_mhz']:g} MHz clock")
+        if fmax_devices:
+            for e, devices in result["fmax"].items():
+                for d, f in devices.items():
+                    text.append(f"Fmax {d} ({e} engine(s)): {f['fmax_mhz']:g} MHz from "
+                                f"{f['file']}")
+        else:
+            text.append("Fmax: no synthesis result (run xdpnic synth)")
     if kernel_on:
         if result.get("kernel_skipped"):
             text.append(f"kernel skipped: {result['kernel_skipped']}")
         else:
             text.append(f"kernel: BPF_PROG_TEST_RUN, one x86 core on this machine, "
                         f"mean of {result['kernel_repeat']} runs, JIT {result['kernel_jit']}")
-    if rtl_on:
-        text.append(f"rtl: steady state (cycles for {2 * result['packets']} frames - for "
-                    f"{result['packets']}) / {result['packets']}; Mpps at an assumed "
-                    f"{result['clock_mhz']:g} MHz clock")
     text.append("line rate: Gbit/s * 1000 / ((size + 20) * 8), size with the 4-byte FCS "
                 "(at least 64)")
-    # One line per distinct message, naming the rows it applies to.
     grouped: dict[str, list[str]] = {}
     for label, message in notes:
         grouped.setdefault(message, []).append(label)
@@ -225,33 +346,38 @@ def table(result: dict) -> str:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "bench", help="throughput of an XDP program on the NIC (RTL) and the host kernel",
-        description="Measure an XDP program's throughput per frame size: steady-state cycles "
-                    "per frame on the Verilated NIC and Mpps at --clock, the host kernel's "
-                    "time per packet (BPF_PROG_TEST_RUN, one x86 core), and the 10/25/100G "
-                    "line rates. Writes result.json and results.csv to --out. See "
-                    "docs/bench.md.")
+        "bench", help="throughput and latency of an XDP program on the NIC (RTL) and the "
+                      "host kernel",
+        description="Measure an XDP program on the Verilated NIC (fast C++ harness): cycles "
+                    "per packet, packets per cycle, Mpps at --clock and at the synthesized "
+                    "Fmax, per-packet latency, losses under overload; beside the host "
+                    "kernel's time per packet and the 10/25/100G line rates. Writes "
+                    "result.json, results.csv and PNG plots to --out. See docs/bench.md.")
     p.add_argument("program", metavar="PROG",
                    help="assembly file, raw bytecode (.bin) or clang -target bpf object")
-    p.add_argument("--traffic", metavar="PCAP",
-                   help="frames to measure, one row per frame (default: an IPv4/UDP frame to "
-                        "port 9 of each --sizes size)")
+    p.add_argument("--traffic", metavar="PCAP|PROFILE", default="udp",
+                   help="a pcap capture (one row, its frames repeated) or a profile: udp "
+                        "(default), imix, flows:N (N distinct 5-tuples)")
     p.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
                    help="frame sizes in bytes with FCS, comma separated (default "
-                        f"{','.join(map(str, DEFAULT_SIZES))})")
+                        f"{','.join(map(str, DEFAULT_SIZES))}); udp and flows:N only")
+    p.add_argument("--engines", default="1",
+                   help="engine counts, comma separated (default 1; more once hw.top.NIC "
+                        "has an engines parameter)")
     p.add_argument("--packets", type=int, default=DEFAULT_PACKETS,
-                   help=f"N: the RTL runs N and 2N frames per row (default {DEFAULT_PACKETS}; "
-                        "see docs/bench.md for why a multiple of 256)")
+                   help=f"frames per row on the RTL (default {DEFAULT_PACKETS})")
+    p.add_argument("--rate", default="max",
+                   help="offered load: 10G, 25G, 100G (paced, losses counted) or max (back "
+                        "to back; default)")
     p.add_argument("--clock", type=float, default=DEFAULT_CLOCK_MHZ, metavar="MHZ",
-                   help=f"NIC clock for the Mpps column (default {DEFAULT_CLOCK_MHZ:g}, an "
-                        "assumption)")
+                   help=f"NIC clock for the Mpps column and the pacing (default "
+                        f"{DEFAULT_CLOCK_MHZ:g}, an assumption)")
     p.add_argument("--target", default="rtl,kernel",
                    help="comma-separated targets among rtl, kernel (default rtl,kernel)")
     p.add_argument("--kernel-repeat", type=int, default=DEFAULT_KERNEL_REPEAT,
                    help=f"kernel runs per frame (default {DEFAULT_KERNEL_REPEAT})")
     p.add_argument("--section", help="program to pick from an object with several")
-    p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
-                   help="RTL simulator (default verilator)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--out", default="out/bench", metavar="DIR",
                    help="output directory (default out/bench)")
     p.add_argument("--json", action="store_true", help="print result.json to stdout")
@@ -275,58 +401,134 @@ def main(args) -> int:
     if args.clock <= 0:
         return _error(f"--clock must be positive, not {args.clock:g}")
     try:
+        sizes = parse_sizes(args.sizes)
+        gbps = parse_rate(args.rate)
+        engines = parse_engines(args.engines)
+    except ValueError as exc:
+        return _error(str(exc))
+    try:
         image = load_program(args.program, args.section)
     except ProgramError as exc:
         return _error(str(exc))
-    if args.traffic:
-        from sim.pcap import PcapError, read_frames
-        try:
-            frames = read_frames(args.traffic)
-        except PcapError as exc:
-            return _error(str(exc))
-        except OSError as exc:
-            return _error(f"{args.traffic}: cannot read capture ({exc.strerror})")
-        if not frames:
-            return _error(f"{args.traffic}: no frames")
-        rows = [(f"#{i}", frame) for i, frame in enumerate(frames)]
-    else:
-        try:
-            sizes = parse_sizes(args.sizes)
-        except ValueError as exc:
-            return _error(str(exc))
-        rows = [(f"udp{size}", udp_frame(size)) for size in sizes]
+    from sim.pcap import PcapError
+    try:
+        rows = traffic_rows(args.traffic, sizes)
+    except PcapError as exc:
+        return _error(str(exc))
+    except OSError as exc:
+        return _error(f"{args.traffic}: cannot read capture ({exc.strerror})")
+    except ValueError as exc:
+        return _error(str(exc))
     out = pathlib.Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         return _error(f"cannot create {out}: {exc.strerror}")
     result = bench(image, rows, packets=args.packets, clock_mhz=args.clock, targets=targets,
-                   kernel_repeat=args.kernel_repeat, sim=args.sim)
+                   engines=engines, gbps=gbps, kernel_repeat=args.kernel_repeat)
     (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     _write_csv(out / "results.csv", result)
+    plots = [] if args.no_plots or "rtl" not in targets else _plots(out, result)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(table(result))
-        print(f"results in {out}/ (result.json, results.csv)")
+        names = ", ".join(["result.json", "results.csv"] + [p.name for p in plots])
+        print(f"results in {out}/ ({names})")
     return 0
 
 
+CSV_FIELDS = ["label", "size", "mean_size", "engines", "rate", "packets", "processed",
+              "lost_buffer_full", "loss_ratio", "cycles_per_packet", "packets_per_cycle",
+              "mpps", "latency_min_cycles", "latency_median_cycles", "latency_p99_cycles",
+              "latency_max_cycles", "latency_min_ns", "latency_median_ns", "latency_p99_ns",
+              "latency_max_ns", "rtl_skipped", "kernel_ns_per_packet", "kernel_mpps",
+              "kernel_rewrites_frame", "kernel_skipped"] + [
+              f"line_{g}G_mpps" for g in LINE_RATES_GBPS]
+
+
 def _write_csv(path: pathlib.Path, result: dict) -> None:
-    fields = ["label", "size", "rtl_action", "rtl_cycles_per_frame", "rtl_packets_per_cycle",
-              "rtl_mpps", "rtl_latency_cycles", "rtl_skipped", "kernel_ns_per_packet",
-              "kernel_mpps", "kernel_rewrites_frame", "kernel_skipped"]
-    fields += [f"line_{g}G_mpps" for g in LINE_RATES_GBPS]
+    fmax_devices = sorted({d for f in result["fmax"].values() for d in f})
+    fields = CSV_FIELDS + [f"mpps_fmax_{d}" for d in fmax_devices]
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         for row in result["rows"]:
             r, k = row.get("rtl", {}), row.get("kernel", {})
-            writer.writerow({
-                "label": row["label"], "size": row["size"],
-                "rtl_action": r.get("action"), "rtl_cycles_per_frame": r.get("cycles_per_frame"),
-                "rtl_packets_per_cycle": r.get("packets_per_cycle"), "rtl_mpps": r.get("mpps"),
-                "rtl_latency_cycles": r.get("latency_cycles"), "rtl_skipped": r.get("skipped"),
-                "kernel_ns_per_packet": k.get("ns_per_packet"), "kernel_mpps": k.get("mpps"),
-                "kernel_rewrites_frame": k.get("rewrites_frame"), "kernel_skipped": k.get("skipped"),
-                **{f"line_{g}G_mpps": row["line_rate_mpps"][f"{g}G"] for g in LINE_RATES_GBPS}})
+            line = {"label": row["label"], "size": row["size"], "mean_size": row["mean_size"],
+                    "engines": row["engines"], "rate": result["rate"],
+                    "rtl_skipped": r.get("skipped"),
+                    "kernel_ns_per_packet": k.get("ns_per_packet"), "kernel_mpps": k.get("mpps"),
+                    "kernel_rewrites_frame": k.get("rewrites_frame"),
+                    "kernel_skipped": k.get("skipped"),
+                    **{f"line_{g}G_mpps": row["line_rate_mpps"][f"{g}G"]
+                       for g in LINE_RATES_GBPS}}
+            if r and "skipped" not in r:
+                line.update({key: r[key] for key in (
+                    "packets", "processed", "lost_buffer_full", "loss_ratio",
+                    "cycles_per_packet", "packets_per_cycle", "mpps")})
+                for unit in ("cycles", "ns"):
+                    for key in ("min", "median", "p99", "max"):
+                        line[f"latency_{key}_{unit}"] = (r["latency"][unit][key]
+                                                         if r["latency"] else None)
+                for d in fmax_devices:
+                    line[f"mpps_fmax_{d}"] = r["mpps_at_fmax"].get(d)
+            writer.writerow(line)
+
+
+def _plots(out: pathlib.Path, result: dict) -> list[pathlib.Path]:
+    """mpps_vs_size.png and mpps_vs_engines.png, line-rate ceilings drawn."""
+    import matplotlib
+    matplotlib.use("Agg")           # files only, no display
+    import matplotlib.pyplot as plt
+    rows = [r for r in result["rows"] if "rtl" in r and "skipped" not in r["rtl"]
+            and r["rtl"]["mpps"] is not None]
+    if not rows:
+        return []
+    paths = []
+    clock = result["clock_mhz"]
+    sizes = sorted({r["mean_size"] for r in rows})
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for e in sorted({r["engines"] for r in rows}):
+        pts = sorted((r["mean_size"], r["rtl"]["mpps"]) for r in rows if r["engines"] == e)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-",
+                label=f"xdpnic, {e} engine(s) @ {clock:g} MHz")
+    grid = list(range(int(min(sizes)), int(max(sizes)) + 1, 2)) if len(sizes) > 1 else sizes
+    for g in LINE_RATES_GBPS:
+        ax.plot(grid, [line_rate_mpps(s, g) for s in grid], "--", linewidth=1,
+                label=f"{g}G line rate")
+    ax.set_xlabel("frame size (bytes, with FCS)")
+    ax.set_ylabel("Mpps")
+    ax.set_yscale("log")
+    ax.set_title(f"{pathlib.Path(result['program']).name}: Mpps vs frame size "
+                 f"(rate {result['rate']})")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.append(out / "mpps_vs_size.png")
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    labels = sorted({r["label"] for r in rows}, key=lambda lab: next(
+        r["mean_size"] for r in rows if r["label"] == lab))
+    engines = sorted({r["engines"] for r in rows})
+    for lab in labels:
+        pts = sorted((r["engines"], r["rtl"]["mpps"]) for r in rows if r["label"] == lab)
+        line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=lab)
+        ceiling = next(r["line_rate_mpps"] for r in rows if r["label"] == lab)
+        for g in LINE_RATES_GBPS:
+            ax.axhline(ceiling[f"{g}G"], color=line.get_color(), linestyle=":", linewidth=0.8)
+    ax.set_xlabel("engines")
+    ax.set_xticks(engines)
+    ax.set_ylabel("Mpps")
+    ax.set_yscale("log")
+    ax.set_title(f"{pathlib.Path(result['program']).name}: Mpps vs engines @ {clock:g} MHz "
+                 "(dotted: 10/25/100G line rate per row)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.append(out / "mpps_vs_engines.png")
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+    return paths
