@@ -45,7 +45,7 @@ class NIC(wiring.Component):
     """
 
     def __init__(self, ports: int = 2, data_width: int = 64, imem_depth: int = 4096,
-                 max_maps: int = 16, cam_slots: int = 512, key_bytes: int = 16,
+                 max_maps: int = 16, cam_slots: int = 512, key_bytes: int = 24,
                  map_bytes: int = 65536):
         if not isinstance(ports, int) or not 2 <= ports <= regs.MAX_PORTS:
             raise ValueError(f"ports must be an integer 2..{regs.MAX_PORTS}, not {ports!r}")

@@ -160,7 +160,7 @@ class MapUnit(wiring.Component):
         The ``MAP_VALUE`` window, likewise.
     """
 
-    def __init__(self, max_maps: int = 16, cam_slots: int = 512, key_bytes: int = 16,
+    def __init__(self, max_maps: int = 16, cam_slots: int = 512, key_bytes: int = 24,
                  value_bytes: int = 65536):
         if not 1 <= max_maps <= 16:
             raise ValueError(f"max_maps must be 1..16, not {max_maps!r}")

@@ -169,7 +169,7 @@ def test_create_refusals_and_limits():
             await b.create(MapType.ARRAY, 8, 4, 4),           # array keys are 4 bytes
             await b.create(MapType.DEVMAP, 4, 5, 4),          # devmap values 4 or 8
             await b.create(MapType.HASH, 0, 4, 4),
-            await b.create(MapType.HASH, 17, 4, 4),           # longer than the CAM's key
+            await b.create(MapType.HASH, 25, 4, 4),           # longer than the CAM's key
             await b.create(MapType.LPM_TRIE, 4, 4, 4),        # no data after the prefix
             await b.create(MapType.HASH, 4, 4, CAM_SLOTS + 1),  # more than the CAM has
             await b.create(MapType.ARRAY, 4, 8, VALUE_BYTES // 8 + 1),  # more than the memory
