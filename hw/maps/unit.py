@@ -369,7 +369,7 @@ class MapUnit(wiring.Component):
                 | ok_values)
 
         ra_req = ra.req.payload
-        m.d.comb += self.busy.eq(cmd_pending | (host & (state != _S.IDLE)))
+        m.d.comb += self.busy.eq(self.cmd_wr | cmd_pending | (host & (state != _S.IDLE)))
         with m.If(self.cmd_wr):
             m.d.sync += cmd_pending.eq(1)
 
