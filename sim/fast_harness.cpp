@@ -77,9 +77,9 @@ uint64_t traffic_start = 0;
 bool traffic_on = false;
 bool record_bytes = true;
 bool activity = false;        // a beat or verdict moved this cycle
-uint64_t sim_ns = 0;
+uint64_t sim_ns = 0;          // wall time spent simulating
 uint64_t frames_in = 0;       // frames whose last beat went in
-bool interactive = false;     // ops run as they arrive on stdin; reads answered on stdout          // wall time spent simulating
+bool interactive = false;     // ops run as they arrive on stdin; reads answered on stdout
 
 [[noreturn]] void fail(int line, const char* what, int code = 3) {
     if (out) fflush(out);
@@ -463,7 +463,8 @@ void parse(FILE* f) {
             op.kind = OP_WRITE;
             op.a = number(arg(1), line, "offset");
             op.b = number(arg(2), line, "value");
-            if (op.a >= 1u << 16 || op.a % 4) fail(line, "write: offset not a word in 0..0xfffc", 2);
+            if (op.a >= 1u << 16 || op.a % 4)
+                fail(line, "write: offset not a word in 0..0xfffc", 2);
             if (op.b > 0xFFFFFFFFu) fail(line, "write: value wider than 32 bits", 2);
             emit(op);
         } else if (cmd == "read") {

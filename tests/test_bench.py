@@ -229,3 +229,11 @@ def test_map_program_loaded_by_the_driver(tmp_path):
     r = json.loads((out / "result.json").read_text())["rows"][0]["rtl"]
     assert r["processed"] == 30 and r["dispositions"] == {"drop": 30}
     assert r["counters"]["PORT0_RX_FRAMES"] == 30 and r["counters"]["PORT0_DROP"] == 30
+
+
+def test_engines_beyond_one_refused_until_the_nic_has_them(tmp_path, capsys):
+    from sim.fast import engines_supported
+    if engines_supported():
+        pytest.skip("hw.top.NIC takes engines now")
+    assert main(["bench", str(DEMO), "--engines", "1,2", "--out", str(tmp_path / "o")]) == 2
+    assert "the NIC (hw.top.NIC) has one engine" in capsys.readouterr().err

@@ -259,7 +259,8 @@ def _rtl_row(image, frames, packets, clock_mhz, gbps, engines, fmax, skip, bar, 
     try:
         # Programs with maps are loaded by the host driver (maps created over MAP_CMD);
         # others by the job's register writes.
-        r = measure(image if image.maps else image.insns, frames, packets=packets, clock_mhz=clock_mhz, gbps=gbps,
+        r = measure(image if image.maps else image.insns, frames, packets=packets,
+                    clock_mhz=clock_mhz, gbps=gbps,
                     engines=engines, on_progress=update)
     except (FastError, BenchError) as exc:
         return {"skipped": f"rtl: {exc}"}
