@@ -25,7 +25,7 @@ frames only while the NIC is disabled.
 The capability registers say what the model offers (``features``): by default every helper
 of ``helpers.HelperId``, the map types of ``model_maps.MODEL_MAP_TYPES`` and
 ``bpf_trace_printk`` output, with the map unit's default limits (:data:`MODEL_FEATURES`: 16
-maps, 16-byte CAM keys, 512 CAM slots, 64 KiB of values, 1 engine).
+maps, 24-byte CAM keys, 512 CAM slots, 64 KiB of values, 1 engine).
 ``features=nic.XDP1_FEATURES`` makes them read 0, as on a device built before them, so the
 driver falls back to its XDP1 table (no maps, no trace) and refuses what it refuses there.
 
@@ -51,9 +51,9 @@ from .transport import DeviceFeatures, Transport, TransportError, egress_names
 
 __all__ = ["ModelTransport", "MODEL_FEATURES", "DEFAULT_MAP_LIMITS"]
 
-# The map unit's default build (Ref: the maps brief; hw/maps): 16 maps, 16-byte CAM keys,
-# 512 CAM slots, 64 KiB of map-value memory, one engine.
-DEFAULT_MAP_LIMITS = {"max_maps": 16, "key_bytes": 16, "engines": 1, "map_slots": 512,
+# The map unit's default build (Ref: hw/top.py NIC, hw/maps/unit.py MapUnit): 16 maps,
+# 24-byte CAM keys, 512 CAM slots, 64 KiB of map-value memory, one engine.
+DEFAULT_MAP_LIMITS = {"max_maps": 16, "key_bytes": 24, "engines": 1, "map_slots": 512,
                       "map_bytes": 64 * 1024}
 
 MODEL_FEATURES = DeviceFeatures(

@@ -189,8 +189,8 @@ def test_run_then_maps_on_a_clang_object(capsys, tmp_path):
 def test_load_prints_the_map_unit_from_the_capability_registers(capsys):
     status, out, _err = run_cli(capsys, "load", str(DEMO), "--verify-only")
     assert status == 0
-    assert out.splitlines()[3] == ("  map unit: 16 maps, 512 CAM slots of 16-byte keys, 65536 "
+    assert out.splitlines()[3] == ("  map unit: 16 maps, 512 CAM slots of 24-byte keys, 65536 "
                                    "bytes of values, 1 engine(s); trace yes")
     status, out, _err = run_cli(capsys, "load", str(DEMO), "--verify-only", "--json")
     assert json.loads(out)["device"]["map_limits"] == {
-        "max_maps": 16, "key_bytes": 16, "engines": 1, "cam_slots": 512, "value_bytes": 65536}
+        "max_maps": 16, "key_bytes": 24, "engines": 1, "cam_slots": 512, "value_bytes": 65536}

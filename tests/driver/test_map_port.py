@@ -65,14 +65,14 @@ def test_the_model_announces_its_features_in_the_capability_registers():
     assert caps["CAP_HELPERS_HI"] == sum(1 << (h - 32) for h in high_helpers)
     # ARRAY 2, PERCPU_ARRAY 6, HASH 1, PERCPU_HASH 5, LRU_HASH 9, LPM_TRIE 11, DEVMAP 14
     assert caps["CAP_MAP_TYPES"] == sum(1 << t for t in (1, 2, 5, 6, 9, 11, 14)) == 0x4A66
-    assert caps["CAP_MAPS"] == 16 | 16 << 8 | 1 << 16 | 1 << 24
+    assert caps["CAP_MAPS"] == 16 | 24 << 8 | 1 << 16 | 1 << 24
     assert (caps["CAP_MAP_SLOTS"], caps["CAP_MAP_BYTES"]) == (512, 65536)
     features = features_from_caps(caps)
     # bpf_xdp_adjust_tail (65) has no bit; every xdpnic's packet path has it.
     assert features.helpers == MODEL_FEATURES.helpers
     assert features.map_types == MODEL_FEATURES.map_types
     assert (features.trace, features.max_maps, features.key_bytes, features.engines,
-            features.map_slots, features.map_bytes) == (True, 16, 16, 1, 512, 65536)
+            features.map_slots, features.map_bytes) == (True, 16, 24, 1, 512, 65536)
 
 
 def test_capability_registers_reading_0_mean_the_xdp1_table():
@@ -94,7 +94,7 @@ def test_identify_reads_the_capabilities_and_makes_a_map_port():
         return info, nic.map_port
     info, port = run(go())
     assert isinstance(port, RegisterMapPort) and port.engines == 1
-    assert info.as_dict()["map_limits"] == {"max_maps": 16, "key_bytes": 16, "engines": 1,
+    assert info.as_dict()["map_limits"] == {"max_maps": 16, "key_bytes": 24, "engines": 1,
                                             "cam_slots": 512, "value_bytes": 65536}
 
 
@@ -191,8 +191,8 @@ def test_create_refusals_by_register():
         t = ModelTransport()
         out = [await create(t, MapType.PROG_ARRAY, 4, 4, 1),     # type not offered
                await create(t, MapType.ARRAY, 8, 4, 1),          # array key must be 4
-               await create(t, MapType.HASH, 17, 4, 1),          # key wider than the CAM
-               await create(t, MapType.LPM_TRIE, 21, 4, 1),      # 17 data bytes
+               await create(t, MapType.HASH, 25, 4, 1),          # key wider than the CAM
+               await create(t, MapType.LPM_TRIE, 29, 4, 1),      # 25 data bytes
                await create(t, MapType.ARRAY, 4, 1025, 1),       # value beyond MAP_VALUE
                await create(t, MapType.HASH, 4, 4, 512),         # id 0: every CAM slot
                await create(t, MapType.LRU_HASH, 4, 4, 1),       # no slot left
@@ -202,7 +202,7 @@ def test_create_refusals_by_register():
         await t.write(OFF["MAP_CMD"], regs.MapOp.LOOKUP | 9 << regs.MAP_CMD.MAP_ID)
         out.append((await t.read(OFF["MAP_RESULT"])) - (1 << 32))   # no map 9
         await t.write(OFF["MAP_CMD"], regs.MapOp.RESET)
-        out.append(await create(t, MapType.LRU_HASH, 16, 4, 512))   # all free again: id 0
+        out.append(await create(t, MapType.LRU_HASH, 24, 4, 512))   # all free again: id 0
         return out
     assert run(go()) == [-errno.EINVAL, -errno.EINVAL, -errno.E2BIG, -errno.E2BIG,
                          -errno.E2BIG, 0, -errno.ENOMEM, 1, 2, -errno.ENOMEM, -errno.EBADF, 0]
@@ -241,11 +241,11 @@ def image_with(*specs):
     ([MapSpec("rules", MapType.HASH, 8, 8, 300), MapSpec("conntrack", MapType.LRU_HASH, 16, 16, 256)],
      "prog: map 'conntrack': 256 entries, but the maps before it took 300 of the device's "
      "512 CAM slots"),
-    ([MapSpec("vip2tnl", MapType.HASH, 20, 40, 256)],
-     "prog: map 'vip2tnl': keys are 20 bytes, device's CAM holds 16-byte keys"),
-    ([MapSpec("routes6", MapType.LPM_TRIE, 4 + 17, 8, 16)],
-     "prog: map 'routes6': LPM keys hold 17 bytes after the 4-byte prefix length, device's "
-     "CAM holds 16-byte keys"),
+    ([MapSpec("flows6", MapType.HASH, 37, 8, 256)],
+     "prog: map 'flows6': keys are 37 bytes, device's CAM holds 24-byte keys"),
+    ([MapSpec("routes6", MapType.LPM_TRIE, 4 + 25, 8, 16)],
+     "prog: map 'routes6': LPM keys hold 25 bytes after the 4-byte prefix length, device's "
+     "CAM holds 24-byte keys"),
     ([MapSpec("big", MapType.ARRAY, 4, 64, 1025)],
      "prog: map 'big': 65600 bytes of values, device has 65536 bytes of map memory"),
     ([MapSpec("a", MapType.ARRAY, 4, 8, 8000), MapSpec("b", MapType.ARRAY, 4, 3, 600)],
@@ -261,9 +261,9 @@ def test_limits_are_refused_naming_the_map_and_the_limit(specs, message):
 
 
 def test_maps_that_just_fit_are_accepted():
-    # 512 CAM slots, 16-byte keys, 256*8 + 256*16 + 7424*8 = 65536 bytes, 1024-byte values
-    check_limits(image_with(MapSpec("rules", MapType.HASH, 16, 8, 256),
-                            MapSpec("conntrack", MapType.LRU_HASH, 16, 16, 256),
+    # 512 CAM slots, 24-byte keys, 256*8 + 256*16 + 7424*8 = 65536 bytes, 1024-byte values
+    check_limits(image_with(MapSpec("rules", MapType.HASH, 24, 8, 256),
+                            MapSpec("conntrack", MapType.LPM_TRIE, 28, 16, 256),
                             MapSpec("values", MapType.ARRAY, 4, 8, 7424),
                             *[MapSpec(f"m{i}", MapType.ARRAY, 4, 1024, 0) for i in range(13)]),
                  MODEL_FEATURES)
