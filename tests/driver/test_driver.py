@@ -45,9 +45,10 @@ def test_model_as_xdp1(name):
 
 
 # Amaranth simulates ~1k cycles per second: reading back every map of every firmware program
-# (xdp_lb's 1024-entry ring alone is ~45k cycles of mailbox traffic) is a slow test there;
-# the cocotb run (Verilator) does it by default.
-AMARANTH_SLOW = {"firmware_programs"}
+# (xdp_lb's 1024-entry ring alone is ~45k cycles of mailbox traffic), or the 21 frames and
+# host map traffic of maps_from_the_host (66 s), are slow tests there; the cocotb run
+# (Verilator) does both by default.
+AMARANTH_SLOW = {"firmware_programs", "maps_from_the_host"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow)
