@@ -153,3 +153,30 @@ def test_engines_refused_until_the_nic_has_them():
         pytest.skip("hw.top.NIC takes engines now")
     with pytest.raises(fast.FastError, match="engines=2: hw.top.NIC has one engine"):
         fast.build(engines=2)
+
+
+@pytest.mark.rtl
+def test_session_answers_reads_at_once():
+    """The interactive session the driver uses: reads answered as they come, then a job."""
+    _verilator_or_skip()
+    from hw import regs
+    session = fast.Session()
+    try:
+        session.reset()
+        assert session.read(regs.register("ID").offset) == regs.ID_MAGIC
+        session.write(regs.register("BUDGET").offset, 1234)
+        assert session.read(regs.register("BUDGET").offset) == 1234
+        job = fast.Job()
+        job.read(regs.register("BUDGET").offset, "budget")
+        run = session.finish(job)
+    finally:
+        session.close()
+    # the session's own reads are recorded too, under their line numbers
+    assert run.counters == {"6": regs.ID_MAGIC, "8": 1234, "budget": 1234}
+    session = fast.Session()
+    try:
+        with pytest.raises(fast.FastError, match="stdin:5: unknown op 'bogus'"):
+            session._send(["bogus"])
+            session.read(0)
+    finally:
+        session.close()
