@@ -31,14 +31,11 @@ VERDICT_DELAY = 1
 DISCARD_DELAY = 2
 
 
-def first_beat_cycle(verdict_cycle: int, cycles: int, disposition: str, length: int) -> int:
-    """The cycle a frame's first beat went in, from its verdict's cycle and fields.
-
-    A zero-length frame (one beat, no bytes) is the exception: the datapath does not restart
-    its cycle count for it, so its record's ``cycles`` continues the previous frame's count
-    (measured; cocotb shows the same); its discard verdict is 2 cycles after the beat."""
+def first_beat_cycle(verdict_cycle: int, cycles: int, disposition: str) -> int:
+    """The cycle a frame's first beat went in, from its verdict's cycle and fields (a frame
+    of one beat has ``cycles`` 0 in a discard record)."""
     if disposition == "discard":
-        return verdict_cycle - DISCARD_DELAY - (cycles if length else 0)
+        return verdict_cycle - DISCARD_DELAY - cycles
     return verdict_cycle - cycles - VERDICT_DELAY
 
 
@@ -177,7 +174,6 @@ def summarize(run, lengths, starts, *, packets: int, clock_mhz: float, gbps: flo
     disp_off, disp_mask = fast.verdict_field("disposition")
     cyc_off, cyc_mask = fast.verdict_field("cycles")
     ing_off, ing_mask = fast.verdict_field("ingress")
-    len_off, len_mask = fast.verdict_field("length")
     ns_per_cycle = 1e3 / clock_mhz
     # Frame timing by (port, first-beat cycle): a verdict names its frame through its
     # ``cycles`` field, counted from the cycle the first beat was accepted.
@@ -189,7 +185,7 @@ def summarize(run, lengths, starts, *, packets: int, clock_mhz: float, gbps: flo
         name = DISPOSITION_NAMES[(raw >> disp_off) & disp_mask]
         dispositions[name] = dispositions.get(name, 0) + 1
         frame = first_beat.get(((raw >> ing_off) & ing_mask,
-                                first_beat_cycle(cycle, c, name, (raw >> len_off) & len_mask)))
+                                first_beat_cycle(cycle, c, name)))
         if frame is None:
             raise BenchError(f"verdict at cycle {cycle} (cycles {c}) matches no frame's first "
                              "beat: the harness and the NIC disagree")

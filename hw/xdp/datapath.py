@@ -342,7 +342,9 @@ class Datapath(wiring.Component):
                     with m.If(discard_reason != ReasonCode.NONE):
                         m.d.sync += [verdict.disposition.eq(DispositionCode.DISCARD),
                                      verdict.reason.eq(discard_reason),
-                                     verdict.cycles.eq(cyc), state.eq(_State.VERDICT)]
+                                     # a one-beat frame ends in its first cycle
+                                     verdict.cycles.eq(Mux(rx.first, 0, cyc)),
+                                     state.eq(_State.VERDICT)]
                         for code, name in discard_counter.items():
                             for p in range(P):
                                 inc[(p, name)].append(rx.done & (grant == p)

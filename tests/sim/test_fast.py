@@ -85,9 +85,8 @@ def test_fast_matches_cocotb():
     leaving = [v for v in decoded if v["disposition"] in ("pass", "tx", "redirect")]
     assert [e.length for e in quick.egress] == [v["out_length"] + (
         v["meta_length"] if v["disposition"] == "pass" else 0) for v in leaving]
-    # Each verdict names its frame: first beat + cycles + 1 (2 for a discard) = its cycle
-    # (the empty frame's cycles field is stale: see first_beat_cycle).
-    firsts = [first_beat_cycle(cycle, v["cycles"], v["disposition"], v["length"])
+    # Each verdict names its frame: first beat + cycles + 1 (2 for a discard) = its cycle.
+    firsts = [first_beat_cycle(cycle, v["cycles"], v["disposition"])
               for (cycle, _raw), v in zip(quick.verdicts, decoded)]
     assert firsts == [f.first for f in quick.frames]
 
