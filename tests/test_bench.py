@@ -11,17 +11,10 @@ import pytest
 
 from firmware.cli import main
 from firmware.commands import bench
+from tests.conftest import require_verilator
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEMO = ROOT / "firmware" / "progs" / "asm" / "xdp_demo.s"
-
-
-def _verilator_or_skip():
-    from sim import rtl
-    try:
-        rtl.check_tool("verilator")
-    except rtl.BuildError as exc:
-        pytest.skip(f"verilator is not available: {exc}")
 
 
 def _kernel_reason():
@@ -76,7 +69,7 @@ def test_bad_input_exits_2(argv, message, capsys, tmp_path):
 def test_rtl_row_matches_the_harness_records(tmp_path, capsys):
     """A small run: every JSON figure follows from a direct sim.fast run of the same frames,
     and the CSV holds exactly the JSON's values."""
-    _verilator_or_skip()
+    require_verilator()
     from firmware.program import load_program
     from sim import fast
     out = tmp_path / "out"
@@ -125,7 +118,7 @@ def test_rtl_row_matches_the_harness_records(tmp_path, capsys):
 def test_overload_losses_add_up(tmp_path):
     """64-byte frames at 10G (one per 16.8 cycles) against a ~50-cycle program: most are lost
     as buffer-full, and verdicts + losses = frames sent."""
-    _verilator_or_skip()
+    require_verilator()
     out = tmp_path / "out"
     assert main(["bench", str(DEMO), "--sizes", "64", "--packets", "300", "--rate", "10G",
                  "--target", "rtl", "--no-plots", "--out", str(out)]) == 0
@@ -218,7 +211,7 @@ def test_kernel_notes_frame_rewrite(tmp_path, capsys):
 def test_map_program_loaded_by_the_driver(tmp_path):
     """xdp1 (a per-CPU array map): the host driver creates the map over MAP_CMD in an
     interactive harness session, then the frames run (xdp1 drops every frame)."""
-    _verilator_or_skip()
+    require_verilator()
     if shutil.which("clang") is None:
         pytest.skip("clang is not installed")
     from firmware.progs.build import build_program

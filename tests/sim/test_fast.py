@@ -7,17 +7,10 @@ import pytest
 
 from sim import fast
 from sim.fast_bench import arrival_cycles, first_beat_cycle, wire_bytes
+from tests.conftest import require_verilator
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEMO = ROOT / "firmware" / "progs" / "asm" / "xdp_demo.s"
-
-
-def _verilator_or_skip():
-    from sim import rtl
-    try:
-        rtl.check_tool("verilator")
-    except rtl.BuildError as exc:
-        pytest.skip(f"verilator is not available: {exc}")
 
 
 def _demo():
@@ -69,7 +62,7 @@ def test_job_text_dedups_payloads():
 def test_fast_matches_cocotb():
     """The same frames through cocotb (sim.nic_run) and the fast harness: equal verdict
     records (cycles included), egress bytes and counters."""
-    _verilator_or_skip()
+    require_verilator()
     from sim.nic_run import run_nic
     insns, frames = _demo(), _traffic()
     slow = run_nic(insns, [(f, tuser) for f, _p, _s, tuser in frames])
@@ -93,7 +86,7 @@ def test_fast_matches_cocotb():
 
 @pytest.mark.rtl
 def test_paced_frames_wait_for_their_start_and_two_ports():
-    _verilator_or_skip()
+    require_verilator()
     from sim.traffic import demo_frames
     frame = demo_frames()[1]                    # UDP to port 9: XDP_DROP
     run = fast.run_frames(_demo(), [(frame, 0, 0), (frame, 1, 0), (frame, 0, 1000),
@@ -125,7 +118,7 @@ def test_paced_frames_wait_for_their_start_and_two_ports():
     (["limit 10", "reset 3", "wait 20"], "job.txt:7: cycle limit of 10 reached"),
 ])
 def test_job_errors_name_the_line(tmp_path, lines, message):
-    _verilator_or_skip()
+    require_verilator()
     job = fast.Job()
     job.lines.extend(lines)
     with pytest.raises(fast.FastError) as info:
@@ -135,7 +128,7 @@ def test_job_errors_name_the_line(tmp_path, lines, message):
 
 @pytest.mark.rtl
 def test_job_header_and_configuration_checked(tmp_path):
-    _verilator_or_skip()
+    require_verilator()
     job = fast.Job()
     job.lines[0] = "something else"
     with pytest.raises(fast.FastError, match="job.txt:1: not a job file"):
@@ -157,7 +150,7 @@ def test_engines_refused_until_the_nic_has_them():
 @pytest.mark.rtl
 def test_session_answers_reads_at_once():
     """The interactive session the driver uses: reads answered as they come, then a job."""
-    _verilator_or_skip()
+    require_verilator()
     from hw import regs
     session = fast.Session()
     try:

@@ -7,7 +7,7 @@ import pytest
 
 from firmware.driver.model_transport import ModelTransport
 from firmware.driver.nic import Nic
-from tests.conftest import require_tool
+from tests.conftest import require_tool, require_verilator
 
 from . import nic_map_scenarios as scenarios
 
@@ -22,11 +22,7 @@ def test_model(name):
 @pytest.fixture(scope="module")
 def cocotb_outcomes():
     require_tool("clang")
-    from sim.rtl import BuildError, check_tool
-    try:
-        check_tool("verilator")
-    except BuildError as exc:
-        pytest.skip(str(exc))
+    require_verilator()
     from sim.transport_cocotb import run_scenarios
     return run_scenarios("tests.xdp.nic_map_scenarios", scenarios.SCENARIOS)
 
