@@ -612,3 +612,17 @@ async def firmware_programs(nic, limit: int = 6):
         else:
             raise AssertionError(f"{name} loaded; expected: {refusal}")
     assert {"xdp_drop", "xdp_pass", "xdp_tx"} <= set(ran), ran
+
+
+async def firmware_all_traffic(nic) -> dict:
+    """Every firmware program with all of the firmware tests' traffic (loaded one after the
+    other on one NIC): ``{name: "ok" or the failure}``, so a test can report each program."""
+    import traceback
+    outcome = {}
+    for name in FIRMWARE:
+        try:
+            await run_and_compare(nic, firmware_image(name), firmware_traffic())
+            outcome[name] = "ok"
+        except Exception:           # reported per program by the pytest side
+            outcome[name] = traceback.format_exc()
+    return outcome

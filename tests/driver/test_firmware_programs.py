@@ -1,4 +1,5 @@
-"""Every program in firmware/progs through the driver on the model, one test per program:
+"""Every program in firmware/progs through the driver on the model and on the NIC's Verilog
+(cocotb + Verilator, all programs in one simulator session), one test per program:
 compiled with clang, loaded with ``Nic.load``, fed all of the firmware tests' scapy traffic;
 each frame's outcome, bytes and LAST_* registers, the counters and every map's contents (read
 back through ``nic.maps``) match ``xdp.run_frame`` with its own ``MapSet``.
@@ -85,3 +86,23 @@ def test_a_capture_through_the_driver_matches_the_model_run(name, have_clang):
     compare_capture(run, image, frames)
     assert run.map_ids == list(range(len(image.maps)))
     assert sum(v for k, v in run.counters.items() if k.endswith("_RX_FRAMES")) == len(frames)
+
+
+@pytest.fixture(scope="module")
+def rtl_outcomes(have_clang):
+    from .test_driver import _have_verilator
+    if not _have_verilator():
+        pytest.skip("verilator is not installed (scripts/setup.sh puts it in .venv/bin)")
+    from sim.transport_cocotb import run_scenarios
+    return run_scenarios("tests.driver.scenarios", ["firmware_all_traffic"])[
+        "firmware_all_traffic"]
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("name", FIRMWARE)
+def test_on_rtl(name, rtl_outcomes):
+    """The program on the Verilog NIC through the driver (maps created through the mailbox,
+    every frame's outcome, bytes, LAST_* registers, the counters and every map read back)
+    matches the golden model."""
+    assert rtl_outcomes["ok"], rtl_outcomes.get("error")
+    assert rtl_outcomes["value"][name] == "ok", rtl_outcomes["value"][name]
