@@ -16,11 +16,17 @@ kernel's offload path::
    the instruction memory raises :class:`ProgramTooLarge`.  Nothing touches the device before
    both steps pass, so a refused program never disturbs the running one.
 3. **write and attach** (:meth:`Nic.load`): clear ``CTRL.enable``, wait for ``STATUS.idle``,
-   write the slots and ``PROG_LEN``/``BUDGET``, set ``CTRL.enable``.  With enable clear the
+   replace the maps through the map mailbox (:class:`~firmware.driver.map_port.RegisterMapPort`:
+   RESET, one CREATE per map, global data's initial bytes), write the slots and
+   ``PROG_LEN``/``BUDGET``, set ``CTRL.enable``.  With enable clear the
    NIC grants no new frame and the one in flight finishes first, so no frame runs on a
    half-written memory: replacing a running program is atomic (frames wait, or are dropped and
    counted with ``drop_when_busy``).  A zero-downtime swap needs hardware help (two program
    banks and a bank-select register that takes effect between frames; see docs/driver.md).
+
+What the device offers (helpers, map types, trace, the map unit's limits) comes from its
+capability registers (:func:`features_from_caps`); :func:`check_limits` refuses maps beyond
+them before anything is written, naming the map and the limit.
 
 Counters come back as a :class:`Counters` snapshot whose :meth:`Counters.check` asserts the
 NIC's accounting (per port, RX_FRAMES is the sum of the nine dispositions and discards).
