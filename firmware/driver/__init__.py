@@ -1,14 +1,17 @@
-"""The host driver: the ``Nic`` API over an abstract ``Transport`` (model, Amaranth, cocotb).
+"""The host driver: the ``Nic`` API over an abstract ``Transport`` (model, Amaranth, cocotb),
+maps through the map mailbox registers (``RegisterMapPort``).
 
 See docs/driver.md.
 """
 
-from .nic import (CounterMismatch, Counters, LastFrame, LoadedProgram, Map, Nic, NicError,
-                  NicInfo, NotSupportedByDevice, ProgramTooLarge, VerifierRejected, translate,
-                  verify_program)
+from .map_port import MapCommandError, RegisterMapPort
+from .nic import (CounterMismatch, Counters, LastFrame, LoadedProgram, Map, MapLimitExceeded,
+                  Nic, NicError, NicInfo, NotSupportedByDevice, ProgramTooLarge,
+                  VerifierRejected, check_limits, features_from_caps, translate, verify_program)
 from .transport import DeviceFeatures, MapPort, Transport, TransportError
 
 __all__ = ["Nic", "NicInfo", "NicError", "VerifierRejected", "NotSupportedByDevice",
-           "ProgramTooLarge", "CounterMismatch", "Counters", "LastFrame", "LoadedProgram", "Map",
-           "translate", "verify_program", "Transport", "TransportError", "MapPort",
-           "DeviceFeatures"]
+           "ProgramTooLarge", "MapLimitExceeded", "CounterMismatch", "Counters", "LastFrame",
+           "LoadedProgram", "Map", "translate", "verify_program", "check_limits",
+           "features_from_caps", "Transport", "TransportError", "MapPort", "DeviceFeatures",
+           "RegisterMapPort", "MapCommandError"]
