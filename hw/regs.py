@@ -129,6 +129,8 @@ REGISTERS: tuple[Register, ...] = (
     Register("CAP_HELPERS_LO", 0x05C, "ro",
              "Helpers the device implements: bit i set = helper id i (ids 0..31)."),
     Register("CAP_HELPERS_HI", 0x060, "ro", "Helpers the device implements, ids 32..63."),
+    Register("CAP_HELPERS_EXT", 0x09C, "ro",
+             "Helpers the device implements, ids 64..95 (bpf_xdp_adjust_tail is 65)."),
     Register("CAP_MAP_TYPES", 0x064, "ro",
              "Map types the device implements: bit t set = BPF_MAP_TYPE number t."),
     Register("CAP_MAPS", 0x068, "ro", "Map unit limits.", (

@@ -107,6 +107,7 @@ class NIC(wiring.Component):
         m.d.comb += [
             rb.cap_helpers_lo.eq(sum(1 << h for h in helpers if h < 32)),
             rb.cap_helpers_hi.eq(sum(1 << (h - 32) for h in helpers if 32 <= h < 64)),
+            rb.cap_helpers_ext.eq(sum(1 << (h - 64) for h in helpers if 64 <= h < 96)),
             rb.cap_map_types.eq(sum(1 << t for t in MAP_TYPES)),
             rb.cap_maps.eq(self.maps.max_maps | self.maps.key_bytes << 8 | 1 << 16 | 1 << 24),
             rb.cap_map_slots.eq(self.maps.cam_slots),

@@ -327,12 +327,13 @@ def _capability_registers(features: DeviceFeatures) -> dict[str, int]:
     helpers: the XDP1 table's device)."""
     if features == _xdp1():
         return {}
-    helpers = sum(1 << h for h in features.helpers if h < 64)
+    helpers = sum(1 << h for h in features.helpers if h < 96)
     fields = {"max_maps": features.max_maps, "key_bytes": features.key_bytes,
               "engines": features.engines, "trace": int(features.trace)}
     caps_maps = sum(value << f.bit for f in regs.register("CAP_MAPS").fields
                     for name, value in fields.items() if f.name == name)
-    return {"CAP_HELPERS_LO": helpers & _MASK32, "CAP_HELPERS_HI": helpers >> 32,
+    return {"CAP_HELPERS_LO": helpers & _MASK32, "CAP_HELPERS_HI": helpers >> 32 & _MASK32,
+            "CAP_HELPERS_EXT": helpers >> 64,
             "CAP_MAP_TYPES": sum(1 << int(t) for t in features.map_types),
             "CAP_MAPS": caps_maps, "CAP_MAP_SLOTS": features.map_slots,
             "CAP_MAP_BYTES": features.map_bytes}

@@ -63,10 +63,8 @@ XDP1_FEATURES = DeviceFeatures(
     notes=("XDP1 datapath: packet helpers, prandom and processor id; no map unit",))
 
 _DEVICE_TABLE = {regs.ID_MAGIC: XDP1_FEATURES}
-# CAP_HELPERS covers ids 0..63; a helper with a higher id (bpf_xdp_adjust_tail, 65) cannot be
-# announced there.  Those of the XDP1 datapath are in every xdpnic (the packet path has them),
-# so a device with capability registers is taken to offer them.
-_HIGH_HELPERS_OF_EVERY_XDPNIC = frozenset(h for h in XDP1_FEATURES.helpers if h >= 64)
+# Helper ids the capability registers can announce: CAP_HELPERS_LO, _HI, _EXT.
+CAP_HELPER_IDS = 96
 # Map types whose entries live in the CAM (key compared in parallel), sharing CAP_MAP_SLOTS.
 CAM_MAP_TYPES = frozenset({MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH,
                            MapType.LPM_TRIE})
@@ -220,10 +218,11 @@ def _helper_name(helper_id: int) -> str:
 
 def features_from_caps(caps: dict[str, int]) -> DeviceFeatures | None:
     """The device's features from its capability registers (``{name: value}`` of
-    ``CAP_HELPERS_LO``, ``CAP_HELPERS_HI``, ``CAP_MAP_TYPES``, ``CAP_MAPS``,
+    ``CAP_HELPERS_LO``, ``_HI``, ``_EXT``, ``CAP_MAP_TYPES``, ``CAP_MAPS``,
     ``CAP_MAP_SLOTS``, ``CAP_MAP_BYTES``); None when they all read 0 (a device built before
     them, described by the driver's table for its ID)."""
-    helper_bits = caps["CAP_HELPERS_LO"] | caps["CAP_HELPERS_HI"] << 32
+    helper_bits = (caps["CAP_HELPERS_LO"] | caps["CAP_HELPERS_HI"] << 32
+                   | caps["CAP_HELPERS_EXT"] << 64)
     if not helper_bits and not caps["CAP_MAP_TYPES"]:
         return None
     fields = {f.name: caps["CAP_MAPS"] >> f.bit & ((1 << f.width) - 1)
@@ -235,7 +234,7 @@ def features_from_caps(caps: dict[str, int]) -> DeviceFeatures | None:
                 types.add(MapType(t))
             except ValueError:      # a type number this driver does not know: not usable
                 pass
-    helpers = {h for h in range(64) if helper_bits >> h & 1} | _HIGH_HELPERS_OF_EVERY_XDPNIC
+    helpers = {h for h in range(CAP_HELPER_IDS) if helper_bits >> h & 1}
     return DeviceFeatures(
         helpers=frozenset(helpers), map_types=frozenset(types), trace=bool(fields["trace"]),
         notes=("from the capability registers",), max_maps=fields["max_maps"],
@@ -256,8 +255,8 @@ def device_features(info_id: int, caps: dict[str, int]) -> DeviceFeatures:
                        f"{', '.join(f'{k:#010x}' for k in _DEVICE_TABLE)})") from None
 
 
-CAP_REGISTERS = ("CAP_HELPERS_LO", "CAP_HELPERS_HI", "CAP_MAP_TYPES", "CAP_MAPS",
-                 "CAP_MAP_SLOTS", "CAP_MAP_BYTES")
+CAP_REGISTERS = ("CAP_HELPERS_LO", "CAP_HELPERS_HI", "CAP_HELPERS_EXT", "CAP_MAP_TYPES",
+                 "CAP_MAPS", "CAP_MAP_SLOTS", "CAP_MAP_BYTES")
 
 
 def verify_program(image, *, log_level: int = 1):

@@ -55,20 +55,22 @@ def test_the_model_announces_its_features_in_the_capability_registers():
     async def go():
         t = ModelTransport()
         caps = {name: await t.read(OFF[name]) for name in
-                ("CAP_HELPERS_LO", "CAP_HELPERS_HI", "CAP_MAP_TYPES", "CAP_MAPS",
-                 "CAP_MAP_SLOTS", "CAP_MAP_BYTES")}
+                ("CAP_HELPERS_LO", "CAP_HELPERS_HI", "CAP_HELPERS_EXT", "CAP_MAP_TYPES",
+                 "CAP_MAPS", "CAP_MAP_SLOTS", "CAP_MAP_BYTES")}
         return caps
     caps = run(go())
     low_helpers = [h for h in HelperId if h < 32]
     high_helpers = [h for h in HelperId if 32 <= h < 64]
+    ext_helpers = [h for h in HelperId if 64 <= h < 96]
+    assert ext_helpers == [HelperId.XDP_ADJUST_TAIL]
     assert caps["CAP_HELPERS_LO"] == sum(1 << h for h in low_helpers)
     assert caps["CAP_HELPERS_HI"] == sum(1 << (h - 32) for h in high_helpers)
+    assert caps["CAP_HELPERS_EXT"] == 1 << (HelperId.XDP_ADJUST_TAIL - 64)
     # ARRAY 2, PERCPU_ARRAY 6, HASH 1, PERCPU_HASH 5, LRU_HASH 9, LPM_TRIE 11, DEVMAP 14
     assert caps["CAP_MAP_TYPES"] == sum(1 << t for t in (1, 2, 5, 6, 9, 11, 14)) == 0x4A66
     assert caps["CAP_MAPS"] == 16 | 24 << 8 | 1 << 16 | 1 << 24
     assert (caps["CAP_MAP_SLOTS"], caps["CAP_MAP_BYTES"]) == (512, 65536)
     features = features_from_caps(caps)
-    # bpf_xdp_adjust_tail (65) has no bit; every xdpnic's packet path has it.
     assert features.helpers == MODEL_FEATURES.helpers
     assert features.map_types == MODEL_FEATURES.map_types
     assert (features.trace, features.max_maps, features.key_bytes, features.engines,
