@@ -229,6 +229,9 @@ class ModelMap:
         key = self.next_key(None)
         while key is not None:
             slot = self.find(key)
+            if self.spec.type == MapType.DEVMAP and not self._devmap_ifindex(slot):
+                key = self.next_key(key)    # no device: a lookup fails, bpftool shows nothing
+                continue
             values = [self.value(slot, c).hex() for c in range(self.copies)]
             entries.append({"key": key.hex(), "value": values if self.copies > 1 else values[0]})
             key = self.next_key(key)
