@@ -202,6 +202,8 @@ def test_redirect_map_through_a_devmap():
     assert (miss.disposition, miss.r0) == (Disposition.PASS, 2)     # the fallback verdict
     bad = run_frame(assemble(text.format(key=1, flags=8)), FRAME, maps=maps)
     assert (bad.disposition, bad.r0) == (Disposition.ABORTED, 0)
+    # Only the slot with a device is an entry (bpftool's view of the kernel's devmap).
+    assert maps[0].dump()["entries"] == [{"key": u32(1).hex(), "value": u32(2).hex()}]
 
 
 def test_global_data_map_starts_with_the_sections_bytes():
