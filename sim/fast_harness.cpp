@@ -313,6 +313,7 @@ void run_op(const Op& op) {
             step(op.line);
             calm = activity ? 0 : calm + 1;
         }
+        if (interactive) printf("Q %" PRIu64 "\n", cycle);
         break;
     }
     }
@@ -350,6 +351,7 @@ void run_op(const Op& op);
 void emit(const Op& op) {
     if (interactive) {
         run_op(op);
+        fflush(out);            // the caller reads the records an op produced at once
         fflush(stdout);
     } else {
         ops.push_back(op);
@@ -432,7 +434,8 @@ void parse(FILE* f) {
             payloads.push_back(bytes);
         } else if (cmd == "frame") {
             arity(4);
-            if (traffic) fail(line, "frame after traffic: list every frame before it", 2);
+            if (traffic && !interactive)
+                fail(line, "frame after traffic: list every frame before it", 2);
             FrameSpec f;
             f.port = (uint32_t)number(arg(1), line, "port");
             f.start = number(arg(2), line, "start cycle");
@@ -489,7 +492,8 @@ void parse(FILE* f) {
             emit(op);
         } else if (cmd == "traffic") {
             arity(1);
-            if (traffic) fail(line, "a second traffic op", 2);
+            // Interactive: traffic may come in rounds (frames, traffic, quiet, ... again).
+            if (traffic && !interactive) fail(line, "a second traffic op", 2);
             traffic = true;
             op.kind = OP_TRAFFIC;
             op.a = number(arg(1), line, "cycles");

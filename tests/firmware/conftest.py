@@ -40,7 +40,10 @@ def load_image(prog_objects):
 
 @pytest.fixture(params=sorted(TARGETS))
 def target_name(request):
-    """Each target a program test runs on (``model``, ``kernel``; ``rtl`` when added)."""
+    """Each target a program test runs on: ``model``, ``kernel``, ``rtl``."""
+    if request.param == "rtl":
+        from tests.conftest import require_verilator
+        require_verilator()
     if request.param == "kernel":
         from firmware.kernel.bpf import bpf_unavailable_reason
         reason = bpf_unavailable_reason()

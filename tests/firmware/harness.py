@@ -25,8 +25,8 @@ from firmware.ebpf.model_helpers import EngineState
 from firmware.ebpf.model_maps import MapSet
 from firmware.ebpf.xdp import Disposition, run_frame
 
-__all__ = ["Outcome", "Target", "ModelTarget", "KernelTarget", "TARGETS", "PERCPU_TYPES",
-           "sum_u64_lanes"]
+__all__ = ["Outcome", "Target", "ModelTarget", "KernelTarget", "RtlTarget",
+           "TARGETS", "PERCPU_TYPES", "sum_u64_lanes"]
 
 PERCPU_TYPES = (MapType.PERCPU_ARRAY, MapType.PERCPU_HASH)
 MODEL_PORTS = 8                 # enough for every ifindex the tests redirect to
@@ -188,4 +188,79 @@ class KernelTarget(Target):
         self.xdp.close()
 
 
-TARGETS = {"model": ModelTarget, "kernel": KernelTarget}
+class RtlTarget(Target):
+    """The NIC's Verilog (Verilator, the C++ harness of ``sim.fast`` driven op by op) with the
+    program and its maps loaded by the host driver through the registers and the map mailbox,
+    frame by frame.  One engine and one receive queue per port: a test step that sends on
+    another queue, or to a port the NIC does not have, is an expected failure (xfail)."""
+    name = "rtl"
+    observes_redirect = True
+
+    def __init__(self, image):
+        import asyncio
+        from firmware.driver.nic import Nic
+        from sim import fast
+        self.asyncio = asyncio
+        self.session = fast.Session(ports=RTL_PORTS)
+        self.session.reset()
+        self.nic = Nic(fast.driver_transport(self.session))
+        self._await(self.nic.load(image, clear_counters=True))
+        self.specs = {spec.name: spec for spec in image.maps}
+
+    def _await(self, coroutine):
+        return self.asyncio.run(coroutine)
+
+    def run(self, frame, ingress_ifindex=1, rx_queue=0):
+        import pytest
+        if rx_queue:
+            pytest.xfail(f"receive queue {rx_queue}: the NIC has one queue per port")
+        port = ifindex_port(ingress_ifindex)
+        if not 0 <= port < RTL_PORTS:
+            pytest.xfail(f"ifindex {ingress_ifindex}: the NIC has ports 0..{RTL_PORTS - 1}")
+        records = self.session.exchange([(frame, port)])
+        (verdict,) = records.decoded()
+        if verdict["reason"] == "redirect-failed" and verdict["redirect_ifindex"] > RTL_PORTS:
+            pytest.xfail(f"redirect to ifindex {verdict['redirect_ifindex']}: the NIC has "
+                         f"{RTL_PORTS} ports")
+        (result,) = records.results()
+        action = {Disposition.DROP: XdpAction.DROP, Disposition.PASS: XdpAction.PASS,
+                  Disposition.TX: XdpAction.TX, Disposition.REDIRECT: XdpAction.REDIRECT,
+                  Disposition.ABORTED: XdpAction.ABORTED}[result.disposition]
+        leaves = action in (XdpAction.PASS, XdpAction.TX, XdpAction.REDIRECT)
+        redirect = port_ifindex(result.egress_port) if action == XdpAction.REDIRECT else None
+        return Outcome(int(action), result.frame if leaves else None, redirect,
+                       result.insn_count)
+
+    def update(self, map_name, key, value):
+        self._await(self.nic.maps[map_name].update(key, value))
+
+    def delete(self, map_name, key):
+        from firmware.driver.nic import NicError
+        try:
+            self._await(self.nic.maps[map_name].delete(key))
+        except NicError:
+            return False
+        return True
+
+    def lookup(self, map_name, key):
+        value = self._await(self.nic.maps[map_name].lookup(key))
+        if value is not None and self.specs[map_name].type in PERCPU_TYPES:
+            size = self.specs[map_name].value_size
+            return sum_u64_lanes([value[i:i + size] for i in range(0, len(value), size)])
+        return value
+
+    def entries(self, map_name):
+        out = {}
+        for key in self._await(self.nic.maps[map_name].keys()):
+            value = self.lookup(map_name, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    def close(self):
+        self.session.close()
+
+
+RTL_PORTS = 4            # ifindexes 1..4: every port the firmware tests send to or redirect to
+
+TARGETS = {"model": ModelTarget, "kernel": KernelTarget, "rtl": RtlTarget}
