@@ -5,8 +5,10 @@ kernel's time per packet (``BPF_PROG_TEST_RUN``, JIT on when the host enables it
 the kernel's repeated test run hands each run the frame and maps the previous run left, so
 for programs that resize the frame (adjust_tail, tx_iptunnel, lb) or open state on the first
 packet (fw, lb) only the first of the ``--repeat`` runs takes the path the row names.
+``--rtl`` adds the cycles each packet takes on the Verilated NIC (first beat in to verdict),
+the same scenario loaded by the host driver (``sim.fast``).
 
-    python -m firmware.progs.measure [--json] [--kernel] [--markdown]
+    python -m firmware.progs.measure [--json] [--kernel] [--rtl] [--markdown]
 
 The table in docs/firmware.md is this command's ``--markdown`` output.
 """
@@ -153,7 +155,32 @@ def _kernel_ns(image, scenario: Scenario, repeat: int) -> list[float | None]:
     return out
 
 
-def measure(names=None, kernel: bool = False, repeat: int = 100_000) -> list[dict]:
+RTL_PORTS = 4      # the NIC build the firmware tests' rtl target uses
+
+
+def _rtl_verdicts(image, scenario: Scenario) -> list[dict]:
+    """The scenario on the Verilated NIC: each packet's verdict record."""
+    import asyncio
+    from sim import fast
+    from ..driver.nic import Nic
+    session = fast.Session(ports=RTL_PORTS)
+    try:
+        session.reset()
+        nic = Nic(fast.driver_transport(session))
+        asyncio.run(nic.load(image, clear_counters=True))
+        for name, key, value in scenario.maps:
+            asyncio.run(nic.maps[name].update(key, value))
+        out = []
+        for _label, frame, ifindex, _queue in scenario.packets:
+            (verdict,) = session.exchange([(frame, ifindex_port(ifindex))]).decoded()
+            out.append(verdict)
+        return out
+    finally:
+        session.close()
+
+
+def measure(names=None, kernel: bool = False, repeat: int = 100_000,
+            rtl: bool = False) -> list[dict]:
     """Build, load and run every program's scenario on the model; one record per program."""
     records = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -179,6 +206,13 @@ def measure(names=None, kernel: bool = False, repeat: int = 100_000) -> list[dic
             if kernel:
                 for p, ns in zip(packets, _kernel_ns(image, scenario, repeat)):
                     p["kernel_ns"] = ns
+            if rtl:
+                for p, v in zip(packets, _rtl_verdicts(image, scenario)):
+                    if v["insns"] != p["insns_executed"]:
+                        raise RuntimeError(f"{name}, {p['packet']}: the RTL executed "
+                                           f"{v['insns']} instructions, the model "
+                                           f"{p['insns_executed']}")
+                    p["rtl_cycles"] = v["cycles"]
             records.append({"program": name, "insns": static_count(image.insns),
                             "hxdp_insns": HXDP_INSNS.get(name), "maps": len(image.maps),
                             "packets": packets})
@@ -187,8 +221,12 @@ def measure(names=None, kernel: bool = False, repeat: int = 100_000) -> list[dic
 
 def markdown(records: list[dict]) -> str:
     kernel = any("kernel_ns" in p for r in records for p in r["packets"])
+    rtl = any("rtl_cycles" in p for r in records for p in r["packets"])
     head = "| program | eBPF insns | hXDP insns | packet | verdict | insns executed |"
     rule = "|---|---:|---:|---|---|---:|"
+    if rtl:
+        head += " RTL cycles |"
+        rule += "---:|"
     if kernel:
         head += " kernel ns/pkt |"
         rule += "---:|"
@@ -199,6 +237,8 @@ def markdown(records: list[dict]) -> str:
             cells = [f"`{r['program']}`" if first else "", str(r["insns"]) if first else "",
                      str(r["hxdp_insns"] or "—") if first else "", p["packet"], p["verdict"],
                      str(p["insns_executed"])]
+            if rtl:
+                cells.append(str(p.get("rtl_cycles", "—")))
             if kernel:
                 ns = p.get("kernel_ns")
                 cells.append("—" if ns is None else f"{ns:.0f}")
@@ -217,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
                              "caveat in the module docstring)")
     parser.add_argument("--repeat", type=int, default=100_000,
                         help="kernel runs per packet for --kernel (default 100000)")
+    parser.add_argument("--rtl", action="store_true",
+                        help="also run each packet on the Verilated NIC: cycles from first "
+                             "beat in to verdict (builds the simulator on first use)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args(argv)
@@ -225,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"measure: no program {', '.join(unknown)} (have: {', '.join(PROGRAMS)})",
               file=sys.stderr)
         return 2
-    records = measure(args.names or None, args.kernel, args.repeat)
+    records = measure(args.names or None, args.kernel, args.repeat, args.rtl)
     if args.json:
         print(json.dumps(records, indent=2))
     elif args.markdown:
