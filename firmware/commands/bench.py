@@ -211,10 +211,9 @@ def bench(image, rows, *, packets: int, clock_mhz: float, targets: list[str],
                 kernel_skip = f"the kernel refused the program: {exc}"
         result["kernel_skipped"] = kernel_skip
         result["kernel_jit"] = _jit_state()
-    rtl_skip = None
     work = [(row, e) for row in rows for e in engines]
     bar = None
-    if show_progress and "rtl" in targets and not rtl_skip and sys.stderr.isatty():
+    if show_progress and "rtl" in targets and sys.stderr.isatty():
         bar = progress(range(len(work) * packets), "frames", total=len(work) * packets)
     try:
         kernel_rows: dict[str, dict] = {}
@@ -225,7 +224,7 @@ def bench(image, rows, *, packets: int, clock_mhz: float, targets: list[str],
                                       for g in LINE_RATES_GBPS}}
             if "rtl" in targets:
                 row["rtl"] = _rtl_row(image, frames, packets, clock_mhz, gbps, e, fmax[e],
-                                      rtl_skip, bar, i * packets)
+                                      bar, i * packets)
             if "kernel" in targets:
                 if label not in kernel_rows:
                     kernel_rows[label] = ({"skipped": kernel_skip} if kernel is None
@@ -246,11 +245,9 @@ def _line_rate_mixed(frames: list[bytes], gbps: float) -> float:
     return gbps * 1e3 / (wire * 8)
 
 
-def _rtl_row(image, frames, packets, clock_mhz, gbps, engines, fmax, skip, bar, done) -> dict:
+def _rtl_row(image, frames, packets, clock_mhz, gbps, engines, fmax, bar, done) -> dict:
     from sim.fast import FastError
     from sim.fast_bench import BenchError, measure
-    if skip:
-        return {"skipped": skip}
     update = None
     if bar is not None:
         def update(n):
@@ -293,8 +290,7 @@ def table(result: dict) -> str:
             r = row["rtl"]
             if "skipped" in r:
                 cells += ["-"] * (5 + len(fmax_devices))
-                if not result.get("rtl_skipped"):
-                    notes.append((row["label"], f"rtl skipped: {r['skipped']}"))
+                notes.append((row["label"], f"rtl skipped: {r['skipped']}"))
             else:
                 cells += [_fmt(r["cycles_per_packet"], ".2f"),
                           _fmt(r["packets_per_cycle"], ".4f"), _fmt(r["mpps"], ".2f")]
@@ -318,8 +314,6 @@ def table(result: dict) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     text = ["  ".join(c.rjust(w) for c, w in zip(line, widths)) for line in lines]
     if rtl_on:
-        if result.get("rtl_skipped"):
-            text.append(f"rtl skipped: {result['rtl_skipped']}")
         text.append(f"rtl: {result['packets']} frames per row, offered "
                     f"{result['method']['offered_load']}; Mpps at an assumed "
                     f"{result['clock_mhz']:g} MHz clock")
