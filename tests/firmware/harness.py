@@ -49,6 +49,16 @@ class Outcome:
             return str(self.action)
 
 
+def outcome_of(result) -> Outcome:
+    """The :class:`Outcome` of an ``xdp.FrameResult`` (the model's, or the RTL's records)."""
+    action = {Disposition.DROP: XdpAction.DROP, Disposition.PASS: XdpAction.PASS,
+              Disposition.TX: XdpAction.TX, Disposition.REDIRECT: XdpAction.REDIRECT,
+              Disposition.ABORTED: XdpAction.ABORTED}[result.disposition]
+    leaves = action in (XdpAction.PASS, XdpAction.TX, XdpAction.REDIRECT)
+    redirect = port_ifindex(result.egress_port) if action == XdpAction.REDIRECT else None
+    return Outcome(int(action), result.frame if leaves else None, redirect, result.insn_count)
+
+
 def sum_u64_lanes(values: list[bytes]) -> bytes:
     """Per-CPU values summed lane by lane as little-endian u64 (wrapping)."""
     size = len(values[0])
@@ -99,13 +109,7 @@ class ModelTarget(Target):
         result = run_frame(self.image.insns, frame, ports=MODEL_PORTS,
                            ingress_port=ifindex_port(ingress_ifindex), rx_queue=rx_queue,
                            maps=self.maps, engine=self.engine)
-        action = {Disposition.DROP: XdpAction.DROP, Disposition.PASS: XdpAction.PASS,
-                  Disposition.TX: XdpAction.TX, Disposition.REDIRECT: XdpAction.REDIRECT,
-                  Disposition.ABORTED: XdpAction.ABORTED}[result.disposition]
-        leaves = action in (XdpAction.PASS, XdpAction.TX, XdpAction.REDIRECT)
-        redirect = port_ifindex(result.egress_port) if action == XdpAction.REDIRECT else None
-        return Outcome(int(action), result.frame if leaves else None, redirect,
-                       result.insn_count)
+        return outcome_of(result)
 
     def _map(self, map_name):
         return self.maps.by_name(map_name)
@@ -223,13 +227,7 @@ class RtlTarget(Target):
             pytest.xfail(f"redirect to ifindex {verdict['redirect_ifindex']}: the NIC has "
                          f"{RTL_PORTS} ports")
         (result,) = records.results()
-        action = {Disposition.DROP: XdpAction.DROP, Disposition.PASS: XdpAction.PASS,
-                  Disposition.TX: XdpAction.TX, Disposition.REDIRECT: XdpAction.REDIRECT,
-                  Disposition.ABORTED: XdpAction.ABORTED}[result.disposition]
-        leaves = action in (XdpAction.PASS, XdpAction.TX, XdpAction.REDIRECT)
-        redirect = port_ifindex(result.egress_port) if action == XdpAction.REDIRECT else None
-        return Outcome(int(action), result.frame if leaves else None, redirect,
-                       result.insn_count)
+        return outcome_of(result)
 
     def update(self, map_name, key, value):
         self._await(self.nic.maps[map_name].update(key, value))
