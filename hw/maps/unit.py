@@ -208,7 +208,9 @@ class MapUnit(wiring.Component):
         m.submodules.access = ra = RowAccess(8, self.value_bytes, machine.Region.MAP_VALUE)
         m.d.comb += [v_rd.addr.eq(ra.rd_addr), v_rd.en.eq(ra.rd_en), ra.rd_data.eq(v_rd.data),
                      v_wr.addr.eq(ra.wr_addr), v_wr.en.eq(ra.wr_en), v_wr.data.eq(ra.wr_data)]
-        m.submodules.cam = cam = Cam(S, 8 * KB, owner_bits=4)
+        # An LPM entry's tag is its prefix length + 1 (0..8 * KB + 1).
+        m.submodules.cam = cam = Cam(S, 8 * KB, owner_bits=4,
+                                     tag_bits=(8 * KB + 1).bit_length())
         m.submodules.keys = keys = Memory(shape=8 * FK, depth=S, init=[])
         k_rd = keys.read_port()
         k_wr = keys.write_port()
@@ -335,6 +337,10 @@ class MapUnit(wiring.Component):
         src = Signal(32)
         dst = Signal(32)
         count = Signal(21)
+        # A value copied within the value memory onto a place above it that it overlaps is
+        # copied from its end (as memmove), so every byte is read before it is overwritten --
+        # the golden model reads the whole value first.
+        backward = Signal()
         chunk = Signal(4)
         chunk_size = Signal(Size)
         with m.If(count >= 8):
@@ -348,13 +354,27 @@ class MapUnit(wiring.Component):
         word = Signal(64)
         chunk_mask = Signal(64)
         m.d.comb += chunk_mask.eq((Const(1, 65) << (chunk * 8)) - 1)
-        src_ok, src_ram = translate(src, chunk)
+        src_at = Signal(32)                 # where this chunk is read and written
+        dst_at = Signal(32)
+        m.d.comb += [src_at.eq(Mux(backward, src + count - chunk, src)),
+                     dst_at.eq(Mux(backward, dst + count - chunk, dst))]
+        _, src_ram = translate(src_at, chunk)
+        advance = [src.eq(Mux(backward, src, src + chunk)),
+                   dst.eq(Mux(backward, dst, dst + chunk)), count.eq(count - chunk),
+                   state.eq(Mux(count == chunk, ret, _S.COPY_READ))]
+        # A helper update's value read from the value memory below its slot: from the end.
+        _, value_src_ram = translate(args[2][:32], 1)
+        value_from_end = Signal()
+        m.d.comb += value_from_end.eq(
+            ~host & (args[2][machine.REGION_SHIFT:32] == machine.Region.MAP_VALUE)
+            & (value_src_ram < slot_ram))
         src_in_values = src[machine.REGION_SHIFT:] == machine.Region.MAP_VALUE
         from_mem = Signal()
 
-        def copy(s_kind, s_addr, d_kind, d_addr, n, then):
+        def copy(s_kind, s_addr, d_kind, d_addr, n, then, from_end=0):
             return [src_kind.eq(s_kind), src.eq(s_addr), dst_kind.eq(d_kind), dst.eq(d_addr),
-                    count.eq(n), ret.eq(then), state.eq(Mux(n == 0, then, _S.COPY_READ))]
+                    count.eq(n), backward.eq(from_end), ret.eq(then),
+                    state.eq(Mux(n == 0, then, _S.COPY_READ))]
 
         # Whether ``n`` bytes at program address ``addr`` can be read (no fault on the way).
         def readable(addr, n):
@@ -378,10 +398,6 @@ class MapUnit(wiring.Component):
                 m.d.comb += self.core_req.ready.eq(1)
                 with m.If(self.core_req.valid):
                     m.d.sync += [core.eq(self.core_req.payload), state.eq(_S.CORE_ISSUE)]
-                    with m.If(self.core_req.payload.lock):
-                        m.d.sync += locked.eq(1)
-                    with m.Elif(self.core_req.payload.write):
-                        m.d.sync += locked.eq(0)
                 with m.Elif(~locked & self.helper_req.valid):
                     m.d.comb += self.helper_req.ready.eq(1)
                     p = self.helper_req.payload
@@ -434,6 +450,12 @@ class MapUnit(wiring.Component):
                     m.d.comb += ra.req.valid.eq(1)
                     with m.If(ra.req.ready):
                         m.d.sync += state.eq(_S.CORE_WAIT)
+                        # An atomic's read locks the unit until its write; a read that
+                        # faults locks nothing (the core traps, no write follows).
+                        with m.If(core.lock):
+                            m.d.sync += locked.eq(1)
+                        with m.Elif(core.write):
+                            m.d.sync += locked.eq(0)
                 with m.Else():
                     m.d.comb += [self.core_resp.valid.eq(1), self.core_resp.payload.fault.eq(1)]
                     with m.If(self.core_resp.ready):
@@ -577,7 +599,7 @@ class MapUnit(wiring.Component):
                             m.d.sync += finish(0)
                     with m.Case(_Op.H_UPDATE, _Op.C_UPDATE):
                         write_value = copy(value_src_kind, value_src, _Kind.RAM, slot_ram, c_vs,
-                                           _S.FINISH)
+                                           _S.FINISH, value_from_end)
                         with m.If((flags & ~BPF_F_LOCK) > BPF_EXIST):
                             m.d.sync += finish(0, errno.EINVAL)
                         with m.Elif(is_array):
@@ -654,7 +676,7 @@ class MapUnit(wiring.Component):
             with m.Case(_S.INSERT_VALUE):
                 m.d.sync += [r0.eq(0)] + copy(Mux(host, _Kind.STAGE, _Kind.EXT),
                                               Mux(host, 0, args[2][:32]), _Kind.RAM, slot_ram,
-                                              c_vs, _S.FINISH)
+                                              c_vs, _S.FINISH, value_from_end)
 
             # --- copies ----------------------------------------------------------------------
             with m.Case(_S.COPY_READ):
@@ -663,11 +685,11 @@ class MapUnit(wiring.Component):
                     with m.Case(_Kind.ZERO):
                         m.d.sync += [word.eq(0), state.eq(_S.COPY_WRITE)]
                     with m.Case(_Kind.STAGE):
-                        m.d.comb += [stage.rd_en.eq(1), stage.rd_addr.eq(src)]
+                        m.d.comb += [stage.rd_en.eq(1), stage.rd_addr.eq(src_at)]
                         m.d.sync += state.eq(_S.COPY_STAGE_WAIT)
                     with m.Default():
                         use_ram = (src_kind == _Kind.RAM) | src_in_values
-                        ram_addr = Mux(src_kind == _Kind.RAM, src, src_ram)
+                        ram_addr = Mux(src_kind == _Kind.RAM, src_at, src_ram)
                         with m.If(use_ram):
                             m.d.comb += [ra.req.valid.eq(1), ra_req.addr.eq(MV_BASE | ram_addr),
                                          ra_req.size.eq(chunk_size)]
@@ -675,7 +697,7 @@ class MapUnit(wiring.Component):
                                 m.d.sync += state.eq(_S.COPY_READ_WAIT)
                         with m.Else():
                             m.d.comb += [self.mem_req.valid.eq(1),
-                                         self.mem_req.payload.addr.eq(src),
+                                         self.mem_req.payload.addr.eq(src_at),
                                          self.mem_req.payload.size.eq(chunk_size)]
                             with m.If(self.mem_req.ready):
                                 m.d.sync += [from_mem.eq(1), state.eq(_S.COPY_READ_WAIT)]
@@ -694,18 +716,16 @@ class MapUnit(wiring.Component):
                     with m.Else():
                         m.d.sync += [word.eq(rdata.rdata & chunk_mask), state.eq(_S.COPY_WRITE)]
             with m.Case(_S.COPY_WRITE):
-                advance = [src.eq(src + chunk), dst.eq(dst + chunk), count.eq(count - chunk),
-                           state.eq(Mux(count == chunk, ret, _S.COPY_READ))]
                 with m.Switch(dst_kind):
                     with m.Case(_Kind.FBUF):
-                        m.d.sync += [fbuf.eq(fbuf | (word << (dst[:6] << 3)))] + advance
+                        m.d.sync += [fbuf.eq(fbuf | (word << (dst_at[:6] << 3)))] + advance
                     with m.Case(_Kind.STAGE):
-                        m.d.comb += [stage.wr_en.eq(1), stage.wr_addr.eq(dst),
+                        m.d.comb += [stage.wr_en.eq(1), stage.wr_addr.eq(dst_at),
                                      stage.wr_data.eq(word),
                                      stage.wr_mask.eq((Const(1, 9) << chunk) - 1)]
                         m.d.sync += advance
                     with m.Default():
-                        m.d.comb += [ra.req.valid.eq(1), ra_req.addr.eq(MV_BASE | dst),
+                        m.d.comb += [ra.req.valid.eq(1), ra_req.addr.eq(MV_BASE | dst_at),
                                      ra_req.write.eq(1), ra_req.size.eq(chunk_size),
                                      ra_req.wdata.eq(word)]
                         with m.If(ra.req.ready):
@@ -713,9 +733,7 @@ class MapUnit(wiring.Component):
             with m.Case(_S.COPY_WRITE_WAIT):
                 m.d.comb += ra.resp.ready.eq(1)
                 with m.If(ra.resp.valid):
-                    m.d.sync += [src.eq(src + chunk), dst.eq(dst + chunk),
-                                 count.eq(count - chunk),
-                                 state.eq(Mux(count == chunk, ret, _S.COPY_READ))]
+                    m.d.sync += advance
 
             # --- get-next-key of a hash or LPM map --------------------------------------
             with m.Case(_S.NEXT_PROBE):

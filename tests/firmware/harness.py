@@ -236,7 +236,9 @@ class RtlTarget(Target):
         from firmware.driver.nic import NicError
         try:
             self._await(self.nic.maps[map_name].delete(key))
-        except NicError:
+        except NicError as exc:
+            if "-ENOENT" not in str(exc):      # only "no such key" is a normal miss
+                raise
             return False
         return True
 

@@ -344,3 +344,36 @@ def test_cycle_counts():
         "hash lookup hit": 11, "hash lookup miss": 11, "hash delete": 11,
         "hash lookup 16B key": 14, "lpm /32 hit": 11, "lpm /8 hit": 59,
         "lru evicting insert": 24, "redirect_map": 7, "core load": 4}
+
+
+def test_a_faulting_locked_read_locks_nothing():
+    """An atomic whose read faults (the core traps) must not leave the unit locked."""
+    async def body(b):
+        a = await b.create(MapType.ARRAY, 4, 8, 1)
+        beyond = await b.access(machine.map_value_address(a, 8), 8, lock=True)
+        return beyond, await b.host_update(a, u32(0), u64(5)), await b.host_lookup(a, u32(0), 8)
+    assert simulate(body) == ((0, 1), 0, u64(5))
+
+
+def test_update_from_an_overlapping_value_below_reads_it_whole_first():
+    """memmove semantics, as the model (it reads the whole value, then writes)."""
+    async def body(b):
+        a = await b.create(MapType.ARRAY, 4, 16, 2)
+        await b.host_update(a, u32(0), bytes(range(16)))
+        await b.host_update(a, u32(1), bytes(range(16, 32)))
+        source = machine.map_value_address(a, 8)          # slot 0's upper half + slot 1's lower
+        r0, fault, _ = await b.helper(HelperId.MAP_UPDATE_ELEM, a, b.put(0, u32(1)), source, 0)
+        return r0, fault, await b.host_lookup(a, u32(1), 16)
+    assert simulate(body) == (0, 0, bytes(range(8, 24)))
+
+
+def test_lpm_prefix_lengths_beyond_255_keep_their_own_tags():
+    def key(plen):
+        return struct.pack("<I", plen) + bytes(32)
+
+    async def body(b):
+        m = await b.create(MapType.LPM_TRIE, 36, 4, 4)
+        return [await b.host_update(m, key(0), u32(1)),
+                await b.host_update(m, key(256), u32(2), BPF_NOEXIST),
+                len(await b.host_keys(m, 36))]
+    assert simulate(body, key_bytes=32) == [0, 0, 2]
