@@ -47,36 +47,33 @@ def line_rate_mpps(size: int, gbps: float) -> float:
     return gbps * 1e3 / ((max(size, MIN_SIZE) + WIRE_OVERHEAD) * 8)
 
 
-def parse_sizes(text: str) -> list[int]:
-    """``"64,128"`` -> ``[64, 128]``; ValueError naming the bad item otherwise."""
-    sizes = []
-    for item in text.split(","):
-        item = item.strip()
-        try:
-            size = int(item)
-        except ValueError:
-            raise ValueError(f"--sizes: {item!r} is not a whole number of bytes") from None
-        if not MIN_SIZE <= size <= MAX_SIZE:
-            raise ValueError(f"--sizes: {size} is outside {MIN_SIZE}..{MAX_SIZE} "
-                             "(Ethernet frame sizes with FCS)")
-        sizes.append(size)
-    return sizes
-
-
-def parse_engines(text: str) -> list[int]:
-    """``"1,2,4"`` -> ``[1, 2, 4]``; ValueError naming the bad item, or saying the NIC has one
-    engine when ``hw.top.NIC`` has no ``engines`` parameter yet."""
-    from sim.fast import engines_supported
+def _int_list(text: str, option: str, low: int, high: int, what: str = "",
+              range_note: str = "") -> list[int]:
+    """A comma list of whole numbers in ``low..high``; ValueError naming the bad item."""
     out = []
     for item in text.split(","):
         item = item.strip()
         try:
             n = int(item)
         except ValueError:
-            raise ValueError(f"--engines: {item!r} is not a whole number") from None
-        if not 1 <= n <= 64:
-            raise ValueError(f"--engines: {n} is outside 1..64")
+            raise ValueError(f"{option}: {item!r} is not a whole number{what}") from None
+        if not low <= n <= high:
+            raise ValueError(f"{option}: {n} is outside {low}..{high}{range_note}")
         out.append(n)
+    return out
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``"64,128"`` -> ``[64, 128]``; ValueError naming the bad item otherwise."""
+    return _int_list(text, "--sizes", MIN_SIZE, MAX_SIZE, " of bytes",
+                     " (Ethernet frame sizes with FCS)")
+
+
+def parse_engines(text: str) -> list[int]:
+    """``"1,2,4"`` -> ``[1, 2, 4]``; ValueError naming the bad item, or saying the NIC has one
+    engine when ``hw.top.NIC`` has no ``engines`` parameter yet."""
+    from sim.fast import engines_supported
+    out = _int_list(text, "--engines", 1, 64)
     if any(n != 1 for n in out) and not engines_supported():
         raise ValueError(f"--engines {text}: the NIC (hw.top.NIC) has one engine; it takes no "
                          "engines parameter yet, so only --engines 1 can run")
@@ -248,17 +245,15 @@ def _line_rate_mixed(frames: list[bytes], gbps: float) -> float:
 def _rtl_row(image, frames, packets, clock_mhz, gbps, engines, fmax, bar, done) -> dict:
     from sim.fast import FastError
     from sim.fast_bench import BenchError, measure
-    update = None
-    if bar is not None:
-        def update(n):
-            bar.n = done + n
-            bar.refresh()
+    def update(n):
+        bar.n = done + n
+        bar.refresh()
     try:
         # Programs with maps are loaded by the host driver (maps created over MAP_CMD);
         # others by the job's register writes.
         r = measure(image if image.maps else image.insns, frames, packets=packets,
                     clock_mhz=clock_mhz, gbps=gbps,
-                    engines=engines, on_progress=update)
+                    engines=engines, on_progress=update if bar is not None else None)
     except (FastError, BenchError) as exc:
         return {"skipped": f"rtl: {exc}"}
     cpp = r["cycles_per_packet"]

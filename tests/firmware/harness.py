@@ -88,8 +88,19 @@ class Target:
     def lookup(self, map_name: str, key: bytes) -> bytes | None:
         raise NotImplementedError
 
-    def entries(self, map_name: str) -> dict[bytes, bytes]:
+    def keys(self, map_name: str) -> list[bytes]:
+        """The map's keys in the target's iteration order."""
         raise NotImplementedError
+
+    def entries(self, map_name: str) -> dict[bytes, bytes]:
+        """Every key with its value (as ``lookup`` gives it); keys whose lookup finds
+        nothing (an empty devmap slot) are left out."""
+        out = {}
+        for key in self.keys(map_name):
+            value = self.lookup(map_name, key)
+            if value is not None:
+                out[key] = value
+        return out
 
     def close(self) -> None:
         pass
@@ -133,14 +144,12 @@ class ModelTarget(Target):
         values = [m.value(slot, c) for c in range(m.copies)]
         return sum_u64_lanes(values) if m.spec.type in PERCPU_TYPES else values[0]
 
-    def entries(self, map_name):
+    def keys(self, map_name):
         m = self._map(map_name)
-        out = {}
+        out = []
         key = m.next_key(None)
         while key is not None:
-            value = self.lookup(map_name, key)
-            if value is not None:
-                out[key] = value
+            out.append(bytes(key))
             key = m.next_key(key)
         return out
 
@@ -179,14 +188,8 @@ class KernelTarget(Target):
             return sum_u64_lanes(value)
         return value
 
-    def entries(self, map_name):
-        keys = self.xdp.map(map_name).keys()
-        out = {}
-        for key in keys:
-            value = self.lookup(map_name, key)
-            if value is not None:
-                out[key] = value
-        return out
+    def keys(self, map_name):
+        return self.xdp.map(map_name).keys()
 
     def close(self):
         self.xdp.close()
@@ -249,13 +252,8 @@ class RtlTarget(Target):
             return sum_u64_lanes([value[i:i + size] for i in range(0, len(value), size)])
         return value
 
-    def entries(self, map_name):
-        out = {}
-        for key in self._await(self.nic.maps[map_name].keys()):
-            value = self.lookup(map_name, key)
-            if value is not None:
-                out[key] = value
-        return out
+    def keys(self, map_name):
+        return self._await(self.nic.maps[map_name].keys())
 
     def close(self):
         self.session.close()
