@@ -9,9 +9,12 @@ the same value, and an atomic's locked read holds everyone else off until its wr
 Storage:
 
 * **Value memory**: one RAM of 8-byte rows, shared by all maps.  A map owns a contiguous,
-  8-byte-aligned part (``max_entries * value_size`` bytes), zeroed when the map is created.
-  Map ``id``'s value of slot ``s`` is at ``0x4000_0000 | id << 20 | s * value_size`` in the
-  program's address map (``machine.map_value_address``), as in the golden model.
+  8-byte-aligned part (``max_entries * value_size`` bytes, times ``engines`` for a per-CPU
+  map), zeroed when the map is created.  Map ``id``'s value of slot ``s`` is at
+  ``0x4000_0000 | id << 20 | s * value_size`` in the program's address map
+  (``machine.map_value_address``), as in the golden model; a per-CPU map's copy for engine
+  ``e`` starts ``e * max_entries * value_size`` bytes into the map's part
+  (``ModelMap._copy_base``).
 * **CAM** (:class:`hw.maps.cam.Cam`): a hash, LRU-hash or LPM-trie map owns ``max_entries``
   consecutive CAM slots; slot ``s`` of the map is CAM slot ``slot_base + s``.  A key is found in
   the cycle after the probe whatever the occupancy; a new key takes the lowest free slot (the
@@ -31,8 +34,17 @@ the map values themselves.  A key or value pointer that does not cover ``key_siz
 ``value_size`` readable bytes makes the call fault (the core traps OUT_OF_BOUNDS), as the
 golden model's helpers do; a map handle that names no map faults the same way.
 
-Limits are parameters and the host reads them from the capability registers.  One engine
-(per-CPU maps have one copy).
+Engines: the NIC's eBPF engines (1..8) share this unit.  ``helper_engine`` names the engine
+whose program made a helper call; for a per-CPU map (``PERCPU_ARRAY``, ``PERCPU_HASH``) a
+lookup returns the address of that engine's copy, an update writes that copy only, and a new
+per-CPU hash entry is zero in every other engine's copy (the kernel initializes it so).  The
+core's loads and stores need no engine: the address names the copy.  The host sees all copies
+at once: a LOOKUP puts engine ``e``'s copy at ``e * value_size`` in ``MAP_VALUE`` and an
+UPDATE writes every copy from there, so ``engines * value_size`` must fit the 1 KiB window
+(CREATE answers ``-E2BIG`` otherwise, as the model transport).  An engine number beyond
+``engines`` wraps (``engine % engines``, as the golden model's ``_copy_base``).
+
+Limits are parameters and the host reads them from the capability registers.
 
 Ref: Linux kernel/bpf/arraymap.c, hashtab.c, lpm_trie.c, devmap.c, syscall.c (errors);
 firmware/ebpf/model_maps.py (the golden model, whose choices this unit shares).
@@ -67,10 +79,12 @@ MAP_HELPERS = (HelperId.MAP_LOOKUP_ELEM, HelperId.MAP_UPDATE_ELEM, HelperId.MAP_
 ARRAY_TYPES = (MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.DEVMAP)
 HASH_TYPES = (MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH)
 CAM_TYPES = HASH_TYPES + (MapType.LPM_TRIE,)
+PERCPU_TYPES = (MapType.PERCPU_ARRAY, MapType.PERCPU_HASH)
+MAX_ENGINES = 8
 
 MV_BASE = machine.region_base(machine.Region.MAP_VALUE)
 LPM_HEADER = 4
-MAX_VALUE = regs.MAP_VALUE_WINDOW.size       # a value (all its copies) fits the mailbox
+MAX_VALUE = regs.MAP_VALUE_WINDOW.size       # a value (all its per-CPU copies) fits the mailbox
 MAP_REGION = machine.MAP_OFFSET_MASK + 1
 
 
@@ -126,6 +140,7 @@ class _S(enum.Enum, shape=5):
     FINISH = 22
     INSERT_VALUE = 23
     EVICT_DONE = 24
+    PERCPU = 25       # per-CPU copies one after another (host values, a new entry's zeros)
 
 
 class MapUnit(wiring.Component):
@@ -141,11 +156,16 @@ class MapUnit(wiring.Component):
         Longest hash key; an LPM key has 4 bytes of prefix length and up to this many of data.
     value_bytes : int
         Value memory shared by all maps (a power of two, at least 64).
+    engines : int
+        eBPF engines sharing the unit (1..8): the copies of a per-CPU value.
 
     Members
     -------
     core_req, core_resp : the map-value region's loads and stores (``hw.core.lsu.ExtRequest``).
     helper_req, helper_resp : the map helpers (other ids answer ``unknown``).
+    helper_engine : In(3)
+        The engine whose program made the helper call; valid with ``helper_req``, sampled when
+        the call is accepted (0 with one engine).
     mem_req, mem_resp : reads of helper arguments outside the map values (stack, packet).
     redirect_set, redirect_ifindex : Out
         ``bpf_redirect_map`` found a device: the frame goes to ``redirect_ifindex``.
@@ -161,7 +181,10 @@ class MapUnit(wiring.Component):
     """
 
     def __init__(self, max_maps: int = 16, cam_slots: int = 512, key_bytes: int = 24,
-                 value_bytes: int = 65536):
+                 value_bytes: int = 65536, engines: int = 1):
+        if (not isinstance(engines, int) or isinstance(engines, bool)
+                or not 1 <= engines <= MAX_ENGINES):
+            raise ValueError(f"engines must be an int 1..{MAX_ENGINES}, not {engines!r}")
         if not 1 <= max_maps <= 16:
             raise ValueError(f"max_maps must be 1..16, not {max_maps!r}")
         if value_bytes < 64 or value_bytes & (value_bytes - 1):
@@ -172,6 +195,7 @@ class MapUnit(wiring.Component):
         self.cam_slots = cam_slots
         self.key_bytes = key_bytes
         self.value_bytes = value_bytes
+        self.engines = engines
         key_words = regs.MAP_KEY_WINDOW.size // 4
         value_words = regs.MAP_VALUE_WINDOW.size // 4
         super().__init__({
@@ -179,6 +203,7 @@ class MapUnit(wiring.Component):
             "core_resp": Out(stream.Signature(ExtResponse)),
             "helper_req": In(stream.Signature(HelperRequest)),
             "helper_resp": Out(stream.Signature(HelperResponse)),
+            "helper_engine": In(3),
             "mem_req": Out(stream.Signature(ExtRequest)),
             "mem_resp": In(stream.Signature(ExtResponse)),
             "redirect_set": Out(1), "redirect_ifindex": Out(32),
@@ -194,6 +219,7 @@ class MapUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         N = self.max_maps
+        E = self.engines
         KB = self.key_bytes
         FK = KB + LPM_HEADER                  # bytes of the key buffer
         S = self.cam_slots
@@ -227,7 +253,8 @@ class MapUnit(wiring.Component):
         d_max = Array(Signal(20, name=f"max_entries{i}") for i in range(N))
         d_vbase = Array(Signal(vbits + 1, name=f"value_base{i}") for i in range(N))
         d_sbase = Array(Signal(sbits + 1, name=f"slot_base{i}") for i in range(N))
-        d_total = Array(Signal(21, name=f"total{i}") for i in range(N))
+        d_total = Array(Signal(21, name=f"total{i}") for i in range(N))    # all copies
+        d_stride = Array(Signal(21, name=f"copy_bytes{i}") for i in range(N))  # one copy
         nmaps = Signal(range(N + 1))
         next_value = Signal(vbits + 2)
         next_slot = Signal(sbits + 2)
@@ -285,6 +312,14 @@ class MapUnit(wiring.Component):
         scan = Signal(21)                  # LRU eviction: stamps read so far
         best = Signal(32)
         best_valid = Signal()
+        # Per-CPU maps: the calling engine, where its copy starts in the map, and the walk
+        # over all copies (copy ``cpy`` at ``lbase`` in the map, at ``win`` in MAP_VALUE).
+        eng = Signal(range(E))
+        c_stride = Signal(21)
+        c_own = Signal(21)
+        cpy = Signal(range(E + 1))
+        lbase = Signal(21)
+        win = Signal(range(E * MAX_VALUE + 1))
 
         def is_type(sig, types):
             return sig.matches(*[t.value for t in types])
@@ -294,12 +329,16 @@ class MapUnit(wiring.Component):
         is_lpm = c_type == MapType.LPM_TRIE
         is_lru = c_type == MapType.LRU_HASH
         is_devmap = c_type == MapType.DEVMAP
+        # A value with more than one copy (a per-CPU map on a NIC of several engines).
+        multi = is_type(c_type, PERCPU_TYPES) if E > 1 else Const(0)
         lpm_bits = Signal(16)
         m.d.comb += lpm_bits.eq((c_ks - LPM_HEADER) << 3)
         slot_offset = Signal(36)
         m.d.comb += slot_offset.eq(slot * c_vs)
-        slot_ram = Signal(vbits + 1)
-        m.d.comb += slot_ram.eq(c_vbase + slot_offset)
+        slot_ram = Signal(vbits + 1)        # the calling engine's copy (the only one: c_own 0)
+        m.d.comb += slot_ram.eq(c_vbase + c_own + slot_offset)
+        copy_ram = Signal(vbits + 1)        # copy ``cpy`` of the slot
+        m.d.comb += copy_ram.eq(c_vbase + lbase + slot_offset)
         index = fbuf[:32]                   # an array key
 
         def finish(value, bits_errno=None):
@@ -404,6 +443,7 @@ class MapUnit(wiring.Component):
                     is_unknown = ~p.id.matches(*[h.value for h in MAP_HELPERS])
                     valid_ids = Array(d_valid[i] for i in range(N))
                     m.d.sync += [host.eq(0), args.eq(p.args), cur.eq(p.args[0][:idbits]),
+                                 eng.eq(self.helper_engine % E),
                                  id_ok.eq((p.args[0] < N) & valid_ids[p.args[0][:idbits]]),
                                  fault.eq(0), r0.eq(0), unknown.eq(is_unknown),
                                  state.eq(Mux(is_unknown, _S.FINISH, _S.LOAD))]
@@ -420,7 +460,7 @@ class MapUnit(wiring.Component):
                     cmd_op = self.cmd[regs.MAP_CMD.OP:regs.MAP_CMD.OP + 4]
                     map_id = self.cmd[regs.MAP_CMD.MAP_ID:regs.MAP_CMD.MAP_ID + 8]
                     m.d.sync += [host.eq(1), unknown.eq(0), fault.eq(0), r0.eq(0), cmd_pending.eq(0),
-                                 cur.eq(map_id[:idbits]),
+                                 cur.eq(map_id[:idbits]), eng.eq(0),
                                  id_ok.eq((map_id < N)
                                           & Array(d_valid[i] for i in range(N))[map_id[:idbits]]),
                                  flags.eq(self.cmd[regs.MAP_CMD.FLAGS:regs.MAP_CMD.FLAGS + 8]),
@@ -472,6 +512,10 @@ class MapUnit(wiring.Component):
                 m.d.sync += [c_type.eq(d_type[cur]), c_ks.eq(d_ks[cur]), c_vs.eq(d_vs[cur]),
                              c_max.eq(d_max[cur]), c_vbase.eq(d_vbase[cur]),
                              c_sbase.eq(d_sbase[cur]), found.eq(0), lpm_bad.eq(0),
+                             c_stride.eq(d_stride[cur]),
+                             c_own.eq(Mux(is_type(d_type[cur], PERCPU_TYPES),
+                                          eng * d_stride[cur], 0)),
+                             cpy.eq(0), lbase.eq(0), win.eq(0),
                              state.eq(_S.DISPATCH)]
             with m.Case(_S.DISPATCH):
                 key_ptr = args[1]
@@ -571,11 +615,13 @@ class MapUnit(wiring.Component):
                         with m.If(found):
                             m.d.comb += touch.eq(is_lru)
                             m.d.sync += finish(MV_BASE | (cur << machine.MAP_ID_SHIFT)
-                                               | slot_offset)
+                                               | (c_own + slot_offset))
                         with m.Else():
                             m.d.sync += finish(0)
                     with m.Case(_Op.C_LOOKUP):
-                        with m.If(found):
+                        with m.If(found & multi):
+                            m.d.sync += [r0.eq(0), state.eq(_S.PERCPU)]
+                        with m.Elif(found):
                             m.d.sync += [r0.eq(0)]
                             m.d.sync += copy(_Kind.RAM, slot_ram, _Kind.STAGE, 0, c_vs,
                                              _S.FINISH)
@@ -598,8 +644,13 @@ class MapUnit(wiring.Component):
                                          cam.wr_valid.eq(0)]
                             m.d.sync += finish(0)
                     with m.Case(_Op.H_UPDATE, _Op.C_UPDATE):
-                        write_value = copy(value_src_kind, value_src, _Kind.RAM, slot_ram, c_vs,
-                                           _S.FINISH, value_from_end)
+                        # The host writes every copy of a per-CPU value, a program its own.
+                        write_value = Signal()
+                        with m.If(write_value & host & multi):
+                            m.d.sync += state.eq(_S.PERCPU)
+                        with m.Elif(write_value):
+                            m.d.sync += copy(value_src_kind, value_src, _Kind.RAM, slot_ram,
+                                             c_vs, _S.FINISH, value_from_end)
                         with m.If((flags & ~BPF_F_LOCK) > BPF_EXIST):
                             m.d.sync += finish(0, errno.EINVAL)
                         with m.Elif(is_array):
@@ -610,7 +661,8 @@ class MapUnit(wiring.Component):
                             with m.Elif(flags & BPF_F_LOCK):
                                 m.d.sync += finish(0, errno.EINVAL)
                             with m.Else():
-                                m.d.sync += [r0.eq(0)] + write_value
+                                m.d.comb += write_value.eq(1)
+                                m.d.sync += r0.eq(0)
                         with m.Elif((flags & BPF_F_LOCK) != 0):
                             m.d.sync += finish(0, errno.EINVAL)
                         with m.Elif(lpm_bad):
@@ -623,7 +675,8 @@ class MapUnit(wiring.Component):
                                 # The LPM trie keeps the key's bytes as last given.
                                 m.d.comb += [k_wr.en.eq(is_lpm), k_wr.addr.eq(cam_slot),
                                              k_wr.data.eq(fbuf)]
-                                m.d.sync += [r0.eq(0)] + write_value
+                                m.d.comb += write_value.eq(1)
+                                m.d.sync += r0.eq(0)
                         with m.Elif(flags == BPF_EXIST):
                             m.d.sync += finish(0, errno.ENOENT)
                         with m.Elif(free_ok):
@@ -674,9 +727,29 @@ class MapUnit(wiring.Component):
             with m.Case(_S.EVICT_DONE):
                 m.d.sync += state.eq(_S.INSERT)
             with m.Case(_S.INSERT_VALUE):
-                m.d.sync += [r0.eq(0)] + copy(Mux(host, _Kind.STAGE, _Kind.EXT),
-                                              Mux(host, 0, args[2][:32]), _Kind.RAM, slot_ram,
-                                              c_vs, _S.FINISH, value_from_end)
+                m.d.sync += r0.eq(0)
+                with m.If(host & multi):
+                    m.d.sync += state.eq(_S.PERCPU)
+                with m.Else():
+                    # A program's new per-CPU entry: its own copy, then zeros in the others
+                    # (after, so a value read from another copy of the slot arrives as the
+                    # model reads it, before anything is zeroed).
+                    m.d.sync += copy(Mux(host, _Kind.STAGE, _Kind.EXT), Mux(host, 0, args[2][:32]),
+                                     _Kind.RAM, slot_ram, c_vs, Mux(multi, _S.PERCPU, _S.FINISH),
+                                     value_from_end)
+
+            # Every copy of a per-CPU slot in turn: a host lookup's to MAP_VALUE, a host update's
+            # from it, or a program's new entry's zeros in the copies other than its own.
+            with m.Case(_S.PERCPU):
+                m.d.sync += [cpy.eq(cpy + 1), lbase.eq(lbase + c_stride), win.eq(win + c_vs)]
+                with m.If(cpy == E):
+                    m.d.sync += state.eq(_S.FINISH)
+                with m.Elif(host & (op == _Op.C_LOOKUP)):
+                    m.d.sync += copy(_Kind.RAM, copy_ram, _Kind.STAGE, win, c_vs, _S.PERCPU)
+                with m.Elif(host):
+                    m.d.sync += copy(_Kind.STAGE, win, _Kind.RAM, copy_ram, c_vs, _S.PERCPU)
+                with m.Elif(cpy != eng):
+                    m.d.sync += copy(_Kind.ZERO, 0, _Kind.RAM, copy_ram, c_vs, _S.PERCPU)
 
             # --- copies ----------------------------------------------------------------------
             with m.Case(_S.COPY_READ):
@@ -753,8 +826,10 @@ class MapUnit(wiring.Component):
             with m.Case(_S.CREATE):
                 t, ks = self.create_type, self.create_key_size
                 vs, entries = self.create_value_size, self.create_max_entries
-                total = Signal(36)
-                m.d.comb += total.eq(entries[:20] * vs[:16])
+                copies = Mux(t.matches(*[x.value for x in PERCPU_TYPES]), E, 1)
+                stride = Signal(36)
+                total = Signal(40)                      # all copies
+                m.d.comb += [stride.eq(entries[:20] * vs[:16]), total.eq(stride * copies)]
                 aligned = (total + 7) & ~7
                 t_array = t.matches(*[x.value for x in ARRAY_TYPES])
                 t_hash = t.matches(*[x.value for x in HASH_TYPES])
@@ -766,7 +841,8 @@ class MapUnit(wiring.Component):
                           | (t_devmap & (vs != 4) & (vs != 8)) | (t_lpm & (ks <= LPM_HEADER))):
                     m.d.sync += finish(0, errno.EINVAL)
                 with m.Elif((t_lpm & (ks > LPM_HEADER + KB)) | (t_hash & (ks > KB))
-                            | (vs > MAX_VALUE) | (entries >= 1 << 20) | (total > MAP_REGION)):
+                            | (vs * copies > MAX_VALUE) | (entries >= 1 << 20)
+                            | (total > MAP_REGION)):
                     m.d.sync += finish(0, errno.E2BIG)
                 with m.Elif((nmaps == N) | (needs_cam & (entries > S - next_slot))
                             | (aligned > self.value_bytes - next_value)):
@@ -776,7 +852,7 @@ class MapUnit(wiring.Component):
                         d_valid.bit_select(nmaps, 1).eq(1), d_type[nmaps].eq(t),
                         d_ks[nmaps].eq(ks), d_vs[nmaps].eq(vs), d_max[nmaps].eq(entries),
                         d_vbase[nmaps].eq(next_value), d_sbase[nmaps].eq(next_slot),
-                        d_total[nmaps].eq(total),
+                        d_total[nmaps].eq(total), d_stride[nmaps].eq(stride),
                         nmaps.eq(nmaps + 1), next_value.eq(next_value + aligned),
                         next_slot.eq(next_slot + Mux(needs_cam, entries, 0)),
                         r0.eq(nmaps),

@@ -95,6 +95,15 @@ class MapBench:
         return keys
 
     # --- program side ---
+    def load(self, addr: int, size: int) -> int:
+        """A little-endian load from the stack, as the golden model's memory answers it (the
+        model's helpers read their key and value arguments with it)."""
+        off = addr - STACK_BASE
+        if not (0 <= off and off + size <= STACK_BYTES):
+            raise AssertionError(f"the model's helper read {size} bytes at {addr:#x}, off the "
+                                 f"bench's stack")
+        return int.from_bytes(self.stack[off:off + size], "little")
+
     def _answer(self, addr: int, size_code) -> tuple[int, int]:
         size = {Size.B: 1, Size.H: 2, Size.W: 4, Size.DW: 8}[size_code]
         off = addr - STACK_BASE
@@ -125,10 +134,12 @@ class MapBench:
             if asked is not None:
                 pending = self._answer(*asked)
 
-    async def helper(self, helper_id: int, *args: int) -> tuple[int, int, int]:
-        """(r0, fault, unknown) of a helper call with r1.. = ``args``; counts its cycles."""
+    async def helper(self, helper_id: int, *args: int, engine: int = 0) -> tuple[int, int, int]:
+        """(r0, fault, unknown) of a helper call with r1.. = ``args`` from the program on
+        ``engine``; counts its cycles."""
         d, ctx = self.dut, self.ctx
         args = list(args) + [0] * (5 - len(args))
+        ctx.set(d.helper_engine, engine)
         ctx.set(d.helper_req.payload.id, helper_id)
         for i, a in enumerate(args):
             ctx.set(d.helper_req.payload.args[i], a & (1 << 64) - 1)
@@ -175,6 +186,16 @@ class MapBench:
         await self.tick()
         ctx.set(d.core_resp.ready, 0)
         return out
+
+    async def read_values(self, map_id: int, nbytes: int) -> bytes:
+        """The first ``nbytes`` of map ``map_id``'s values (every per-CPU copy), read by core
+        loads one byte at a time."""
+        out = bytearray()
+        for at in range(nbytes):
+            data, fault = await self.access(machine.map_value_address(map_id, at), 1)
+            assert not fault, f"map {map_id}: byte {at} of its values faults"
+            out.append(data)
+        return bytes(out)
 
     def put(self, offset: int, data: bytes) -> int:
         """Place ``data`` on the stack; its program address."""

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The map unit (hw/maps/unit.py) in the Amaranth simulator against the golden model's maps.
 
 Random sequences of host commands and helper calls run on both; every result (errno, value
@@ -6,6 +7,7 @@ corners the issue names: a full map, delete and reinsert, LRU eviction order, lo
 ties, updates through the returned pointer, atomics, bpf_redirect_map, bad input.
 """
 
+import dataclasses
 import errno
 import random
 import struct
@@ -17,6 +19,7 @@ from firmware.ebpf import machine
 from firmware.ebpf.helpers import HelperId
 from firmware.ebpf.maps import MapSpec, MapType
 from firmware.ebpf.model_maps import BPF_ANY, BPF_EXIST, BPF_NOEXIST, ModelMap
+from firmware.driver.model_transport import MODEL_FEATURES, ModelTransport
 from hw import regs
 from hw.maps.unit import MapUnit
 from tests.hw.mapbench import MapBench, u32, u64
@@ -377,3 +380,270 @@ def test_lpm_prefix_lengths_beyond_255_keep_their_own_tags():
                 await b.host_update(m, key(256), u32(2), BPF_NOEXIST),
                 len(await b.host_keys(m, 36))]
     assert simulate(body, key_bytes=32) == [0, 0, 2]
+
+
+# --- several engines: per-CPU copies ------------------------------------------------------------
+
+def run_sync(coroutine):
+    """The result of a coroutine that never waits (the model transport's bus accesses)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("the model transport waited on something")
+
+
+class ModelSide:
+    """The golden model behind MapBench's interface, so one scenario runs on both: the map
+    mailbox of a ModelTransport with the unit's limits (driven register by register, as the
+    bench drives the unit), the model's map helpers on a given engine (reading their arguments
+    from the bench's stack), and loads and stores in the model's map values."""
+
+    def __init__(self, engines, bench, cam_slots=CAM_SLOTS, value_bytes=VALUE_BYTES):
+        features = dataclasses.replace(MODEL_FEATURES, engines=engines, map_slots=cam_slots,
+                                       map_bytes=value_bytes)
+        self.t = ModelTransport(features=features)
+        self.bench = bench
+        self.offsets = regs.offsets(0)
+
+    # --- the mailbox ---
+    def _write(self, offset, value):
+        run_sync(self.t.write(offset, value))
+
+    def _window(self, window, data):
+        data = bytes(data) + bytes(-len(data) % 4)
+        for at in range(0, len(data), 4):
+            self._write(window.offset + at, int.from_bytes(data[at:at + 4], "little"))
+
+    async def command(self, op, map_id=0, flags=0):
+        self._write(self.offsets["MAP_CMD"], op << regs.MAP_CMD.OP
+                    | map_id << regs.MAP_CMD.MAP_ID | flags << regs.MAP_CMD.FLAGS)
+        result = run_sync(self.t.read(self.offsets["MAP_RESULT"]))
+        return result - (1 << 32) if result >> 31 else result
+
+    async def create(self, map_type, key_size, value_size, entries):
+        for name, value in (("MAP_CREATE_TYPE", map_type), ("MAP_CREATE_KEY_SIZE", key_size),
+                            ("MAP_CREATE_VALUE_SIZE", value_size),
+                            ("MAP_CREATE_MAX_ENTRIES", entries)):
+            self._write(self.offsets[name], value)
+        return await self.command(regs.MapOp.CREATE)
+
+    async def host_update(self, map_id, key, value, flags=0):
+        self._window(regs.MAP_KEY_WINDOW, key)
+        self._window(regs.MAP_VALUE_WINDOW, value)
+        return await self.command(regs.MapOp.UPDATE, map_id, flags)
+
+    async def host_lookup(self, map_id, key, nbytes):
+        self._window(regs.MAP_KEY_WINDOW, key)
+        result = await self.command(regs.MapOp.LOOKUP, map_id)
+        return result if result else bytes(self.t.windows["MAP_VALUE"][:nbytes])
+
+    async def host_delete(self, map_id, key):
+        self._window(regs.MAP_KEY_WINDOW, key)
+        return await self.command(regs.MapOp.DELETE, map_id)
+
+    # --- the program's side ---
+    async def helper(self, helper_id, *args, engine=0):
+        """(r0, fault, unknown) as the bench gives them; r0 from the model's helper."""
+        args = list(args) + [0] * (5 - len(args))
+        return self.t.maps.helpers(engine=engine)[helper_id](self.bench, *args), 0, 0
+
+    def _value_bytes(self, addr, size):
+        map_id = addr >> machine.MAP_ID_SHIFT & 0xFF
+        at = addr & machine.MAP_OFFSET_MASK
+        values = self.t.maps[map_id].values
+        assert addr >> machine.REGION_SHIFT == machine.Region.MAP_VALUE
+        assert at + size <= len(values), f"{addr:#x}: beyond map {map_id}'s values"
+        return values, at
+
+    async def access(self, addr, size, write=False, wdata=0):
+        values, at = self._value_bytes(addr, size)
+        if write:
+            values[at:at + size] = (wdata & (1 << 8 * size) - 1).to_bytes(size, "little")
+            return 0, 0
+        return int.from_bytes(values[at:at + size], "little"), 0
+
+    async def read_values(self, map_id, nbytes):
+        return bytes(self.t.maps[map_id].values[:nbytes])
+
+    def put(self, offset, data):
+        return self.bench.put(offset, data)
+
+
+def on_both(scenario, engines, **params):
+    """``await scenario(side)`` on the unit (MapUnit(engines=...) in the simulator) and then
+    on the golden model with the same limits: (the unit's result, the model's)."""
+    def body_for(b):
+        async def both():
+            unit = await scenario(b)
+            model = ModelSide(engines, b, cam_slots=params.get("cam_slots", CAM_SLOTS),
+                              value_bytes=params.get("value_bytes", VALUE_BYTES))
+            return unit, await scenario(model)
+        return both()
+    return simulate(body_for, engines=engines, **params)
+
+
+PERCPU_CASES = [(engines, map_type, ks, vs, entries)
+                for engines in (2, 4)
+                for map_type, ks, vs, entries in ((MapType.PERCPU_ARRAY, 4, 12, 3),
+                                                  (MapType.PERCPU_HASH, 8, 8, 3))]
+
+
+def percpu_ops(rng, engines, map_type, ks, vs, entries, count, engine_range=None):
+    """Random host commands, helper calls from random engines (0 .. ``engine_range`` - 1)
+    and stores through returned pointers, over a small key universe."""
+    if map_type == MapType.PERCPU_ARRAY:
+        universe = [u32(i) for i in range(entries + 1)]
+    else:
+        universe = [bytes(rng.randrange(3) for _ in range(ks)) for _ in range(entries + 2)]
+    return [(rng.choice(["h_update", "h_update", "h_lookup", "h_delete", "update", "lookup",
+                         "delete", "store", "plain"]),
+             rng.choice(universe), rng.randrange(engine_range or engines),
+             rng.choice([BPF_ANY, BPF_ANY, BPF_ANY, BPF_NOEXIST, BPF_EXIST]),
+             bytes(rng.randrange(1, 256) for _ in range(engines * vs)), rng.randrange(vs))
+            for _ in range(count)]
+
+
+def percpu_scenario(engines, map_type, ks, vs, entries, ops):
+    """The ops on a per-CPU map (id 1, after a plain hash map, id 0, which "plain" ops use):
+    every answer, then both maps' value bytes (read by loads)."""
+    async def scenario(side):
+        out = []
+        plain = await side.create(MapType.HASH, 4, 8, 2)
+        m = await side.create(map_type, ks, vs, entries)
+        assert (plain, m) == (0, 1)
+        lookup, update = HelperId.MAP_LOOKUP_ELEM, HelperId.MAP_UPDATE_ELEM
+        for kind, key, engine, flags, value, at in ops:
+            k, v = side.put(0, key), side.put(64, value[:vs])
+            if kind == "h_update":
+                out.append(await side.helper(update, m, k, v, flags, engine=engine))
+            elif kind == "h_lookup":
+                out.append(await side.helper(lookup, m, k, engine=engine))
+            elif kind == "h_delete":
+                out.append(await side.helper(HelperId.MAP_DELETE_ELEM, m, k, engine=engine))
+            elif kind == "update":
+                out.append(await side.host_update(m, key, value, flags))
+            elif kind == "lookup":
+                out.append(await side.host_lookup(m, key, engines * vs))
+            elif kind == "delete":
+                out.append(await side.host_delete(m, key))
+            elif kind == "store":
+                # A store through the pointer this engine's lookup returns: its copy changes.
+                ptr = (await side.helper(lookup, m, k, engine=engine))[0]
+                out.append(ptr)
+                if ptr:
+                    await side.access(ptr + at, 1, write=True, wdata=value[0])
+            else:
+                # A plain map is the same for every engine.
+                pk, pv = side.put(0, key[:4]), side.put(64, value[:8])
+                out.append([await side.helper(update, plain, pk, pv, 0, engine=engine),
+                            await side.helper(lookup, plain, pk, engine=engine)])
+        out.append(await side.read_values(plain, 2 * 8))
+        out.append(await side.read_values(m, engines * entries * vs))
+        return out
+    return scenario
+
+
+def assert_same(ops, unit, model):
+    names = [op[0] for op in ops] + ["values of map 0", "values of map 1"]
+    assert len(unit) == len(model) == len(names)
+    for i, (name, have, want) in enumerate(zip(names, unit, model)):
+        assert have == want, f"op {i} {name}: {ops[i] if i < len(ops) else ''}"
+
+
+@pytest.mark.parametrize("case", PERCPU_CASES,
+                         ids=[f"e{e}-{t.name}-k{k}-v{v}-n{n}" for e, t, k, v, n in PERCPU_CASES])
+def test_percpu_maps_on_several_engines_match_the_model(case):
+    ops = percpu_ops(random.Random(f"percpu {case}"), *case, count=60)
+    unit, model = on_both(percpu_scenario(*case, ops), engines=case[0])
+    assert_same(ops, unit, model)
+
+
+def test_an_engine_beyond_the_engine_count_wraps_as_the_model():
+    """Three engines (not a power of two), engine numbers 0..7: engine e uses copy e % 3."""
+    case = (3, MapType.PERCPU_HASH, 4, 4, 3)
+    ops = percpu_ops(random.Random("wrap"), *case, count=40, engine_range=8)
+    unit, model = on_both(percpu_scenario(*case, ops), engines=3)
+    assert_same(ops, unit, model)
+
+
+def test_a_new_percpu_entry_is_zero_on_the_other_engines():
+    four = u64(1) + u64(2) + u64(3) + u64(4)
+
+    async def scenario(side):
+        h = await side.create(MapType.PERCPU_HASH, 4, 8, 2)
+        update, delete = HelperId.MAP_UPDATE_ELEM, HelperId.MAP_DELETE_ELEM
+        return [
+            await side.host_update(h, b"aaaa", four),
+            await side.host_lookup(h, b"aaaa", 32),
+            (await side.helper(delete, h, side.put(0, b"aaaa")))[0],
+            # b"bbbb" takes the slot a left, whose copies still hold 1, 2, 3, 4.
+            (await side.helper(update, h, side.put(0, b"bbbb"), side.put(8, u64(0x77)),
+                               BPF_NOEXIST, engine=2))[0],
+            await side.host_lookup(h, b"bbbb", 32),
+            # An existing entry: only the caller's copy changes.
+            (await side.helper(update, h, side.put(0, b"bbbb"), side.put(8, u64(5)),
+                               BPF_EXIST, engine=1))[0],
+            await side.host_lookup(h, b"bbbb", 32),
+            (await side.helper(HelperId.MAP_LOOKUP_ELEM, h, side.put(0, b"bbbb"), engine=3))[0],
+        ]
+    unit, model = on_both(scenario, engines=4)
+    assert unit == model == [
+        0, four, 0, 0, u64(0) + u64(0) + u64(0x77) + u64(0),
+        0, u64(0) + u64(5) + u64(0x77) + u64(0),
+        machine.map_value_address(0, 3 * 2 * 8)]        # engine 3's copy of slot 0
+
+
+def test_a_host_insert_writes_every_copy_and_core_loads_see_each():
+    async def scenario(side):
+        a = await side.create(MapType.PERCPU_ARRAY, 4, 4, 2)
+        h = await side.create(MapType.PERCPU_HASH, 4, 4, 2)
+        values = bytes(range(1, 9))
+        results = [await side.host_update(a, u32(1), values),
+                   await side.host_update(h, b"kkkk", values)]
+        for map_id, key in ((a, u32(1)), (h, b"kkkk")):
+            for engine in range(2):
+                ptr = (await side.helper(HelperId.MAP_LOOKUP_ELEM, map_id, side.put(0, key),
+                                         engine=engine))[0]
+                results.append((ptr, (await side.access(ptr, 4))[0]))
+        return results
+    unit, model = on_both(scenario, engines=2)
+    assert unit == model == [
+        0, 0,
+        (machine.map_value_address(0, 4), 0x04030201),        # array slot 1, copy 0
+        (machine.map_value_address(0, 8 + 4), 0x08070605),    # copy 1 starts 2 x 4 bytes in
+        (machine.map_value_address(1, 0), 0x04030201),        # hash slot 0
+        (machine.map_value_address(1, 8), 0x08070605)]
+
+
+def test_percpu_create_refusals_count_every_copy():
+    """engines * value_size must fit the 1 KiB MAP_VALUE window, and the memory and the map's
+    1 MiB of address space are counted over all copies; the model transport agrees."""
+    requests = [
+        (MapType.PERCPU_ARRAY, 4, 256, 1),       # 4 x 256 = the whole window: id 0
+        (MapType.PERCPU_ARRAY, 4, 257, 1),       # one byte more per copy: -E2BIG
+        (MapType.PERCPU_HASH, 4, 257, 1),        # likewise
+        (MapType.ARRAY, 4, 257, 1),              # one copy fits: id 1
+        (MapType.PERCPU_ARRAY, 4, 256, 1025),    # 1025 KiB of values: past the map's 1 MiB
+        (MapType.ARRAY, 4, 256, 1025),           # 256 KiB: only the memory is short
+        (MapType.PERCPU_ARRAY, 4, 8, 100),       # 3200 bytes > the 2808 left: -ENOMEM
+        (MapType.ARRAY, 4, 8, 100),              # 800 bytes fit: id 2
+        (MapType.PERCPU_HASH, 4, 8, CAM_SLOTS),  # CAM slots are not per-CPU: id 3
+    ]
+
+    async def scenario(side):
+        return [await side.create(*r) for r in requests]
+    unit, model = on_both(scenario, engines=4, value_bytes=4096)
+    assert unit == model == [0, -errno.E2BIG, -errno.E2BIG, 1, -errno.E2BIG, -errno.ENOMEM,
+                             -errno.ENOMEM, 2, 3]
+
+
+@pytest.mark.parametrize("engines", [0, 9, -1, 2.0, True, "2"])
+def test_engine_count_outside_1_to_8_is_refused(engines):
+    with pytest.raises(ValueError, match=r"engines must be an int 1\.\.8"):
+        MapUnit(engines=engines)
+
+
+def test_engine_count_is_kept():
+    assert MapUnit(engines=8).engines == 8
+    assert MapUnit().engines == 1
