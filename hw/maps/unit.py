@@ -319,7 +319,7 @@ class MapUnit(wiring.Component):
         c_own = Signal(21)
         cpy = Signal(range(E + 1))
         lbase = Signal(21)
-        win = Signal(range(E * MAX_VALUE + 1))
+        win = Signal(range(2 * MAX_VALUE + 1))    # (cpy + 1) * value_size, cpy <= engines
 
         def is_type(sig, types):
             return sig.matches(*[t.value for t in types])
@@ -335,7 +335,7 @@ class MapUnit(wiring.Component):
         m.d.comb += lpm_bits.eq((c_ks - LPM_HEADER) << 3)
         slot_offset = Signal(36)
         m.d.comb += slot_offset.eq(slot * c_vs)
-        slot_ram = Signal(vbits + 1)        # the calling engine's copy (the only one: c_own 0)
+        slot_ram = Signal(vbits + 1)    # the slot in the caller's copy (c_own: 0 unless per-CPU)
         m.d.comb += slot_ram.eq(c_vbase + c_own + slot_offset)
         copy_ram = Signal(vbits + 1)        # copy ``cpy`` of the slot
         m.d.comb += copy_ram.eq(c_vbase + lbase + slot_offset)

@@ -647,3 +647,39 @@ def test_engine_count_outside_1_to_8_is_refused(engines):
 def test_engine_count_is_kept():
     assert MapUnit(engines=8).engines == 8
     assert MapUnit().engines == 1
+
+
+@pytest.mark.parametrize("engines", [2, 4])
+def test_percpu_cycle_counts(engines):
+    """docs/maps.md's per-CPU costs: a program's helper calls cost what they cost on a plain
+    map, except a new per-CPU hash entry (5 cycles more per other engine's copy zeroed, plus
+    2); a host LOOKUP / UPDATE moves every copy (5 / 6 cycles per copy)."""
+    async def body(b):
+        costs = {}
+        a = await b.create(MapType.PERCPU_ARRAY, 4, 8, 4)
+        h = await b.create(MapType.PERCPU_HASH, 4, 8, 4)
+
+        async def call(name, *args):
+            await b.helper(*args, engine=engines - 1)
+            costs[name] = b.last_helper_cycles
+
+        async def command(name, op, map_id, window, data):
+            await b.write_window(window, data)
+            start = b.cycles
+            assert await b.command(op, map_id) == 0
+            costs[name] = b.cycles - start
+
+        lookup, update = HelperId.MAP_LOOKUP_ELEM, HelperId.MAP_UPDATE_ELEM
+        await call("array lookup", lookup, a, b.put(0, u32(1)))
+        await call("array update", update, a, b.put(0, u32(1)), b.put(32, u64(5)), 0)
+        await call("hash insert", update, h, b.put(0, b"abcd"), b.put(32, u64(5)), 0)
+        await call("hash update", update, h, b.put(0, b"abcd"), b.put(32, u64(6)), 0)
+        await call("hash lookup", lookup, h, b.put(0, b"abcd"))
+        await command("host lookup", regs.MapOp.LOOKUP, h, "key", b"abcd")
+        await command("host update", regs.MapOp.UPDATE, h, "value", bytes(8 * engines))
+        return costs
+
+    assert simulate(body, engines=engines, cam_slots=32) == {
+        "array lookup": 9, "array update": 14, "hash insert": 18 + 5 * (engines - 1) + 2,
+        "hash update": 16, "hash lookup": 11,
+        "host lookup": 10 + 5 * engines, "host update": 10 + 6 * engines}
