@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "firmware.commands.maps",
     "firmware.commands.bench",
     "firmware.commands.synth",
+    "firmware.commands.report",
 ]
 
 
