@@ -821,23 +821,28 @@ def plots(result: dict, directory: pathlib.Path, stem: str) -> list[pathlib.Path
         return []
     sizes = sorted({s for pts in series.values() for s, _ in pts})
     fig, ax = plt.subplots(figsize=(8, 5))
-    for name, pts in series.items():
+    colours = plt.get_cmap("tab20").colors          # twelve programs: no colour twice
+    for i, (name, pts) in enumerate(series.items()):
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", markersize=3, linewidth=1,
-                label=name)
+                label=name, color=colours[i % len(colours)])
     grid = list(range(min(sizes), max(sizes) + 1, 2)) if len(sizes) > 1 else sizes
     for g in LINE_RATES_GBPS:
         ax.plot(grid, [line_rate_mpps(s, g) for s in grid], "k--", linewidth=0.8)
         ax.annotate(f"{g}G", (grid[-1], line_rate_mpps(grid[-1], g)), fontsize=7,
                     textcoords="offset points", xytext=(2, 0))
+    markers = {"hXDP": "x", "NFP4000": "s", "x86": "^"}
     for a in ANCHORS:
         top = a.mpps_high or a.mpps
         ax.errorbar([64], [(a.mpps + top) / 2], yerr=[[(top - a.mpps) / 2], [(top - a.mpps) / 2]],
-                    fmt="x", capsize=3, markersize=6,
-                    label=f"{a.system} {WORKLOADS[a.workload]} ({a.text()})")
+                    fmt=markers.get(a.system, "D"), color="black", capsize=3, markersize=5,
+                    fillstyle="none")
+        ax.annotate(f"{a.system} {WORKLOADS[a.workload]} {a.text()}", (64, top), fontsize=6,
+                    textcoords="offset points", xytext=(6, -2))
     ax.set_xlabel("frame size (bytes, with FCS)")
     ax.set_ylabel(f"Mpps at {ref:g} MHz (reference clock)")
     ax.set_yscale("log")
-    ax.set_title(f"xdpnic, {e0} engine(s), back to back; published anchors at 64 bytes")
+    ax.set_title(f"xdpnic, {e0} engine(s), back to back; black: published figures "
+                 "(64 bytes); dashed: line rate")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
@@ -847,13 +852,14 @@ def plots(result: dict, directory: pathlib.Path, stem: str) -> list[pathlib.Path
     engines = sorted(result["engines"])
     if len(engines) > 1:
         fig, ax = plt.subplots(figsize=(8, 5))
-        for entry in result["programs"]:
+        colours = plt.get_cmap("tab20").colors
+        for i, entry in enumerate(result["programs"]):
             pts = [(r["engines"], ref / r["cycles_per_packet"]) for r in entry["rows"]
                    if r["size"] == 64 and "skipped" not in r and r.get("cycles_per_packet")]
             if pts:
                 pts.sort()
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", markersize=3,
-                        linewidth=1, label=entry["program"])
+                        linewidth=1, label=entry["program"], color=colours[i % len(colours)])
         for a in ANCHORS:
             if a.system == "hXDP":
                 ax.axhline(a.mpps, linestyle=":", linewidth=0.8, color="gray")
