@@ -66,6 +66,7 @@ class CTRL:
     DROP_WHEN_BUSY = 1    # 1: never backpressure RX; frames that find the engine busy are
     #                       discarded and counted (buffer-full); 0: hold tready low instead
     CLEAR_COUNTERS = 2    # write 1: zero every counter (self-clearing)
+    FLOW_HASH = 3         # 1: frames go to engines by flow hash; 0: round robin
 
 
 class STATUS:
@@ -96,6 +97,7 @@ REGISTERS: tuple[Register, ...] = (
         Field("ports", 0, 8, "number of Ethernet ports"),
         Field("data_bytes", 8, 8, "AXI-Stream data width in bytes"),
         Field("imem_log2", 16, 8, "log2 of the instruction-memory slots"),
+        Field("engines", 24, 8, "eBPF engines"),
     )),
     Register("CTRL", 0x008, "rw", "Control.", (
         Field("enable", CTRL.ENABLE, 1, "accept frames and run the program on them"),
@@ -104,6 +106,9 @@ REGISTERS: tuple[Register, ...] = (
               "counted as buffer-full (0: hold tready low until the engine is free)"),
         Field("clear_counters", CTRL.CLEAR_COUNTERS, 1, "write 1: zero every counter",
               pulse=True),
+        Field("flow_hash", CTRL.FLOW_HASH, 1,
+              "dispatch frames to engines by flow hash (0: round robin); see "
+              "machine.dispatch_engines"),
     )),
     Register("STATUS", 0x00C, "ro", "Status.", (
         Field("idle", STATUS.IDLE, 1, "no frame in flight: the program may be replaced"),

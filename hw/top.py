@@ -42,18 +42,23 @@ class NIC(wiring.Component):
     max_maps, cam_slots, key_bytes, map_bytes : int
         The map unit's limits (:class:`hw.maps.unit.MapUnit`): maps at once, CAM slots for
         hash/LRU/LPM maps, the longest hash key, bytes of map-value memory.
+    engines : int
+        eBPF engines sharing the map unit (1 .. ``machine.MAX_ENGINES``, default 1);
+        ``CTRL.flow_hash`` picks how frames are spread over them.
     """
 
     def __init__(self, ports: int = 2, data_width: int = 64, imem_depth: int = 4096,
                  max_maps: int = 16, cam_slots: int = 512, key_bytes: int = 24,
-                 map_bytes: int = 65536):
+                 map_bytes: int = 65536, engines: int = 1):
         if not isinstance(ports, int) or not 2 <= ports <= regs.MAX_PORTS:
             raise ValueError(f"ports must be an integer 2..{regs.MAX_PORTS}, not {ports!r}")
         check_data_width(data_width)
         self.ports = ports
         self.data_width = data_width
         self.imem_depth = imem_depth
-        self.maps = MapUnit(max_maps, cam_slots, key_bytes, map_bytes)
+        self.engines = engines
+        self.datapath = Datapath(ports, data_width, imem_depth, engines)
+        self.maps = MapUnit(max_maps, cam_slots, key_bytes, map_bytes, engines)
         members = {"s_axil": In(AxiLiteSignature(regs.ADDR_WIDTH, regs.DATA_WIDTH))}
         for p in range(ports):
             members[f"rx{p}"] = In(AxisSignature(data_width))
@@ -65,7 +70,7 @@ class NIC(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.datapath = dp = Datapath(self.ports, self.data_width, self.imem_depth)
+        m.submodules.datapath = dp = self.datapath
         m.submodules.regbank = rb = RegBank(self.ports, self.imem_depth)
         m.submodules.trace = trace = TraceFifo()
         m.submodules.maps = maps = self.maps
@@ -82,6 +87,7 @@ class NIC(wiring.Component):
                      rb.trace_data.eq(trace.data), trace.pop.eq(rb.trace_data_rd),
                      trace.clear.eq(rb.ctrl[regs.CTRL.CLEAR_COUNTERS])]
         connect(m, dp.maps_req, maps.helper_req)
+        m.d.comb += maps.helper_engine.eq(dp.maps_engine)
         connect(m, maps.helper_resp, dp.maps_resp)
         connect(m, dp.map_req, maps.core_req)
         connect(m, maps.core_resp, dp.map_resp)
@@ -109,7 +115,8 @@ class NIC(wiring.Component):
             rb.cap_helpers_hi.eq(sum(1 << (h - 32) for h in helpers if 32 <= h < 64)),
             rb.cap_helpers_ext.eq(sum(1 << (h - 64) for h in helpers if 64 <= h < 96)),
             rb.cap_map_types.eq(sum(1 << t for t in MAP_TYPES)),
-            rb.cap_maps.eq(self.maps.max_maps | self.maps.key_bytes << 8 | 1 << 16 | 1 << 24),
+            rb.cap_maps.eq(self.maps.max_maps | self.maps.key_bytes << 8 | self.engines << 16
+                              | 1 << 24),
             rb.cap_map_slots.eq(self.maps.cam_slots),
             rb.cap_map_bytes.eq(self.maps.value_bytes),
         ]
@@ -117,9 +124,11 @@ class NIC(wiring.Component):
         m.d.comb += [
             self.verdict_valid.eq(dp.verdict_valid), self.verdict.eq(dp.verdict),
             rb.id.eq(regs.ID_MAGIC),
-            rb.config.eq(self.ports | (W << 8) | ((self.imem_depth - 1).bit_length() << 16)),
+            rb.config.eq(self.ports | (W << 8) | ((self.imem_depth - 1).bit_length() << 16)
+                         | self.engines << 24),
             dp.enable.eq(rb.ctrl[regs.CTRL.ENABLE]),
             dp.drop_when_busy.eq(rb.ctrl[regs.CTRL.DROP_WHEN_BUSY]),
+            dp.flow_hash.eq(rb.ctrl[regs.CTRL.FLOW_HASH]),
             dp.clear_counters.eq(rb.ctrl[regs.CTRL.CLEAR_COUNTERS]),
             rb.status.eq(dp.idle << regs.STATUS.IDLE | dp.core_busy << regs.STATUS.CORE_BUSY),
             dp.prog_len.eq(rb.prog_len), dp.budget.eq(rb.budget),

@@ -27,17 +27,19 @@ CLOCK_PERIOD = 1e-8      # 100 MHz, as the cocotb bench
 
 
 class AmaranthTransport(Transport):
-    """:class:`hw.top.NIC` (``ports``, ``data_width``, ``imem_depth``) under simulation.
+    """:class:`hw.top.NIC` (``ports``, ``data_width``, ``imem_depth``, ``engines``) under
+    simulation.
 
     ``in_pause``/``out_pause`` are the probabilities of an idle cycle between input beats and
     of ``tready`` low on the outputs (seeded by ``seed``).
     """
 
     def __init__(self, ports: int = 2, data_width: int = 64, imem_depth: int = 4096, *,
-                 seed: int = 1, in_pause: float = 0.0, out_pause: float = 0.0):
+                 seed: int = 1, in_pause: float = 0.0, out_pause: float = 0.0,
+                 engines: int = 1):
         self.ports = ports
         self.width = data_width // 8
-        self.dut = NIC(ports, data_width, imem_depth)
+        self.dut = NIC(ports, data_width, imem_depth, engines=engines)
         self.rng = random.Random(seed)
         self.in_pause = in_pause
         self.out_pause = out_pause

@@ -25,7 +25,10 @@ frames only while the NIC is disabled.
 The capability registers say what the model offers (``features``): by default every helper
 of ``helpers.HelperId``, the map types of ``model_maps.MODEL_MAP_TYPES`` and
 ``bpf_trace_printk`` output, with the map unit's default limits (:data:`MODEL_FEATURES`: 16
-maps, 24-byte CAM keys, 512 CAM slots, 64 KiB of values, 1 engine).
+maps, 24-byte CAM keys, 512 CAM slots, 64 KiB of values, 1 engine).  With more engines
+(``features.engines``) each keeps its own helper state and frames go to them as the NIC's
+dispatcher sends them (``machine.dispatch_engines``: round robin, or by flow hash with
+``CTRL.flow_hash``).
 ``features=nic.XDP1_FEATURES`` makes them read 0, as on a device built before them, so the
 driver falls back to its XDP1 table (no maps, no trace) and refuses what it refuses there.
 
@@ -41,7 +44,7 @@ from hw import regs
 
 from ..ebpf import isa
 from ..ebpf.helpers import HelperId
-from ..ebpf.machine import TrapCause
+from ..ebpf.machine import TrapCause, flow_engine
 from ..ebpf.model_helpers import EngineState
 from ..ebpf.maps import MapType
 from ..ebpf.model_maps import MODEL_MAP_TYPES, MapError, MapSet, ModelMap
@@ -89,18 +92,20 @@ class ModelTransport(Transport):
         self.ro = {r.name: r.reset for r in regs.REGISTERS if r.access == "ro"}
         self.ro["ID"] = regs.ID_MAGIC
         self.ro["CONFIG"] = (ports | (data_width // 8) << 8
-                             | (imem_depth - 1).bit_length() << 16)
+                             | (imem_depth - 1).bit_length() << 16 | features.engines << 24)
         self.ro["STATUS"] = 1 << regs.STATUS.IDLE
         self.ro.update(_capability_registers(features))
         self.imem = [0] * imem_depth
         self._low = 0
         self.queue: collections.deque = collections.deque()     # (port, frame, error)
         self.outputs = {name: collections.deque() for name in egress_names(ports)}
-        self.engine = EngineState()
+        # One helper state per engine; frames go to engines as the NIC's dispatcher sends them.
+        self.engines = [EngineState(engine=e) for e in range(features.engines)]
+        self._dispatched = 0
+        self._trace_lines: list[str] = []
         self.maps = MapSet([], features.engines)  # the map unit's maps, by id
         self.windows = {regs.MAP_KEY_WINDOW.name: bytearray(regs.MAP_KEY_WINDOW.size),
                         regs.MAP_VALUE_WINDOW.name: bytearray(regs.MAP_VALUE_WINDOW.size)}
-        self._trace_seen = 0
         self.results: list = []                  # every FrameResult, for debugging
 
     # --- the control bus ---
@@ -286,10 +291,16 @@ class ModelTransport(Transport):
         return isa.decode_program(code, strict=False)
 
     def _run_one(self, port: int, frame: bytes, error: bool) -> None:
+        if self.rw["CTRL"] >> regs.CTRL.FLOW_HASH & 1:
+            engine = self.engines[flow_engine(frame, len(self.engines))]
+        else:
+            engine = self.engines[self._dispatched % len(self.engines)]
+        self._dispatched += 1
+        seen = len(engine.trace)
         result = run_frame(self._program(), frame, ports=self.ports, ingress_port=port,
                            error_flag=error, maps=self.maps if self.maps.maps else None,
-                           engine=self.engine,
-                           budget=self.rw["BUDGET"])
+                           engine=engine, budget=self.rw["BUDGET"])
+        self._trace_lines += engine.trace[seen:]
         self.results.append(result)
         self._count(f"PORT{port}_RX_FRAMES")
         if result.disposition == Disposition.DISCARD:
@@ -314,9 +325,8 @@ class ModelTransport(Transport):
     async def trace_output(self) -> list[str]:
         """The golden model's trace lines since the last call (the model keeps text, not the
         trace FIFO's words)."""
-        lines = self.engine.trace[self._trace_seen:]
-        self._trace_seen = len(self.engine.trace)
-        return list(lines)
+        lines, self._trace_lines = self._trace_lines, []
+        return lines
 
     def describe(self) -> str:
         return "model"

@@ -492,6 +492,7 @@ class Nic:
         self.maps: dict[str, Map] = {}
         self.map_port: RegisterMapPort | None = None    # when the device has maps
         self.drop_when_busy = False
+        self.flow_hash = False
 
     # --- registers by name ---
     async def read(self, name: str) -> int:
@@ -544,11 +545,12 @@ class Nic:
         return translate(image, info.features, info.imem_slots), log
 
     async def load(self, image, *, budget: int | None = None, drop_when_busy: bool = False,
-                   clear_counters: bool = False, verify: bool = True,
+                   clear_counters: bool = False, verify: bool = True, flow_hash: bool = False,
                    idle_timeout: int = 1_000_000) -> LoadedProgram:
         """Verify, translate, write and attach ``image`` (a ``ProgramImage``), replacing the
         running program atomically.  ``budget``: instructions per frame (default: the
-        register's reset value)."""
+        register's reset value); ``flow_hash``: spread frames over the engines by flow hash
+        instead of round robin (``CTRL.flow_hash``)."""
         if budget is not None and not 1 <= budget <= _MASK32:
             raise NicError(f"budget {budget} outside 1..{_MASK32}")
         info = await self._info()
@@ -557,7 +559,7 @@ class Nic:
         if translation.maps and port is None:
             raise NotSupportedByDevice(f"{image.name}: maps not supported by device")
         replaced = self.program is not None
-        ctrl_off = 1 << regs.CTRL.DROP_WHEN_BUSY if drop_when_busy else 0
+        ctrl_off = self._ctrl_off(drop_when_busy, flow_hash)
         await self.write("CTRL", ctrl_off)
         await self.wait_status_idle(idle_timeout)
         # The old program has stopped: its maps go (RESET) and the new ones are created; a
@@ -585,6 +587,7 @@ class Nic:
             ctrl |= 1 << regs.CTRL.CLEAR_COUNTERS
         await self.write("CTRL", ctrl)
         self.drop_when_busy = drop_when_busy
+        self.flow_hash = flow_hash
         self.maps = {spec.name: Map(self, spec, map_id)
                      for spec, map_id in zip(translation.maps, map_ids)}
         self.program = LoadedProgram(image.name, len(translation.words), map_ids, log,
@@ -593,8 +596,14 @@ class Nic:
 
     async def detach(self) -> None:
         """Stop running programs (frames wait, or are dropped with ``drop_when_busy``)."""
-        await self.write("CTRL", 1 << regs.CTRL.DROP_WHEN_BUSY if self.drop_when_busy else 0)
+        await self.write("CTRL", self._ctrl_off(self.drop_when_busy, self.flow_hash))
         self.program = None
+
+    @staticmethod
+    def _ctrl_off(drop_when_busy: bool, flow_hash: bool) -> int:
+        """CTRL with enable clear and the chosen ingress behaviour."""
+        return ((1 << regs.CTRL.DROP_WHEN_BUSY if drop_when_busy else 0)
+                | (1 << regs.CTRL.FLOW_HASH if flow_hash else 0))
 
     async def enabled(self) -> bool:
         return bool(await self.read("CTRL") >> regs.CTRL.ENABLE & 1)

@@ -139,3 +139,57 @@ def prandom_next(state: int) -> int:
     state ^= state >> 17
     state ^= (state << 5) & 0xFFFFFFFF
     return state
+
+
+# --- spreading frames over engines (the NIC's dispatcher; the model uses it to know which
+# engine, hence which per-CPU copy and processor id, a frame gets) ---
+
+MAX_ENGINES = 8
+FLOW_HEADER_BYTES = 38          # Ethernet + option-less IPv4 + TCP/UDP ports
+FLOW_KEY_BYTES = 13             # protocol, source and destination address, ports
+FLOW_HASH_ROTATE = 5
+
+
+class Dispatch(enum.IntEnum):
+    """How the dispatcher picks the engine of a frame."""
+    ROUND_ROBIN = 0             # frame k (of those handed to engines) to engine k mod N
+    FLOW_HASH = 1               # every frame of a flow to the engine flow_engine() names
+
+
+def flow_key(frame: bytes) -> bytes:
+    """The 13 bytes a frame's flow hash is taken over: for option-less IPv4, the protocol, the
+    addresses and (TCP/UDP) the ports; for any other frame a zero then its two MAC addresses.
+    Bytes the frame does not have count as zeros."""
+    head = bytes(frame[:FLOW_HEADER_BYTES]).ljust(FLOW_HEADER_BYTES, b"\0")
+    if len(frame) >= 34 and head[12:14] == b"\x08\x00" and head[14] == 0x45:
+        ports = head[34:38] if head[23] in (6, 17) and len(frame) >= 38 else bytes(4)
+        return head[23:24] + head[26:34] + ports
+    return b"\0" + head[0:12]
+
+
+def flow_hash(frame: bytes) -> int:
+    """A 32-bit hash of :func:`flow_key`: rotate left by 5 and XOR in the next byte -- an XOR
+    network in hardware, the same bits here."""
+    h = 0
+    for byte in flow_key(frame):
+        h = ((h << FLOW_HASH_ROTATE) | (h >> (32 - FLOW_HASH_ROTATE))) & 0xFFFFFFFF
+        h ^= byte
+    return h
+
+
+FLOW_MIX = 0x9E3779B1           # Fibonacci hashing: the product's top bits mix every key bit
+
+
+def flow_engine(frame: bytes, engines: int) -> int:
+    """The engine the flow hash gives ``frame``: the top 16 bits of ``hash * FLOW_MIX`` scaled
+    to ``engines`` (multiplies by constants, no division)."""
+    mixed = (flow_hash(frame) * FLOW_MIX) & 0xFFFFFFFF
+    return ((mixed >> 16) * engines) >> 16
+
+
+def dispatch_engines(frames, engines: int, mode: Dispatch) -> list[int]:
+    """The engine of each frame handed to the engines, in order (frames the dispatcher
+    swallows as buffer-full are not in ``frames``)."""
+    if mode == Dispatch.FLOW_HASH:
+        return [flow_engine(f, engines) for f in frames]
+    return [k % engines for k in range(len(frames))]

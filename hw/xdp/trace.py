@@ -34,7 +34,9 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["TraceFifo", "RECORD_MAGIC", "RECORD_MAGIC_SHIFT", "RECORD_FMT_SHIFT",
+from .arbiter import round_robin
+
+__all__ = ["TraceFifo", "TraceMerge", "RECORD_MAGIC", "RECORD_MAGIC_SHIFT", "RECORD_FMT_SHIFT",
            "RECORD_FMT_MASK", "RECORD_WORDS_MASK", "RECORD_ARG_WORDS", "STRING_LEN_MASK",
            "STRING_FAULT", "WIDTH_MAX", "record_header", "record_words"]
 
@@ -162,4 +164,42 @@ class TraceFifo(wiring.Component):
         with m.If(self.clear & ~(self.push.valid & (remaining == 0)
                                  & (header_len > depth - used))):
             m.d.sync += self.overflow.eq(0)
+        return m
+
+
+class TraceMerge(wiring.Component):
+    """Records from ``n`` engines into one stream, each record whole (its header's word
+    count says where it ends); among engines with a record waiting, round robin.
+
+    Members
+    -------
+    in<i> : In(stream.Signature(32)); out : Out(stream.Signature(32))
+    """
+
+    def __init__(self, n: int):
+        self.n = n
+        members = {f"in{i}": In(stream.Signature(32)) for i in range(n)}
+        members["out"] = Out(stream.Signature(32))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        ins = [getattr(self, f"in{i}") for i in range(self.n)]
+        owner = Signal(range(max(self.n, 2)))
+        remaining = Signal(12)           # words still to come of the owner's record
+        candidates = Signal(self.n)
+        for i, s in enumerate(ins):
+            m.d.comb += candidates[i].eq(s.valid)
+        pick, found = round_robin(m, candidates, owner)
+        source = Mux(remaining != 0, owner, pick)
+        for i, s in enumerate(ins):
+            with m.If((source == i) & ((remaining != 0) | found)):
+                m.d.comb += [self.out.valid.eq(s.valid), self.out.payload.eq(s.payload),
+                             s.ready.eq(self.out.ready)]
+        with m.If(self.out.valid & self.out.ready):
+            with m.If(remaining == 0):
+                words = self.out.payload[:12]
+                m.d.sync += [owner.eq(pick), remaining.eq(Mux(words == 0, 0, words - 1))]
+            with m.Else():
+                m.d.sync += remaining.eq(remaining - 1)
         return m

@@ -55,6 +55,7 @@ VerdictLayout = data.StructLayout({
     "out_length": 16,      # bytes of the frame as it leaves (0 when it does not)
     "meta_length": 8,      # metadata bytes before the frame (XDP_PASS: sent ahead of it)
     "redirect_ifindex": 32,
+    "engine": 3,           # the engine that ran the program
 })
 
 

@@ -25,7 +25,8 @@ async def axis_send(ctx, port, frames, width, rng, pause=0.0):
 
 def run_datapath(insns, frames, *, ports=2, data_width=64, ingress_port=0, seed=1,
                  in_pause=0.0, out_pause=0.0, budget=DEFAULT_INSN_BUDGET, vcd=None,
-                 max_cycles=200_000, drop_when_busy=False, raw=False):
+                 max_cycles=200_000, drop_when_busy=False, raw=False, engines=1,
+                 flow_hash=False):
     """Run frames through a Datapath in the Amaranth simulator: FrameResults, counters.
 
     ``frames`` is a list (all into ``ingress_port``) or a dict port -> list (all ports send at
@@ -36,7 +37,7 @@ def run_datapath(insns, frames, *, ports=2, data_width=64, ingress_port=0, seed=
     from amaranth.lib.wiring import connect
     from hw.xdp.datapath import Datapath, NCOUNTERS
     from hw.xdp.misc import NoMaps
-    dut = Datapath(ports, data_width)
+    dut = Datapath(ports, data_width, engines=engines)
     top = Module()
     top.submodules.dut = dut
     top.submodules.nomaps = nomaps = NoMaps()
@@ -63,11 +64,16 @@ def run_datapath(insns, frames, *, ports=2, data_width=64, ingress_port=0, seed=
             sent[port_index] = True
         return send
 
+    state["verdict_cycles"] = []
+
     async def monitor(ctx):
+        cycle = 0
         async for _clk, _rst, valid, raw in ctx.tick().sample(dut.verdict_valid,
                                                                dut.verdict.as_value()):
+            cycle += 1
             if valid:
                 verdicts.append(decode_verdict(raw))
+                state["verdict_cycles"].append(cycle)
 
     async def main(ctx):
         for index, word in enumerate(program_words(insns)):
@@ -80,6 +86,7 @@ def run_datapath(insns, frames, *, ports=2, data_width=64, ingress_port=0, seed=
         ctx.set(dut.budget, budget)
         ctx.set(dut.enable, 1)
         ctx.set(dut.drop_when_busy, drop_when_busy)
+        ctx.set(dut.flow_hash, flow_hash)
         while not all(sent.values()):
             await ctx.tick()
         for _ in range(max_cycles):
