@@ -283,3 +283,12 @@ def test_small_run_on_the_verilated_nic(tmp_path, capsys):
     assert result["command"] == (f"xdpnic report --programs xdp_drop,xdp_fw --sizes 64 "
                                  f"--engines 1 --packets 200 --clock 125 --out {out}")
     assert math.isclose(result["reference_clock_mhz"], 125.0)
+
+
+def test_a_target_reached_only_at_the_cores_bound_is_unknown():
+    result = _result([_program("xdp_drop", [_row(64, 1, 0.25, "drop", 2)])])
+    drop = pr.evaluate_targets(result)[1]
+    # 19.43 / 0.25 = 77.7 Mpps > 52, but 19.43 MHz bounds the NIC's clock from above only.
+    assert drop["verdict"] == "unknown"
+    assert drop["detail"].startswith("reached with 1 engine(s) only at the core's Fmax, an "
+                                     "upper bound the NIC may not reach; ")
