@@ -279,7 +279,6 @@ def run_path(image, scenario, path: BenchPath, frame: bytes, *, packets: int, en
     and ``egress_beats`` (output beats per packet)."""
     from firmware.driver.nic import Nic, NicError
     from firmware.ebpf.machine import ifindex_port
-    from hw.xdp.verdict import decode_verdict
     from sim import fast
     from sim.fast_bench import BenchError, arrival_cycles, summarize
     _frame, ifindex = _scenario_packet(scenario, path.packet, image.name)
@@ -784,7 +783,10 @@ def render(result: dict, prov: dict, command: str, figures: list[str] = ()) -> s
           "- Instructions per program: static count (an lddw counts once); hXDP's counts from "
           "its paper (firmware/progs/measure.py, HXDP_INSNS).",
           "- Every row checks that all its packets took one path (verdict and instruction "
-          "count); a row that did not says *mixed*.", ""]
+          "count); a row that did not says *mixed*.",
+          "- Several engines: the driver leaves `CTRL.flow_hash` at 0, so the dispatcher "
+          "hands frames to the engines round robin and the row's one flow spreads over all "
+          "of them; maps are shared (per-CPU maps have a copy per engine).", ""]
 
     builds = sorted({row["build"] for entry in result["programs"] for row in entry["rows"]
                      if "build" in row})

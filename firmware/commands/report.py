@@ -30,14 +30,14 @@ def register(subparsers) -> None:
                     "verdicts) and its JSON beside it. See docs/bench.md.")
     p.add_argument("--programs", metavar="A,B",
                    help="programs, comma separated (default: all of firmware/progs)")
-    p.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
+    p.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), metavar="64,...",
                    help="frame sizes in bytes with FCS, comma separated (default "
                         f"{','.join(map(str, DEFAULT_SIZES))})")
-    p.add_argument("--engines", default=",".join(map(str, DEFAULT_ENGINES)),
+    p.add_argument("--engines", default=",".join(map(str, DEFAULT_ENGINES)), metavar="1,...",
                    help="engine counts, comma separated (default "
                         f"{','.join(map(str, DEFAULT_ENGINES))}; more once hw.top.NIC has "
                         "an engines parameter)")
-    p.add_argument("--packets", type=int, default=DEFAULT_PACKETS,
+    p.add_argument("--packets", type=int, default=DEFAULT_PACKETS, metavar="N",
                    help=f"frames per row (default {DEFAULT_PACKETS})")
     p.add_argument("--clock", type=float, default=REFERENCE_CLOCK_MHZ, metavar="MHZ",
                    help=f"reference clock for the Mpps columns (default "
