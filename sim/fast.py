@@ -187,25 +187,17 @@ def io_header(ports: int, data_width: int, verdict_bits: int) -> str:
 
 
 def engines_supported() -> bool:
-    """Whether :class:`hw.top.NIC` takes an ``engines`` parameter (else it has one engine)."""
+    """Whether :class:`hw.top.NIC` takes an ``engines`` parameter (it does now: kept for the
+    callers written before it did)."""
     import inspect
     from hw.top import NIC
     return "engines" in inspect.signature(NIC).parameters
 
 
 def verilog_text(ports: int, data_width: int, engines: int = 1) -> str:
-    """The NIC's Verilog: :func:`sim.nic_run.verilog_text` for one engine; with more, the same
-    conversion of ``NIC(..., engines=N)`` once the NIC has that parameter."""
+    """The NIC's Verilog (:func:`sim.nic_run.verilog_text`)."""
     from . import nic_run
-    if engines == 1:
-        return nic_run.verilog_text(ports, data_width)
-    if not engines_supported():
-        raise FastError(f"engines={engines}: hw.top.NIC has one engine (no engines parameter "
-                        "yet)")
-    from amaranth.back import verilog
-    from hw.top import NIC
-    return verilog.convert(NIC(ports, data_width, engines=engines), name=TOPLEVEL,
-                           emit_src=False)
+    return nic_run.verilog_text(ports, data_width, engines)
 
 
 def build(ports: int = 2, data_width: int = 64, verbose: bool = False, engines: int = 1
@@ -217,9 +209,6 @@ def build(ports: int = 2, data_width: int = 64, verbose: bool = False, engines: 
     except rtl.BuildError as exc:
         raise FastError(str(exc)) from None
     began = time.perf_counter()
-    if engines != 1 and not engines_supported():
-        raise FastError(f"engines={engines}: hw.top.NIC has one engine (no engines parameter "
-                        "yet)")
     build_dir = (_build_root() / f"fast-p{ports}-w{data_width}-e{engines}-"
                                  f"{_hardware_key(ports, data_width, engines)}")
     binary = build_dir / "obj" / "xdpnic_fast"
@@ -290,7 +279,7 @@ class Job:
     limit : int
         Cycles in all before the run stops with an error.
     engines : int
-        Engines in the NIC (more than 1 only once ``hw.top.NIC`` takes ``engines``).
+        Engines in the NIC (1 .. ``machine.MAX_ENGINES``).
     """
 
     def __init__(self, ports: int = 2, data_width: int = 64, record_bytes: bool = True,
@@ -511,9 +500,9 @@ def parse_records(text: str, names: dict[int, str] | None = None,
 
 
 def program_ops(job: Job, insns, *, budget: int = DEFAULT_INSN_BUDGET,
-                drop_when_busy: bool = False) -> None:
+                drop_when_busy: bool = False, flow_hash: bool = False) -> None:
     """Load a program as the cocotb bench and the driver do: stop, instruction window,
-    length, budget, then enable (with counters cleared)."""
+    length, budget, then enable (with counters cleared; ``flow_hash``: engines by flow hash)."""
     job.write(regs.register("CTRL").offset, 0)
     base = regs.IMEM_WINDOW.offset
     for index, word in enumerate(program_words(insns)):
@@ -524,19 +513,22 @@ def program_ops(job: Job, insns, *, budget: int = DEFAULT_INSN_BUDGET,
     ctrl = 1 << regs.CTRL.ENABLE | 1 << regs.CTRL.CLEAR_COUNTERS
     if drop_when_busy:
         ctrl |= 1 << regs.CTRL.DROP_WHEN_BUSY
+    if flow_hash:
+        ctrl |= 1 << regs.CTRL.FLOW_HASH
     job.write(regs.register("CTRL").offset, ctrl)
 
 
 def frames_job(insns, frames, *, ports: int = 2, data_width: int = 64, ingress_port: int = 0,
                budget: int = DEFAULT_INSN_BUDGET, drop_when_busy: bool = False,
                record_bytes: bool = True, traffic_cycles: int = 10_000_000_000,
-               drain_cycles: int = 100_000_000) -> Job:
+               drain_cycles: int = 100_000_000, engines: int = 1,
+               flow_hash: bool = False) -> Job:
     """A whole job: reset, load, the frames, wait for the NIC to go idle and quiet, read every
     counter.  ``frames``: bytes, or ``(bytes, port, start, tuser)`` tuples (missing items:
     ``ingress_port``, 0, False)."""
-    job = Job(ports, data_width, record_bytes)
+    job = Job(ports, data_width, record_bytes, engines=engines)
     job.reset()
-    program_ops(job, insns, budget=budget, drop_when_busy=drop_when_busy)
+    program_ops(job, insns, budget=budget, drop_when_busy=drop_when_busy, flow_hash=flow_hash)
     for item in frames:
         if isinstance(item, (bytes, bytearray)):
             job.frame(item, ingress_port)

@@ -117,7 +117,8 @@ def _distribution(values: list[int], ns_per_cycle: float) -> dict | None:
 
 def measure(program, templates: list[bytes], *, packets: int, clock_mhz: float,
             gbps: float | None, engines: int = 1, ports: int = 2, data_width: int = 64,
-            budget: int = DEFAULT_INSN_BUDGET, on_progress=None) -> dict:
+            budget: int = DEFAULT_INSN_BUDGET, flow_hash: bool = False,
+            on_progress=None) -> dict:
     """Offer ``packets`` frames (``templates`` repeated in order) to port 0 and measure.
 
     ``program``: instructions (written by the job's own register writes), or a
@@ -125,7 +126,8 @@ def measure(program, templates: list[bytes], *, packets: int, clock_mhz: float,
     its maps created with MAP_CMD writes, then attached).  Back to back (``gbps`` None) the
     NIC backpressures the port (``drop_when_busy`` off), so the run measures capacity.  Paced
     at a line rate, ``drop_when_busy`` is on, as a wire cannot wait: frames that find the
-    engine busy are lost and counted (buffer-full).
+    engine busy are lost and counted (buffer-full).  ``flow_hash``: frames go to engines by
+    flow hash instead of round robin.
     """
     lengths = [len(templates[i % len(templates)]) for i in range(packets)]
     starts = arrival_cycles(lengths, gbps, clock_mhz)
@@ -133,19 +135,20 @@ def measure(program, templates: list[bytes], *, packets: int, clock_mhz: float,
     job = fast.Job(ports, data_width, record_bytes=False, engines=engines)
     if isinstance(program, list):
         job.reset()
-        fast.program_ops(job, program, budget=budget, drop_when_busy=drop)
+        fast.program_ops(job, program, budget=budget, drop_when_busy=drop,
+                         flow_hash=flow_hash)
         job.frames_bulk(templates, starts, port=0)
         fast.finish_job(job, ports)
         run = fast.run_job(job, on_progress=on_progress)
     else:
         run = _driver_run(program, job, templates, starts, ports, data_width, engines, budget,
-                          drop, on_progress)
+                          drop, flow_hash, on_progress)
     return summarize(run, lengths, starts, packets=packets, clock_mhz=clock_mhz, gbps=gbps,
                      ports=ports)
 
 
 def _driver_run(image, job, templates, starts, ports, data_width, engines, budget, drop,
-                on_progress):
+                flow_hash, on_progress):
     """Load ``image`` with the host driver over an interactive session, then the traffic."""
     import asyncio
 
@@ -156,7 +159,7 @@ def _driver_run(image, job, templates, starts, ports, data_width, engines, budge
         nic = Nic(fast.driver_transport(session))
         try:
             asyncio.run(nic.load(image, budget=budget, drop_when_busy=drop,
-                                 clear_counters=True))
+                                 clear_counters=True, flow_hash=flow_hash))
         except NicError as exc:
             raise BenchError(f"the driver refused to load the program: {exc}") from None
         job.frames_bulk(templates, starts, port=0)

@@ -73,11 +73,12 @@ def _check_tool(sim: str) -> None:
         raise NicError(str(exc)) from None
 
 
-def verilog_text(ports: int = 2, data_width: int = 64) -> str:
+def verilog_text(ports: int = 2, data_width: int = 64, engines: int = 1) -> str:
     """The NIC's Verilog for one configuration."""
     from amaranth.back import verilog
     from hw.top import NIC
-    return verilog.convert(NIC(ports, data_width), name=TOPLEVEL, emit_src=False)
+    return verilog.convert(NIC(ports, data_width, engines=engines), name=TOPLEVEL,
+                           emit_src=False)
 
 
 def _icarus_comb_kick(text: str) -> str:

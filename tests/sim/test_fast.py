@@ -140,11 +140,31 @@ def test_job_header_and_configuration_checked(tmp_path):
         fast.run_job(job, keep=tmp_path)
 
 
-def test_engines_refused_until_the_nic_has_them():
-    if fast.engines_supported():
-        pytest.skip("hw.top.NIC takes engines now")
-    with pytest.raises(fast.FastError, match="engines=2: hw.top.NIC has one engine"):
-        fast.build(engines=2)
+@pytest.mark.rtl
+@pytest.mark.parametrize("flow_hash", [False, True], ids=["round-robin", "flow-hash"])
+def test_two_engines_match_the_amaranth_datapath_and_the_model(flow_hash):
+    """Two engines on the Verilated NIC: the records (engine, cycles included) equal the
+    Amaranth simulation of the same datapath, and the results the model's with each frame on
+    the engine the dispatch rule names."""
+    require_verilator()
+    from firmware.ebpf import machine
+    from sim.nic_results import match_outputs
+    from tests.xdp import programs
+    from tests.xdp.harness import run_datapath
+    from tests.xdp.test_engines import cpu_frame, model_on_engines
+    from sim.traffic import random_frames
+    frames = [cpu_frame(i, sport=1000 + i % 5) for i in range(10)] + random_frames(8, 3)
+    insns = programs.VERDICT_PROGRAM
+    quick = fast.run_frames(insns, frames, engines=2, flow_hash=flow_hash)
+    verdicts, outputs, _state = run_datapath(insns, frames, engines=2, flow_hash=flow_hash,
+                                             raw=True)
+    assert quick.decoded() == verdicts
+    mode = machine.Dispatch.FLOW_HASH if flow_hash else machine.Dispatch.ROUND_ROBIN
+    assert [v["engine"] for v in verdicts] == machine.dispatch_engines(frames, 2, mode)
+    model = model_on_engines(insns, frames, 2, mode)
+    assert [(r.disposition, r.egress_port, r.frame, r.r0) for r in quick.results()] == \
+        [(r.disposition, r.egress_port, r.frame, r.r0) for r in model]
+    assert quick.results() == match_outputs(verdicts, outputs)
 
 
 @pytest.mark.rtl
