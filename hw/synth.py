@@ -513,8 +513,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", choices=list(TOPS), default="nic",
                         help="what to build: the whole NIC (default) or the eBPF core alone")
     parser.add_argument("--engines", type=int, default=1, metavar="N",
-                        help="engines in the NIC (default 1; more only once hw.top.NIC takes "
-                             "an engines parameter)")
+                        help="engines in the NIC (default 1; 1..8)")
     parser.add_argument("--clock", type=float, metavar="MHZ",
                         help="target frequency for nextpnr (default 125 for ecp5-85k, "
                              "48 for ice40-hx8k)")
