@@ -292,3 +292,20 @@ def test_a_target_reached_only_at_the_cores_bound_is_unknown():
     assert drop["verdict"] == "unknown"
     assert drop["detail"].startswith("reached with 1 engine(s) only at the core's Fmax, an "
                                      "upper bound the NIC may not reach; ")
+
+
+def test_plots_per_size_and_per_engine_count(tmp_path):
+    result = _result([
+        _program("xdp_drop", [_row(64, 1, 24.0, "drop", 2), _row(64, 2, 11.0, "drop", 2),
+                              _row(1518, 1, 206.0, "drop", 2)]),
+        _program("xdp_fw", [_row(64, 1, 178.0, "pass", 70), {"size": 64, "engines": 2,
+                                                             "skipped": "why"}]),
+    ], engines=(1, 2))
+    paths = pr.plots(result, tmp_path, "perf")
+    assert [p.name for p in paths] == ["perf-size.png", "perf-engines.png"]
+    first = [p.read_bytes() for p in paths]
+    assert all(data.startswith(b"\x89PNG") for data in first)
+    # No date or version inside: drawing again writes the same bytes.
+    assert [p.read_bytes() for p in pr.plots(result, tmp_path, "perf")] == first
+    one = _result([_program("xdp_drop", [_row(64, 1, 24.0, "drop", 2)])])
+    assert [p.name for p in pr.plots(one, tmp_path, "one")] == ["one-size.png"]
