@@ -80,7 +80,6 @@ ARRAY_TYPES = (MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.DEVMAP)
 HASH_TYPES = (MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH)
 CAM_TYPES = HASH_TYPES + (MapType.LPM_TRIE,)
 PERCPU_TYPES = (MapType.PERCPU_ARRAY, MapType.PERCPU_HASH)
-MAX_ENGINES = 8
 
 MV_BASE = machine.region_base(machine.Region.MAP_VALUE)
 LPM_HEADER = 4
@@ -183,8 +182,8 @@ class MapUnit(wiring.Component):
     def __init__(self, max_maps: int = 16, cam_slots: int = 512, key_bytes: int = 24,
                  value_bytes: int = 65536, engines: int = 1):
         if (not isinstance(engines, int) or isinstance(engines, bool)
-                or not 1 <= engines <= MAX_ENGINES):
-            raise ValueError(f"engines must be an int 1..{MAX_ENGINES}, not {engines!r}")
+                or not 1 <= engines <= machine.MAX_ENGINES):
+            raise ValueError(f"engines must be an int 1..{machine.MAX_ENGINES}, not {engines!r}")
         if not 1 <= max_maps <= 16:
             raise ValueError(f"max_maps must be 1..16, not {max_maps!r}")
         if value_bytes < 64 or value_bytes & (value_bytes - 1):
