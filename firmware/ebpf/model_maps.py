@@ -60,13 +60,14 @@ class ModelMap:
                            f"{spec.max_entries})")
         self.spec = spec
         self.map_id = map_id
+        # The type's own rules first, as the kernel's map_alloc_check runs before any sizing.
+        self._validate_type_rules()
         self.copies = engines if spec.type in (MapType.PERCPU_ARRAY, MapType.PERCPU_HASH) else 1
         total = spec.max_entries * spec.value_size * self.copies
         if total > MAP_REGION_BYTES:
             raise MapError(f"map {spec.name!r}: {total} bytes of values exceed the "
                            f"{MAP_REGION_BYTES}-byte window a map has in the address map")
         self.values = bytearray(total)
-        self._validate_type_rules()
         # Hash-like maps: key -> slot, in least-recently-used-first order for LRU; the free
         # slots as a heap (the lowest is taken first).
         self.slots: OrderedDict[bytes, int] = OrderedDict()

@@ -83,6 +83,7 @@ PERCPU_TYPES = (MapType.PERCPU_ARRAY, MapType.PERCPU_HASH)
 
 MV_BASE = machine.region_base(machine.Region.MAP_VALUE)
 LPM_HEADER = 4
+LPM_DATA_MAX = 256          # the kernel's LPM_DATA_SIZE_MAX: longer keys are -EINVAL, not -E2BIG
 MAX_VALUE = regs.MAP_VALUE_WINDOW.size       # a value (all its per-CPU copies) fits the mailbox
 MAP_REGION = machine.MAP_OFFSET_MASK + 1
 
@@ -837,7 +838,8 @@ class MapUnit(wiring.Component):
                 needs_cam = t_hash | t_lpm
                 with m.If(~t.matches(*[x.value for x in MAP_TYPES]) | (ks == 0) | (vs == 0)
                           | (entries == 0) | (t_array & (ks != 4))
-                          | (t_devmap & (vs != 4) & (vs != 8)) | (t_lpm & (ks <= LPM_HEADER))):
+                          | (t_devmap & (vs != 4) & (vs != 8))
+                          | (t_lpm & ((ks <= LPM_HEADER) | (ks > LPM_HEADER + LPM_DATA_MAX)))):
                     m.d.sync += finish(0, errno.EINVAL)
                 with m.Elif((t_lpm & (ks > LPM_HEADER + KB)) | (t_hash & (ks > KB))
                             | (vs * copies > MAX_VALUE) | (entries >= 1 << 20)

@@ -683,3 +683,19 @@ def test_percpu_cycle_counts(engines):
         "array lookup": 9, "array update": 14, "hash insert": 18 + 5 * (engines - 1) + 2,
         "hash update": 16, "hash lookup": 11,
         "host lookup": 10 + 5 * engines, "host update": 10 + 6 * engines}
+
+
+def test_create_checks_the_type_rules_before_the_sizes():
+    """As the kernel's map_alloc_check: an array with a key that is not 4 bytes is -EINVAL even
+    when its values are also too big; an LPM key past 4 + 256 bytes is -EINVAL, not the
+    device's -E2BIG for keys wider than its CAM.  The model transport agrees."""
+    requests = [
+        (MapType.ARRAY, 8, 256, 8192),           # 2 MiB of values and a bad key
+        (MapType.LPM_TRIE, 261, 8, 4),           # past LPM_DATA_SIZE_MAX
+        (MapType.LPM_TRIE, 260, 8, 4),           # legal for the kernel, wider than the CAM
+    ]
+
+    async def scenario(side):
+        return [await side.create(*r) for r in requests]
+    unit, model = on_both(scenario, engines=1)
+    assert unit == model == [-errno.EINVAL, -errno.EINVAL, -errno.E2BIG]
