@@ -55,7 +55,9 @@ def test_udp_frame_sizes():
     (["bench", str(DEMO), "--packets", "0"], "--packets must be at least 1"),
     (["bench", str(DEMO), "--rate", "40G"], "--rate: '40G' is not one of 10G, 25G, 100G, max"),
     (["bench", str(DEMO), "--engines", "1,x"], "--engines: 'x' is not a whole number"),
-    (["bench", str(DEMO), "--engines", "0"], "--engines: 0 is outside 1..64"),
+    (["bench", str(DEMO), "--engines", "0"], "--engines: 0 is outside 1..8 (the engines "
+                                             "hw.top.NIC builds, machine.MAX_ENGINES)"),
+    (["bench", str(DEMO), "--engines", "1,9"], "--engines: 9 is outside 1..8"),
     (["bench", str(DEMO), "--traffic", "bogus"], "'bogus': not a capture file nor a profile"),
     (["bench", str(DEMO), "--traffic", "flows:0"], "flows must be 1..65536, not 0"),
     (["bench", str(DEMO), "--traffic", "flows:x"], "'x' is not a number of flows"),

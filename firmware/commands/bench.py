@@ -70,10 +70,13 @@ def parse_sizes(text: str) -> list[int]:
 
 
 def parse_engines(text: str) -> list[int]:
-    """``"1,2,4"`` -> ``[1, 2, 4]``; ValueError naming the bad item, or saying the NIC has one
-    engine when ``hw.top.NIC`` has no ``engines`` parameter yet."""
+    """``"1,2,4"`` -> ``[1, 2, 4]``; ValueError naming the bad item (outside
+    1..``machine.MAX_ENGINES``), or saying the NIC has one engine when ``hw.top.NIC`` has no
+    ``engines`` parameter."""
+    from firmware.ebpf.machine import MAX_ENGINES
     from sim.fast import engines_supported
-    out = _int_list(text, "--engines", 1, 64)
+    out = _int_list(text, "--engines", 1, MAX_ENGINES, range_note=" (the engines hw.top.NIC "
+                    "builds, machine.MAX_ENGINES)")
     if any(n != 1 for n in out) and not engines_supported():
         raise ValueError(f"--engines {text}: the NIC (hw.top.NIC) has one engine; it takes no "
                          "engines parameter yet, so only --engines 1 can run")
