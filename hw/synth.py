@@ -193,14 +193,13 @@ def build_unit(top: str, engines: int = 1):
     module_name, class_name = TOPS[top]
     cls = getattr(importlib.import_module(module_name), class_name)
     kwargs = {}
-    # The multi-engine NIC is being written beside this: pass the count only once the NIC
-    # takes it, and refuse rather than silently build one engine.
+    # Only the NIC has engines; refuse rather than silently build something else.
     if "engines" in inspect.signature(cls).parameters:
         kwargs["engines"] = engines
     elif engines != 1:
         where = f"{module_name}.{class_name}"
-        raise SynthError(f"--engines {engines}: {where} has no engines parameter "
-                         f"(it builds one engine); use --engines 1")
+        raise SynthError(f"--engines {engines}: {where} has no engines (--top {top} is one "
+                         f"engine's core); use --engines 1")
     try:
         unit = cls(**kwargs)
     except (TypeError, ValueError) as exc:

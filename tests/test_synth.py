@@ -56,15 +56,15 @@ def test_unknown_device_is_an_argument_error(capsys):
     assert "invalid choice: 'virtex7'" in capsys.readouterr().err
 
 
-def test_engines_beyond_one_refused_while_nic_has_no_engines_parameter(capsys, tmp_path):
-    import inspect
-    from hw.top import NIC
-    if "engines" in inspect.signature(NIC).parameters:
-        pytest.skip("hw.top.NIC takes engines= now: the refusal no longer applies")
-    status, out, err = xdpnic(capsys, "--engines", "4", "--out", str(tmp_path))
+def test_engines_beyond_the_nic_or_for_the_core_refused(capsys, tmp_path):
+    status, out, err = xdpnic(capsys, "--engines", "9", "--out", str(tmp_path))
     assert status == 1 and out == ""
-    assert err.strip() == ("xdpnic synth: --engines 4: hw.top.NIC has no engines parameter "
-                           "(it builds one engine); use --engines 1")
+    assert err.strip() == ("xdpnic synth: hw.top.NIC({'engines': 9}): engines must be an "
+                           "integer 1..8, not 9")
+    status, out, err = xdpnic(capsys, "--top", "core", "--engines", "2", "--out", str(tmp_path))
+    assert status == 1 and out == ""
+    assert err.strip() == ("xdpnic synth: --engines 2: hw.core.core.Core has no engines "
+                           "(--top core is one engine's core); use --engines 1")
     assert not (tmp_path / "synth.json").exists()
 
 
