@@ -173,3 +173,17 @@ def test_engines_overlap_frames_exact_cycles():
         {1: (847, 539), 2: (395, 254), 4: (184, 125)}
     # One flow under flow hash stays on one engine: no gain, and no reordering.
     assert round(steady_interval(4, icmp, flow_hash=True) * 11) == 847
+
+
+@pytest.mark.parametrize("data_width", [256, 512])
+def test_flow_hash_with_wide_beats_and_frames_shorter_than_the_header(data_width):
+    """The header is 2 beats at 256 bits and 1 at 512; frames of 0, 13, 34 and 37 bytes end
+    inside it and are hashed on what they have."""
+    frames = [cpu_frame(i, sport=1000 + i % 5) for i in range(8)]
+    frames += [b"", b"\x01" * 13, bytes(34), bytes(37)]
+    verdicts, outputs, _state = run_datapath(programs.VERDICT_PROGRAM, frames, engines=3,
+                                             flow_hash=True, data_width=data_width, raw=True)
+    assert [v["engine"] for v in verdicts] == [machine.flow_engine(f, 3) for f in frames]
+    from sim.nic_results import match_outputs
+    model = model_on_engines(programs.VERDICT_PROGRAM, frames, 3, machine.Dispatch.FLOW_HASH)
+    assert_same(match_outputs(verdicts, outputs), model, frames)
