@@ -199,8 +199,9 @@ def synth_results(root: pathlib.Path | None = None) -> list[dict]:
 
 
 def _relative(path: pathlib.Path) -> str:
+    """``path`` relative to the project when inside it (a symlinked build/ stays relative)."""
     try:
-        return str(path.resolve().relative_to(PROJECT_ROOT))
+        return str(path.absolute().relative_to(PROJECT_ROOT))
     except ValueError:
         return str(path)
 
