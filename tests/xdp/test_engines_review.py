@@ -140,3 +140,15 @@ def test_bench_measures_two_engines_on_mixed_traffic(flow_hash):
                                 engines=2, flow_hash=flow_hash)
     assert result["processed"] == 40
     assert result["dispositions"] == {"tx": 20, "drop": 20}
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="review: docs/datapath.md bounds the 64-byte rate beyond four engines "
+                          "at 8 cycles per frame (8 beats); the dispatcher spends a grant cycle "
+                          "per frame (9) and egress a cycle between frames (10 for XDP_TX)")
+def test_eight_engines_reach_the_documented_bound_of_8_cycles_per_64_byte_frame():
+    from sim.traffic import demo_frames
+    from .test_engines import steady_interval
+    icmp, drop = demo_frames()[0], demo_frames()[1]
+    measured = (steady_interval(8, drop, count=32), steady_interval(8, icmp, count=32))
+    assert measured == (8.0, 8.0), measured       # at 15:25 UTC HEAD: (9.0, 10.0)
