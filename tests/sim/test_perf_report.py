@@ -310,3 +310,44 @@ def test_plots_per_size_and_per_engine_count(tmp_path):
     assert [p.read_bytes() for p in pr.plots(result, tmp_path, "perf")] == first
     one = _result([_program("xdp_drop", [_row(64, 1, 24.0, "drop", 2)])])
     assert [p.name for p in pr.plots(one, tmp_path, "one")] == ["one-size.png"]
+
+
+def _fake_run(verdict_cycles, engine_cycles, packets, rx=None):
+    from sim.fast import FastRun, FrameTiming, verdict_field
+    off, _mask = verdict_field("cycles")
+    verdicts = [(c, e << off) for c, e in zip(verdict_cycles, engine_cycles)]
+    frames = [FrameTiming(i, 0, 10 * i, 10 * i, 10 * i + 7) for i in range(packets)]
+    run = FastRun(verdicts, frames, [], {}, [], 0, 1000, 0.5, 0.25)
+    run.counters = {"PORT0_RX_FRAMES": packets if rx is None else rx,
+                    "PORT0_DISCARD_BUFFER_FULL": 0}
+    return run
+
+
+def test_figures_in_order_without_the_first_beat_pairing():
+    run = _fake_run([30, 41, 52, 63], [20, 21, 20, 25], 4)
+    r = pr.figures_in_order(run, 4, 125.0, "why")
+    assert r["cycles_per_packet"] == 11.0 and r["mpps"] == 125.0 / 11
+    assert r["engine_cycles"]["cycles"] == {"min": 20, "median": 20, "p99": 25, "max": 25,
+                                            "mean": 21.5}
+    assert r["latency"] is None and r["latency_note"] == "why"
+    assert (r["processed"], r["lost_buffer_full"], r["sim"]["cycles_per_cpu_second"]) == (
+        4, 0, 4000.0)
+    with pytest.raises(pr.ReportError, match="RX_FRAMES 3 != 4 frames sent; 4 verdicts != "
+                                             "RX_FRAMES 3 - buffer-full 0"):
+        pr.figures_in_order(_fake_run([30, 41, 52, 63], [20] * 4, 4, rx=3), 4, 125.0, "why")
+
+
+@pytest.mark.slow
+@pytest.mark.rtl
+def test_two_engines_on_the_verilated_nic(tmp_path):
+    """xdp_tx on two engines (a Verilator build of its own): every packet on the model's path,
+    more packets per cycle than one engine."""
+    require_verilator()
+    out = tmp_path / "perf.md"
+    assert main(["report", "--programs", "xdp_tx", "--sizes", "64", "--packets", "200",
+                 "--engines", "1,2", "--out", str(out), "--no-plots"]) == 0
+    one, two = json.loads(out.with_suffix(".json").read_text())["programs"][0]["rows"]
+    assert two["paths"] == one["paths"] == [{"verdict": "tx", "insns": 20, "packets": 200}]
+    assert two["lost_buffer_full"] == 0
+    assert two["cycles_per_packet"] < one["cycles_per_packet"]
+    assert "| 64 | 2 | tx (20 insns) |" in out.read_text()
