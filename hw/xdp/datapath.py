@@ -143,6 +143,7 @@ class Datapath(wiring.Component):
             m.d.comb += [
                 disp.engine_idle[e].eq(eng.idle),
                 eng.start.eq(disp.start & (disp.engine == e)), eng.rx_port.eq(disp.port),
+                eng.rx_lead.eq(disp.lead),
                 eng.rx.tdata.eq(disp.frame.tdata), eng.rx.tkeep.eq(disp.frame.tkeep),
                 eng.rx.tlast.eq(disp.frame.tlast), eng.rx.tuser.eq(disp.frame.tuser),
                 eng.rx.tvalid.eq(disp.frame.tvalid & (disp.engine == e)),
@@ -178,8 +179,11 @@ class Datapath(wiring.Component):
         dest_port = Signal(4)
         taken = Signal(VerdictLayout)
         take = Signal()
+        sent = Signal()              # the last beat of the frame being sent leaves this cycle
         for e, eng in enumerate(engines):
-            with m.If(~sending & (queued != 0) & (head == e)):
+            # The next verdict may be taken as the last beat leaves: its engine's egress primes
+            # while that beat goes, so frames leave back to back.
+            with m.If((~sending | sent) & (queued != 0) & (head == e)):
                 m.d.comb += [eng.result.ready.eq(1), take.eq(eng.result.valid),
                              taken.eq(eng.result.payload)]
         m.d.comb += pop.eq(take)
@@ -187,6 +191,8 @@ class Datapath(wiring.Component):
         takes_egress = d.as_value().matches(DispositionCode.PASS, DispositionCode.TX,
                                             DispositionCode.REDIRECT)
         m.d.sync += self.verdict_valid.eq(take)
+        with m.If(sent):
+            m.d.sync += sending.eq(0)
         with m.If(take):
             m.d.sync += [self.verdict.eq(taken), sending.eq(takes_egress),
                          send_engine.eq(head), dest_host.eq(d == DispositionCode.PASS),
@@ -211,9 +217,7 @@ class Datapath(wiring.Component):
             m.d.comb += port.tvalid.eq(out_valid & selected)
             with m.If(selected):
                 m.d.comb += out_ready.eq(port.tready)
-        sent = out_valid & out_ready & out_last
-        with m.If(sent):
-            m.d.sync += sending.eq(0)
+        m.d.comb += sent.eq(out_valid & out_ready & out_last)
 
         all_idle = 1
         any_busy = 0

@@ -84,6 +84,10 @@ class Dispatcher(wiring.Component):
     start : Out(1)
         A frame is handed to engine ``engine`` from port ``port`` this cycle.
     engine : Out(3), port : Out(4)
+    lead : Out(32)
+        With the first beat the engine takes: the cycles since the port gave that beat (the
+        header's capture under flow hash; 0 in round robin), so ``cycles`` in the verdict
+        counts from the port's first beat.
     engine_idle : In(engines)
         Which engines can take a frame.
     enable, drop_when_busy, flow_hash : In(1)
@@ -99,7 +103,7 @@ class Dispatcher(wiring.Component):
         members = {f"rx{p}": In(AxisSignature(data_width)) for p in range(ports)}
         members.update({
             "frame": Out(AxisSignature(data_width)), "start": Out(1), "engine": Out(3),
-            "port": Out(4), "engine_idle": In(engines),
+            "port": Out(4), "lead": Out(32), "engine_idle": In(engines),
             "enable": In(1), "drop_when_busy": In(1), "flow_hash": In(1),
             "swallowed": Out(ports), "idle": Out(1),
         })
@@ -120,7 +124,9 @@ class Dispatcher(wiring.Component):
 
         # --- the header register (flow hash) ---
         head = Signal(8 * W * head_beats)
-        head_keep = Signal(W * head_beats)
+        head_keep = Signal(W * head_beats)          # bytes the frame has there (for the hash)
+        head_tkeep = Signal(W * head_beats)         # tkeep as it came (replayed as it came)
+        lead = Signal(32)
         head_user = Signal(head_beats)
         taken = Signal(range(head_beats + 1))        # header beats taken
         ended = Signal()                             # the frame ended within the header
@@ -175,8 +181,9 @@ class Dispatcher(wiring.Component):
                 with m.If(can_grant & found):
                     m.d.sync += grant.eq(pick)
                     with m.If(self.flow_hash):
-                        m.d.sync += [head.eq(0), head_keep.eq(0), head_user.eq(0),
-                                     taken.eq(0), ended.eq(0), state.eq(_State.HEAD)]
+                        m.d.sync += [head.eq(0), head_keep.eq(0), head_tkeep.eq(0),
+                                     head_user.eq(0), taken.eq(0), ended.eq(0),
+                                     state.eq(_State.HEAD)]
                     with m.Else():
                         m.d.comb += [self.start.eq(1), self.engine.eq(next_rr),
                                      self.port.eq(pick)]
@@ -193,13 +200,20 @@ class Dispatcher(wiring.Component):
                     for k in range(head_beats):
                         with m.If(taken == k):
                             m.d.sync += [head[8 * W * k:8 * W * (k + 1)].eq(g_data),
+                                         # A partial beat before the last (a MAC
+                                         # error, discarded by the engine) hashes as
+                                         # a full one.
                                          head_keep[W * k:W * (k + 1)].eq(
                                              Mux(g_last, g_keep, (1 << W) - 1)),
+                                         head_tkeep[W * k:W * (k + 1)].eq(g_keep),
                                          head_user[k].eq(g_user)]
-                    m.d.sync += taken.eq(taken + 1)
+                    m.d.sync += [taken.eq(taken + 1), lead.eq(Mux(taken == 0, 1, lead + 1))]
                     with m.If(g_last | (taken == head_beats - 1)):
                         m.d.sync += [ended.eq(g_last), state.eq(_State.CHOOSE)]
+                with m.Elif(taken != 0):
+                    m.d.sync += lead.eq(lead + 1)
             with m.Case(_State.CHOOSE):
+                m.d.sync += lead.eq(lead + 1)
                 with m.If(idle_of.bit_select(hashed, 1)):
                     m.d.comb += [self.start.eq(1), self.engine.eq(hashed)]
                     m.d.sync += [target.eq(hashed), replayed.eq(0), state.eq(_State.REPLAY)]
@@ -214,9 +228,11 @@ class Dispatcher(wiring.Component):
                 for k in range(head_beats):
                     with m.If(replayed == k):
                         m.d.comb += [fr.tdata.eq(head[8 * W * k:8 * W * (k + 1)]),
-                                     fr.tkeep.eq(head_keep[W * k:W * (k + 1)]),
+                                     fr.tkeep.eq(head_tkeep[W * k:W * (k + 1)]),
                                      fr.tuser.eq(head_user[k])]
-                m.d.comb += [fr.tvalid.eq(1), fr.tlast.eq(last_head & ended)]
+                m.d.comb += [fr.tvalid.eq(1), fr.tlast.eq(last_head & ended),
+                             self.lead.eq(lead)]
+                m.d.sync += lead.eq(lead + 1)
                 with m.If(fr.tready):
                     m.d.sync += replayed.eq(replayed + 1)
                     with m.If(last_head):

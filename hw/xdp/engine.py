@@ -25,8 +25,10 @@ when the verdict sends it::
   u32; XDP_TX leaves by the ingress port; XDP_REDIRECT by the port ``bpf_redirect`` chose
   (ifindex = port + 1) or is aborted; any other value is aborted.  The verdict is offered on
   ``result`` in this very cycle; if the datapath takes it now, egress starts at once, else the
-  engine waits in **RESULT**.  ``cycles`` is counted from the cycle the first beat is accepted
-  to DECIDE.
+  engine waits in **RESULT**.  ``cycles`` counts from the cycle the port gave the first beat
+  (``rx_lead`` cycles before this engine took it, under flow hash) to the verdict leaving: a
+  verdict that waits in RESULT for earlier frames counts its wait, so the verdict's cycle minus
+  ``cycles`` is always the first beat's.
 * **EGRESS**: :class:`hw.xdp.egress.EgressReader` streams the frame (metadata first for
   XDP_PASS) on ``out``; the datapath steers it to the port or the host stream.
 """
@@ -85,6 +87,8 @@ class Engine(wiring.Component):
     -------
     start : In(1), rx_port : In(4)
         The dispatcher hands over a frame from ingress port ``rx_port`` (only when ``idle``).
+    rx_lead : In(32)
+        With the first beat: the cycles since the port gave it (``Dispatcher.lead``).
     rx : In(AxisSignature)
         Its beats (``tready`` high from ``start`` to the last beat).
     idle : Out(1), core_busy : Out(1)
@@ -107,7 +111,8 @@ class Engine(wiring.Component):
         self.engine_id = engine_id
         self.core = Core(imem_depth=imem_depth)
         super().__init__({
-            "start": In(1), "rx_port": In(4), "rx": In(AxisSignature(data_width)),
+            "start": In(1), "rx_port": In(4), "rx_lead": In(32),
+            "rx": In(AxisSignature(data_width)),
             "idle": Out(1), "core_busy": Out(1),
             "result": Out(stream.Signature(VerdictLayout)),
             "out": Out(AxisSignature(data_width)),
@@ -146,6 +151,7 @@ class Engine(wiring.Component):
         cyc = Signal(32)
         verdict = Signal(VerdictLayout)
         sends = Signal()
+        waited = Signal(32)          # cycles the verdict has waited in RESULT (see below)
         m.d.comb += [self.idle.eq(state == _State.IDLE), self.core_busy.eq(core.busy)]
 
         # --- host side of the core ---------------------------------------------------
@@ -310,7 +316,7 @@ class Engine(wiring.Component):
                     m.d.sync += [ingress.eq(self.rx_port), state.eq(_State.RX)]
             with m.Case(_State.RX):
                 with m.If(rx.first):
-                    m.d.sync += cyc.eq(1)
+                    m.d.sync += cyc.eq(1 + self.rx_lead)
                 with m.If(rx.done):
                     m.d.sync += [length.eq(rx.length),
                                  end_row.eq(head_row + ((rx.length + W - 1) >> (W.bit_length() - 1))),
@@ -321,8 +327,8 @@ class Engine(wiring.Component):
                         m.d.sync += [verdict.disposition.eq(DispositionCode.DISCARD),
                                      verdict.reason.eq(discard_reason),
                                      # a one-beat frame ends in its first cycle
-                                     verdict.cycles.eq(Mux(rx.first, 0, cyc)),
-                                     sends.eq(0), state.eq(_State.RESULT)]
+                                     verdict.cycles.eq(Mux(rx.first, self.rx_lead, cyc)),
+                                     sends.eq(0), waited.eq(0), state.eq(_State.RESULT)]
                     with m.Else():
                         m.d.sync += [clean_row.eq(dirty_lo), state.eq(_State.CLEAN)]
             with m.Case(_State.CLEAN):
@@ -352,9 +358,11 @@ class Engine(wiring.Component):
                     m.d.comb += eg.start.eq(decided_sends)
                     m.d.sync += state.eq(Mux(decided_sends, _State.EGRESS, _State.IDLE))
                 with m.Else():
-                    m.d.sync += state.eq(_State.RESULT)
+                    m.d.sync += [waited.eq(1), state.eq(_State.RESULT)]
             with m.Case(_State.RESULT):
-                m.d.comb += [self.result.valid.eq(1), self.result.payload.eq(verdict)]
+                m.d.comb += [self.result.valid.eq(1), self.result.payload.eq(verdict),
+                             self.result.payload.cycles.eq(verdict.cycles + waited)]
+                m.d.sync += waited.eq(waited + 1)
                 with m.If(self.result.ready):
                     m.d.comb += eg.start.eq(sends)
                     m.d.sync += state.eq(Mux(sends, _State.EGRESS, _State.IDLE))
