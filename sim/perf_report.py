@@ -842,12 +842,18 @@ def render(result: dict, prov: dict, command: str, figures: list[str] = ()) -> s
                     "checked the same way; only latency, which these tables do not show, is "
                     "left out."]
 
-    builds = sorted({row["build"] for entry in result["programs"] for row in entry["rows"]
-                     if "build" in row})
-    if len(builds) > 1:
-        L += ["**Warning: the gateware changed while this report ran**; its rows come from "
-              f"{len(builds)} different builds ({', '.join(builds)}). Regenerate on a quiet "
-              "tree.", ""]
+    # One harness build per engine count (its name carries the count and a hash of the
+    # gateware sources): two for one count mean the sources changed during the run.
+    builds: dict[int, set[str]] = {}
+    for entry in result["programs"]:
+        for row in entry["rows"]:
+            if "build" in row:
+                builds.setdefault(row["engines"], set()).add(row["build"])
+    changed = sorted(b for names in builds.values() if len(names) > 1 for b in names)
+    if changed:
+        L += ["**Warning: the gateware changed while this report ran**; rows with the same "
+              f"engine count come from different builds ({', '.join(changed)}). Regenerate "
+              "on a quiet tree.", ""]
     wall = result.get("wall_clock", {}).get("rows", [])
     if wall:
         L += ["## Simulation speed (wall clock; varies from run to run)", "",

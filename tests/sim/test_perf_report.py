@@ -132,10 +132,18 @@ def test_render_flags_mixed_paths_a_model_mismatch_and_two_builds():
     row["model_agrees"] = False
     other = _row(512, 1, 80.0, "drop", 2)
     other["build"] = "fast-p2-w64-e1-def"
-    text = pr.render(_result([_program("xdp_drop", [row, other])]), {
-        "commit": "x", "date": "d", "machine": "m", "verilator": "v"}, "cmd")
+    prov = {"commit": "x", "date": "d", "machine": "m", "verilator": "v"}
+    text = pr.render(_result([_program("xdp_drop", [row, other])]), prov, "cmd")
     assert ("mixed: 60 x drop/2, 40 x pass/5 **the model executes 2**" in text)
-    assert "**Warning: the gateware changed while this report ran**" in text
+    assert ("**Warning: the gateware changed while this report ran**; rows with the same "
+            "engine count come from different builds (fast-p2-w64-e1-abc, fast-p2-w64-e1-def)"
+            in text)
+    # Another engine count is another build, not a change.
+    two = _row(64, 2, 12.0, "drop", 2)
+    two["build"] = "fast-p2-w64-e2-123"
+    text = pr.render(_result([_program("xdp_drop", [_row(64, 1, 24.0, "drop", 2), two])],
+                             engines=(1, 2)), prov, "cmd")
+    assert "Warning" not in text
 
 
 def test_sized_frame_grows_the_datagram():
