@@ -196,6 +196,7 @@ PORT_COUNTERS: tuple[tuple[str, str], ...] = (
 PORT_BLOCK_BASE = 0x100
 PORT_BLOCK_STRIDE = 0x40
 MAX_PORTS = 16
+PORT_BITS = (MAX_PORTS - 1).bit_length()         # a port number in hardware
 
 IMEM_WINDOW = Window(
     "IMEM", 0x8000, 0x8000,

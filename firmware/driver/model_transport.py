@@ -44,7 +44,7 @@ from hw import regs
 
 from ..ebpf import isa
 from ..ebpf.helpers import HelperId
-from ..ebpf.machine import TrapCause, flow_engine
+from ..ebpf.machine import Dispatch, DispatchRule, TrapCause
 from ..ebpf.model_helpers import EngineState
 from ..ebpf.maps import MapType
 from ..ebpf.model_maps import MODEL_MAP_TYPES, MapError, MapSet, ModelMap
@@ -101,7 +101,7 @@ class ModelTransport(Transport):
         self.outputs = {name: collections.deque() for name in egress_names(ports)}
         # One helper state per engine; frames go to engines as the NIC's dispatcher sends them.
         self.engines = [EngineState(engine=e) for e in range(features.engines)]
-        self._round_robin = 0
+        self._dispatch = DispatchRule(features.engines)
         self._trace_lines: list[str] = []
         self.maps = MapSet([], features.engines)  # the map unit's maps, by id
         self.windows = {regs.MAP_KEY_WINDOW.name: bytearray(regs.MAP_KEY_WINDOW.size),
@@ -291,11 +291,8 @@ class ModelTransport(Transport):
         return isa.decode_program(code, strict=False)
 
     def _run_one(self, port: int, frame: bytes, error: bool) -> None:
-        if self.rw["CTRL"] >> regs.CTRL.FLOW_HASH & 1:
-            engine = self.engines[flow_engine(frame, len(self.engines))]
-        else:       # the dispatcher's round-robin pointer moves only on its own hand-overs
-            engine = self.engines[self._round_robin % len(self.engines)]
-            self._round_robin += 1
+        mode = Dispatch(self.rw["CTRL"] >> regs.CTRL.FLOW_HASH & 1)
+        engine = self.engines[self._dispatch.engine(frame, mode)]
         seen = len(engine.trace)
         result = run_frame(self._program(), frame, ports=self.ports, ingress_port=port,
                            error_flag=error, maps=self.maps if self.maps.maps else None,

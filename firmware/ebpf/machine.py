@@ -145,6 +145,7 @@ def prandom_next(state: int) -> int:
 # engine, hence which per-CPU copy and processor id, a frame gets) ---
 
 MAX_ENGINES = 8
+ENGINE_BITS = (MAX_ENGINES - 1).bit_length()     # an engine number in hardware
 FLOW_HEADER_BYTES = 38          # Ethernet + option-less IPv4 + TCP/UDP ports
 FLOW_KEY_BYTES = 13             # protocol, source and destination address, ports
 FLOW_HASH_ROTATE = 5
@@ -187,9 +188,28 @@ def flow_engine(frame: bytes, engines: int) -> int:
     return ((mixed >> 16) * engines) >> 16
 
 
+class DispatchRule:
+    """The dispatcher's choice, frame by frame, as the hardware makes it: flow hash, or the next
+    engine in turn, where the turn moves only on round-robin hand-overs (it survives a switch
+    to flow hash and back, as the hardware's pointer does until reset)."""
+
+    def __init__(self, engines: int):
+        if not 1 <= engines <= MAX_ENGINES:
+            raise ValueError(f"engines must be 1..{MAX_ENGINES}, not {engines!r}")
+        self.engines = engines
+        self.next_round_robin = 0
+
+    def engine(self, frame: bytes, mode: Dispatch) -> int:
+        """The engine ``frame`` is handed to."""
+        if mode == Dispatch.FLOW_HASH:
+            return flow_engine(frame, self.engines)
+        chosen = self.next_round_robin
+        self.next_round_robin = (chosen + 1) % self.engines
+        return chosen
+
+
 def dispatch_engines(frames, engines: int, mode: Dispatch) -> list[int]:
-    """The engine of each frame handed to the engines, in order (frames the dispatcher
-    swallows as buffer-full are not in ``frames``)."""
-    if mode == Dispatch.FLOW_HASH:
-        return [flow_engine(f, engines) for f in frames]
-    return [k % engines for k in range(len(frames))]
+    """The engine of each frame handed to the engines, in order, from reset (frames the
+    dispatcher swallows as buffer-full are not in ``frames``)."""
+    rule = DispatchRule(engines)
+    return [rule.engine(f, mode) for f in frames]

@@ -163,7 +163,7 @@ class MapUnit(wiring.Component):
     -------
     core_req, core_resp : the map-value region's loads and stores (``hw.core.lsu.ExtRequest``).
     helper_req, helper_resp : the map helpers (other ids answer ``unknown``).
-    helper_engine : In(3)
+    helper_engine : In(ENGINE_BITS)
         The engine whose program made the helper call; valid with ``helper_req``, sampled when
         the call is accepted (0 with one engine).
     mem_req, mem_resp : reads of helper arguments outside the map values (stack, packet).
@@ -203,7 +203,7 @@ class MapUnit(wiring.Component):
             "core_resp": Out(stream.Signature(ExtResponse)),
             "helper_req": In(stream.Signature(HelperRequest)),
             "helper_resp": Out(stream.Signature(HelperResponse)),
-            "helper_engine": In(3),
+            "helper_engine": In(machine.ENGINE_BITS),
             "mem_req": Out(stream.Signature(ExtRequest)),
             "mem_resp": In(stream.Signature(ExtResponse)),
             "redirect_set": Out(1), "redirect_ifindex": Out(32),

@@ -52,6 +52,8 @@ class TransactionArbiter(wiring.Component):
     """
 
     def __init__(self, n: int, request, response, locking: bool = False):
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"requesters must be a whole number >= 1, not {n!r}")
         self.n = n
         self.locking = locking
         members = {}

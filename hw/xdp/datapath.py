@@ -116,7 +116,7 @@ class Datapath(wiring.Component):
             "verdict_valid": Out(1), "verdict": Out(VerdictLayout),
             "now": In(64), "ns_per_cycle": In(32), "trace": Out(stream.Signature(32)),
             "maps_req": Out(stream.Signature(HelperRequest)),
-            "maps_resp": In(stream.Signature(HelperResponse)), "maps_engine": Out(3),
+            "maps_resp": In(stream.Signature(HelperResponse)), "maps_engine": Out(machine.ENGINE_BITS),
             "map_req": Out(stream.Signature(ExtRequest)),
             "map_resp": In(stream.Signature(ExtResponse)),
             "hmem_req": In(stream.Signature(ExtRequest)),
@@ -158,7 +158,7 @@ class Datapath(wiring.Component):
             ]
 
         # --- the order queue: engine ids in dispatch order ---------------------------------
-        queue = Array(Signal(3, name=f"order{i}") for i in range(N))
+        queue = Array(Signal(machine.ENGINE_BITS, name=f"order{i}") for i in range(N))
         queued = Signal(range(N + 1))
         pop = Signal()
         head = queue[0]
@@ -176,7 +176,7 @@ class Datapath(wiring.Component):
         sending = Signal()
         send_engine = Signal(range(max(N, 2)))
         dest_host = Signal()
-        dest_port = Signal(4)
+        dest_port = Signal(regs.PORT_BITS)
         taken = Signal(VerdictLayout)
         take = Signal()
         sent = Signal()              # the last beat of the frame being sent leaves this cycle

@@ -23,6 +23,7 @@ from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
 from firmware.ebpf import machine
+from hw import regs
 
 from .arbiter import round_robin
 from .axis import AxisSignature, check_data_width
@@ -83,7 +84,7 @@ class Dispatcher(wiring.Component):
         The beats of the frame being handed over (to engine ``engine``).
     start : Out(1)
         A frame is handed to engine ``engine`` from port ``port`` this cycle.
-    engine : Out(3), port : Out(4)
+    engine : Out(ENGINE_BITS), port : Out(PORT_BITS)
     lead : Out(32)
         With the first beat the engine takes: the cycles since the port gave that beat (the
         header's capture under flow hash; 0 in round robin), so ``cycles`` in the verdict
@@ -97,13 +98,16 @@ class Dispatcher(wiring.Component):
     """
 
     def __init__(self, ports: int, data_width: int, engines: int):
+        if not 1 <= ports <= regs.MAX_PORTS or not 1 <= engines <= machine.MAX_ENGINES:
+            raise ValueError(f"ports must be 1..{regs.MAX_PORTS} and engines "
+                             f"1..{machine.MAX_ENGINES}, not {ports!r} and {engines!r}")
         self.ports = ports
         self.engines = engines
         self.data_bytes = check_data_width(data_width)
         members = {f"rx{p}": In(AxisSignature(data_width)) for p in range(ports)}
         members.update({
-            "frame": Out(AxisSignature(data_width)), "start": Out(1), "engine": Out(3),
-            "port": Out(4), "lead": Out(32), "engine_idle": In(engines),
+            "frame": Out(AxisSignature(data_width)), "start": Out(1),
+            "engine": Out(machine.ENGINE_BITS), "port": Out(regs.PORT_BITS), "lead": Out(32), "engine_idle": In(engines),
             "enable": In(1), "drop_when_busy": In(1), "flow_hash": In(1),
             "swallowed": Out(ports), "idle": Out(1),
         })
@@ -136,8 +140,6 @@ class Dispatcher(wiring.Component):
         hashed = flow_engine_value(m, head[:8 * machine.FLOW_HEADER_BYTES],
                                    Mux(have > machine.FLOW_HEADER_BYTES,
                                        machine.FLOW_HEADER_BYTES, have), N)
-        idle_of = Signal(N)
-        m.d.comb += idle_of.eq(self.engine_idle)
 
         # --- ports: who is granted, who is swallowed ---
         at_start = Signal(P, init=(1 << P) - 1)     # a port's next beat starts a frame
@@ -146,7 +148,7 @@ class Dispatcher(wiring.Component):
         granted = Signal(P)
         can_grant = Signal()
         m.d.comb += can_grant.eq((state == _State.IDLE) & self.enable
-                                 & (self.flow_hash | idle_of.bit_select(next_rr, 1)))
+                                 & (self.flow_hash | self.engine_idle.bit_select(next_rr, 1)))
         candidates = Signal(P)
         for p, port in enumerate(rx_ports):
             m.d.comb += [
@@ -214,7 +216,7 @@ class Dispatcher(wiring.Component):
                     m.d.sync += lead.eq(lead + 1)
             with m.Case(_State.CHOOSE):
                 m.d.sync += lead.eq(lead + 1)
-                with m.If(idle_of.bit_select(hashed, 1)):
+                with m.If(self.engine_idle.bit_select(hashed, 1)):
                     m.d.comb += [self.start.eq(1), self.engine.eq(hashed)]
                     m.d.sync += [target.eq(hashed), replayed.eq(0), state.eq(_State.REPLAY)]
                 with m.Elif(self.drop_when_busy):

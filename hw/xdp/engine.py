@@ -39,6 +39,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from firmware.ebpf import isa, machine
+from hw import regs
 from hw.core.core import Core
 from hw.core.control import TrapCause
 from hw.core.helper import HelperRequest, HelperResponse
@@ -85,7 +86,7 @@ class Engine(wiring.Component):
 
     Members
     -------
-    start : In(1), rx_port : In(4)
+    start : In(1), rx_port : In(PORT_BITS)
         The dispatcher hands over a frame from ingress port ``rx_port`` (only when ``idle``).
     rx_lead : In(32)
         With the first beat: the cycles since the port gave it (``Dispatcher.lead``).
@@ -111,7 +112,7 @@ class Engine(wiring.Component):
         self.engine_id = engine_id
         self.core = Core(imem_depth=imem_depth)
         super().__init__({
-            "start": In(1), "rx_port": In(4), "rx_lead": In(32),
+            "start": In(1), "rx_port": In(regs.PORT_BITS), "rx_lead": In(32),
             "rx": In(AxisSignature(data_width)),
             "idle": Out(1), "core_busy": Out(1),
             "result": Out(stream.Signature(VerdictLayout)),
@@ -146,7 +147,7 @@ class Engine(wiring.Component):
         m.submodules.helpers = hp = PacketHelpers(len(core.ctx_row))
 
         state = Signal(_State)
-        ingress = Signal(4)
+        ingress = Signal(regs.PORT_BITS)
         length = Signal(16)
         cyc = Signal(32)
         verdict = Signal(VerdictLayout)
@@ -275,7 +276,7 @@ class Engine(wiring.Component):
         redirect_ok = hp.redirect_valid & (ifindex >= 1) & (ifindex <= P)
         disp = Signal(DispositionCode)
         reason = Signal(ReasonCode)
-        out_port = Signal(4)
+        out_port = Signal(regs.PORT_BITS)
         with m.If(trapped):
             m.d.comb += [disp.eq(DispositionCode.ABORTED), reason.eq(ReasonCode.TRAP)]
         with m.Elif(action == machine.XdpAction.DROP):

@@ -36,6 +36,7 @@ from amaranth.lib.wiring import In, Out
 from firmware.ebpf import machine
 from firmware.ebpf.helpers import HelperId
 from firmware.ebpf.isa import MASK64
+from hw import regs
 from hw.core.decoder import Size
 from hw.core.helper import HelperRequest, HelperResponse
 from hw.core.lsu import ExtRequest, ExtResponse
@@ -89,7 +90,7 @@ class PacketHelpers(wiring.Component):
 
     def __init__(self, ctx_row_bits: int = 9):
         super().__init__({
-            "init": In(1), "init_length": In(16), "ingress_port": In(4), "busy": Out(1),
+            "init": In(1), "init_length": In(16), "ingress_port": In(regs.PORT_BITS), "busy": Out(1),
             "req": In(stream.Signature(HelperRequest)),
             "resp": Out(stream.Signature(HelperResponse)),
             "aux_req": Out(stream.Signature(HelperRequest)),

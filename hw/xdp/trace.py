@@ -177,6 +177,8 @@ class TraceMerge(wiring.Component):
     """
 
     def __init__(self, n: int):
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"inputs must be a whole number >= 1, not {n!r}")
         self.n = n
         members = {f"in{i}": In(stream.Signature(32)) for i in range(n)}
         members["out"] = Out(stream.Signature(32))

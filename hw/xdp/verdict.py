@@ -7,7 +7,9 @@ the host side (:mod:`sim.nic_run`) decodes them with the same tables.
 
 from amaranth.lib import data, enum
 
+from firmware.ebpf.machine import ENGINE_BITS
 from firmware.ebpf.xdp import Disposition as _Names
+from hw.regs import PORT_BITS
 
 __all__ = ["DispositionCode", "ReasonCode", "VerdictLayout", "DISPOSITION_NAMES", "decode_verdict"]
 
@@ -42,9 +44,9 @@ class ReasonCode(enum.Enum, shape=4):
 
 
 VerdictLayout = data.StructLayout({
-    "ingress": 4,
+    "ingress": PORT_BITS,
     "disposition": DispositionCode,
-    "egress": 4,
+    "egress": PORT_BITS,
     "reason": ReasonCode,
     "trap": 3,
     "trap_pc": 32,
@@ -55,7 +57,7 @@ VerdictLayout = data.StructLayout({
     "out_length": 16,      # bytes of the frame as it leaves (0 when it does not)
     "meta_length": 8,      # metadata bytes before the frame (XDP_PASS: sent ahead of it)
     "redirect_ifindex": 32,
-    "engine": 3,           # the engine that ran the program
+    "engine": ENGINE_BITS,  # the engine that ran the program
 })
 
 

@@ -13,7 +13,9 @@ from firmware.ebpf import machine
 from firmware.ebpf.model_helpers import EngineState
 from firmware.ebpf.xdp import run_frame
 from firmware.program import load_program
+from hw.regs import PORT_COUNTERS
 from hw.xdp.dispatch import flow_engine_value
+from sim.nic_results import match_outputs
 from sim.traffic import demo_frames, random_frames
 
 from . import programs
@@ -101,7 +103,6 @@ def test_round_robin_engines_match_the_model_in_ingress_order(engines):
     verdicts, outputs, state = run_datapath(insns, frames, seed=4, in_pause=0.2,
                                             out_pause=0.3, engines=engines, raw=True)
     assert [v["engine"] for v in verdicts] == [k % engines for k in range(len(frames))]
-    from sim.nic_results import match_outputs
     hw = match_outputs(verdicts, outputs)
     model = model_on_engines(insns, frames, engines, machine.Dispatch.ROUND_ROBIN)
     assert_same(hw, model, frames)
@@ -115,7 +116,6 @@ def test_each_engine_answers_its_own_processor_id():
     # id 0 -> XDP_PASS, 1 -> XDP_TX, 2 -> XDP_REDIRECT with no target (aborted)
     assert [(v["engine"], v["disposition"], v["r0"]) for v in verdicts] == \
         [(k % 3, ("pass", "tx", "aborted")[k % 3], 2 + k % 3) for k in range(9)]
-    from sim.nic_results import match_outputs
     model = model_on_engines(programs.VERDICT_PROGRAM, frames, 3, machine.Dispatch.ROUND_ROBIN)
     assert_same(match_outputs(verdicts, outputs), model, frames)
 
@@ -130,7 +130,6 @@ def test_flow_hash_sends_each_flow_to_its_engine_and_keeps_order():
     verdicts, outputs, state = run_datapath(programs.VERDICT_PROGRAM, frames, engines=4,
                                             flow_hash=True, in_pause=0.1, raw=True)
     assert [v["engine"] for v in verdicts] == [machine.flow_engine(f, 4) for f in frames]
-    from sim.nic_results import match_outputs
     hw = match_outputs(verdicts, outputs)
     model = model_on_engines(programs.VERDICT_PROGRAM, frames, 4, machine.Dispatch.FLOW_HASH)
     assert_same(hw, model, frames)
@@ -146,7 +145,7 @@ def test_drop_when_busy_with_engines_counts_every_frame():
     verdicts, outputs, state = run_datapath(DEMO, {0: frames, 1: frames}, engines=2,
                                             drop_when_busy=True, raw=True)
     c = state["counters"]
-    names = [n for n, _d in __import__("hw.regs", fromlist=["x"]).PORT_COUNTERS]
+    names = [n for n, _d in PORT_COUNTERS]
     for p in range(2):
         per = {n: c[p * len(names) + k] for k, n in enumerate(names)}
         assert per["RX_FRAMES"] == 30
@@ -184,6 +183,30 @@ def test_flow_hash_with_wide_beats_and_frames_shorter_than_the_header(data_width
     verdicts, outputs, _state = run_datapath(programs.VERDICT_PROGRAM, frames, engines=3,
                                              flow_hash=True, data_width=data_width, raw=True)
     assert [v["engine"] for v in verdicts] == [machine.flow_engine(f, 3) for f in frames]
-    from sim.nic_results import match_outputs
     model = model_on_engines(programs.VERDICT_PROGRAM, frames, 3, machine.Dispatch.FLOW_HASH)
     assert_same(match_outputs(verdicts, outputs), model, frames)
+
+
+def test_units_refuse_sizes_they_cannot_build():
+    from hw.core.helper import HelperRequest, HelperResponse
+    from hw.xdp.arbiter import TransactionArbiter
+    from hw.xdp.datapath import Datapath
+    from hw.xdp.dispatch import Dispatcher
+    from hw.xdp.trace import TraceMerge
+    with pytest.raises(ValueError, match="engines must be an integer 1..8, not 9"):
+        Datapath(2, 64, engines=9)
+    with pytest.raises(ValueError, match="ports must be 1..16 and engines 1..8, not 2 and 0"):
+        Dispatcher(2, 64, 0)
+    with pytest.raises(ValueError, match="requesters must be a whole number >= 1, not 0"):
+        TransactionArbiter(0, HelperRequest, HelperResponse)
+    with pytest.raises(ValueError, match="inputs must be a whole number >= 1, not 0"):
+        TraceMerge(0)
+    with pytest.raises(ValueError, match="engines must be 1..8, not 0"):
+        machine.DispatchRule(0)
+    rule = machine.DispatchRule(3)
+    frame = udp(1, 2)
+    # The turn survives flow-hash hand-overs, as the hardware's pointer does.
+    assert [rule.engine(frame, machine.Dispatch.ROUND_ROBIN),
+            rule.engine(frame, machine.Dispatch.FLOW_HASH),
+            rule.engine(frame, machine.Dispatch.ROUND_ROBIN)] == \
+        [0, machine.flow_engine(frame, 3), 1]
