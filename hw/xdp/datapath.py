@@ -27,7 +27,7 @@ With one engine nothing here adds a cycle: requests and beats pass through combi
 """
 
 from amaranth.hdl import Module, Signal, Mux, Array
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from firmware.ebpf import machine
@@ -38,7 +38,7 @@ from hw.core.lsu import ExtRequest, ExtResponse
 from .arbiter import TransactionArbiter
 from .axis import AxisSignature, check_data_width
 from .dispatch import Dispatcher
-from .engine import Engine
+from .engine import Engine, shared_members
 from .trace import TraceMerge
 from .verdict import DispositionCode, ReasonCode, VerdictLayout
 
@@ -114,14 +114,8 @@ class Datapath(wiring.Component):
             "trap_counters": Out(data.ArrayLayout(32, len(regs.TRAP_COUNTERS))),
             "host_frames": Out(32),
             "verdict_valid": Out(1), "verdict": Out(VerdictLayout),
-            "now": In(64), "ns_per_cycle": In(32), "trace": Out(stream.Signature(32)),
-            "maps_req": Out(stream.Signature(HelperRequest)),
-            "maps_resp": In(stream.Signature(HelperResponse)), "maps_engine": Out(machine.ENGINE_BITS),
-            "map_req": Out(stream.Signature(ExtRequest)),
-            "map_resp": In(stream.Signature(ExtResponse)),
-            "hmem_req": In(stream.Signature(ExtRequest)),
-            "hmem_resp": Out(stream.Signature(ExtResponse)),
-            "redirect_set": In(1), "redirect_set_ifindex": In(32),
+            "maps_engine": Out(machine.ENGINE_BITS),
+            **shared_members(),
         })
         super().__init__(members)
 

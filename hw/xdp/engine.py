@@ -55,7 +55,23 @@ from .route import ExtRouter
 from .rx import RxWriter
 from .verdict import DispositionCode, ReasonCode, VerdictLayout
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "shared_members"]
+
+
+def shared_members() -> dict:
+    """The members of an engine (and of the datapath) toward what the engines share: the helpers'
+    clock and trace FIFO, and the map unit (map helpers, map-value accesses, the map unit's
+    reads of helper arguments, ``bpf_redirect_map``'s choice)."""
+    return {
+        "now": In(64), "ns_per_cycle": In(32), "trace": Out(stream.Signature(32)),
+        "maps_req": Out(stream.Signature(HelperRequest)),
+        "maps_resp": In(stream.Signature(HelperResponse)),
+        "map_req": Out(stream.Signature(ExtRequest)),
+        "map_resp": In(stream.Signature(ExtResponse)),
+        "hmem_req": In(stream.Signature(ExtRequest)),
+        "hmem_resp": Out(stream.Signature(ExtResponse)),
+        "redirect_set": In(1), "redirect_set_ifindex": In(32),
+    }
 
 
 class _State(enum.Enum, shape=4):
@@ -120,14 +136,7 @@ class Engine(wiring.Component):
             "prog_len": In(32), "budget": In(32),
             "imem_wr_en": In(1), "imem_wr_addr": In((imem_depth - 1).bit_length()),
             "imem_wr_data": In(64),
-            "now": In(64), "ns_per_cycle": In(32), "trace": Out(stream.Signature(32)),
-            "maps_req": Out(stream.Signature(HelperRequest)),
-            "maps_resp": In(stream.Signature(HelperResponse)),
-            "map_req": Out(stream.Signature(ExtRequest)),
-            "map_resp": In(stream.Signature(ExtResponse)),
-            "hmem_req": In(stream.Signature(ExtRequest)),
-            "hmem_resp": Out(stream.Signature(ExtResponse)),
-            "redirect_set": In(1), "redirect_set_ifindex": In(32),
+            **shared_members(),
         })
 
     def elaborate(self, platform):
