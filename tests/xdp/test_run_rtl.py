@@ -38,7 +38,7 @@ def test_demo_on_rtl_gives_the_models_records_and_pcaps(tmp_path, have_verilator
         assert (tmp_path / "rtl" / name).read_bytes() == (tmp_path / "model" / name).read_bytes()
     # First beat in to verdict, 64-bit beats, back to back: ICMP reflected (XDP_TX), UDP to
     # the discard port (XDP_DROP), UDP to 53 (XDP_PASS), ..., then the runt and the oversize.
-    assert [f["cycles"] for f in rtl["frames"]] == [66, 47, 48, 41, 32, 32, 36, 1, 505]
+    assert [f["cycles"] for f in rtl["frames"]] == [54, 43, 44, 38, 31, 31, 34, 1, 505]
     assert all(f["cycles"] is None for f in model["frames"])
     nic = rtl["rtl"]["counters"]
     assert nic["PORT0_RX_FRAMES"] == 9 and nic["PORT0_TX"] == 1 and nic["PORT0_DROP"] == 1
