@@ -61,7 +61,7 @@ from . import rtl
 from .driver import program_words
 
 __all__ = ["FastError", "Job", "FastRun", "FrameTiming", "Egress", "build", "run_job",
-           "program_ops", "frames_job", "finish_job", "run_frames", "engines_supported",
+           "program_ops", "frames_job", "finish_job", "run_frames",
            "verilog_text", "verdict_field", "io_header", "Session", "driver_transport",
            "COUNTER_READS"]
 
@@ -184,14 +184,6 @@ def io_header(ports: int, data_width: int, verdict_bits: int) -> str:
     lines += ["}", ""]
     return re.sub(r"\b(?:rx\d+|tx\d+|host)__t\w+", lambda m: _cname(m.group(0)),
                   "\n".join(lines))
-
-
-def engines_supported() -> bool:
-    """Whether :class:`hw.top.NIC` takes an ``engines`` parameter (it does now: kept for the
-    callers written before it did)."""
-    import inspect
-    from hw.top import NIC
-    return "engines" in inspect.signature(NIC).parameters
 
 
 def verilog_text(ports: int, data_width: int, engines: int = 1) -> str:

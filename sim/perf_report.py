@@ -327,9 +327,7 @@ def run_path(image, scenario, path: BenchPath, frame: bytes, *, packets: int, en
         r = summarize(run, [len(frame)] * packets, starts, packets=packets,
                       clock_mhz=clock_mhz, gbps=None, ports=PORTS)
     except BenchError as exc:
-        if engines == 1 or "matches no frame's first beat" not in str(exc):
-            raise ReportError(f"{image.name}: {exc}") from None
-        r = figures_in_order(run, packets, clock_mhz, str(exc))
+        raise ReportError(f"{image.name}: {exc}") from None
     paths: dict[tuple[str, int], int] = {}
     for v in run.decoded():
         key = (v["disposition"], v["insns"])
@@ -341,48 +339,6 @@ def run_path(image, scenario, path: BenchPath, frame: bytes, *, packets: int, en
     r["egress_frames"] = len(egress)
     r["build"] = build          # the harness build (its name hashes the gateware sources)
     return r
-
-
-def figures_in_order(run, packets: int, clock_mhz: float, why: str) -> dict:
-    """The report's figures of a run whose verdicts :func:`sim.fast_bench.summarize` could not
-    pair with frames through their ``cycles`` field (several engines: the dispatcher may hand
-    a frame's first beat to its engine a cycle after the port accepted it).  Verdicts leave in
-    ingress order, and no figure of the report needs the pairing: the same counter checks,
-    cycles per packet and the engines' own cycle counts; latency is left out (None), with
-    ``why`` kept as ``latency_note``."""
-    from sim.fast_bench import percentile
-    from .fast import verdict_field
-    c = run.counters
-    rx = sum(c.get(f"PORT{p}_RX_FRAMES", 0) for p in range(PORTS))
-    full = sum(c.get(f"PORT{p}_DISCARD_BUFFER_FULL", 0) for p in range(PORTS))
-    problems = []
-    if rx != packets:
-        problems.append(f"RX_FRAMES {rx} != {packets} frames sent")
-    if len(run.verdicts) != rx - full:
-        problems.append(f"{len(run.verdicts)} verdicts != RX_FRAMES {rx} - buffer-full {full}")
-    if len(run.frames) != packets:
-        problems.append(f"{len(run.frames)} frames went in, {packets} were queued")
-    if problems:
-        raise ReportError("counters do not add up: " + "; ".join(problems))
-    n = len(run.verdicts)
-    cpp = (run.verdicts[-1][0] - run.verdicts[0][0]) / (n - 1) if n > 1 else None
-    off, mask = verdict_field("cycles")
-    cycles = sorted((raw >> off) & mask for _cycle, raw in run.verdicts)
-    engine = None
-    if cycles:
-        engine = {"cycles": {"min": cycles[0], "median": cycles[(len(cycles) - 1) // 2],
-                             "p99": percentile(cycles, 99), "max": cycles[-1],
-                             "mean": sum(cycles) / len(cycles)}}
-    return {"packets": packets, "rate": "max", "processed": n, "lost_buffer_full": full,
-            "loss_ratio": full / packets if packets else 0.0,
-            "cycles_per_packet": cpp, "packets_per_cycle": (1 / cpp) if cpp else None,
-            "mpps": (clock_mhz / cpp) if cpp else None, "latency": None,
-            "latency_note": why, "engine_cycles": engine,
-            "counters": dict(sorted(c.items())),
-            "sim": {"clock_cycles": run.clock_cycles, "sim_seconds": run.sim_seconds,
-                    "cpu_seconds": run.cpu_seconds, "cycles_per_second": run.cycles_per_second,
-                    "cycles_per_cpu_second": run.cycles_per_cpu_second,
-                    "wall_seconds": run.wall_seconds, "build_seconds": run.build_seconds}}
 
 
 def _git(*args: str) -> str:
@@ -406,13 +362,12 @@ def provenance() -> dict:
                 break
     except OSError:
         pass
-    from sim import fast
     return {"commit": commit + ("+dirty" if dirty else ""),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{platform.system()} {platform.machine()}, {cpu or 'unknown CPU'}, "
                        f"{os.cpu_count()} cores",
             "python": platform.python_version(),
-            "verilator": _verilator_version(), "engines_supported": fast.engines_supported()}
+            "verilator": _verilator_version()}
 
 
 def _verilator_version() -> str:
@@ -832,15 +787,6 @@ def render(result: dict, prov: dict, command: str, figures: list[str] = ()) -> s
           "- Several engines: the driver leaves `CTRL.flow_hash` at 0, so the dispatcher "
           "hands frames to the engines round robin and the row's one flow spreads over all "
           "of them; maps are shared (per-CPU maps have a copy per engine).", ""]
-    in_order = sum(1 for entry in result["programs"] for row in entry["rows"]
-                   if row.get("latency_note"))
-    if in_order:
-        L[-1:-1] = [f"- {in_order} row(s) with several engines were computed from the "
-                    "verdicts in order (`figures_in_order`): `xdpnic bench`'s summarize "
-                    "pairs a verdict with its frame by first-beat cycle, which does not hold "
-                    "when the dispatcher hands a frame on a cycle late. The counters are "
-                    "checked the same way; only latency, which these tables do not show, is "
-                    "left out."]
 
     # One harness build per engine count (its name carries the count and a hash of the
     # gateware sources): two for one count mean the sources changed during the run.

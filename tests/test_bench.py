@@ -226,9 +226,18 @@ def test_map_program_loaded_by_the_driver(tmp_path):
     assert r["counters"]["PORT0_RX_FRAMES"] == 30 and r["counters"]["PORT0_DROP"] == 30
 
 
-def test_engines_beyond_one_refused_until_the_nic_has_them(tmp_path, capsys):
-    from sim.fast import engines_supported
-    if engines_supported():
-        pytest.skip("hw.top.NIC takes engines now")
-    assert main(["bench", str(DEMO), "--engines", "1,2", "--out", str(tmp_path / "o")]) == 2
-    assert "the NIC (hw.top.NIC) has one engine" in capsys.readouterr().err
+@pytest.mark.rtl
+def test_two_engines_by_flow_hash(tmp_path):
+    """``--engines 1,2 --flow-hash`` on four flows: every frame processed on both rows, the
+    dispatch named in result.json, and two engines faster than one."""
+    require_verilator()
+    out = tmp_path / "out"
+    assert main(["bench", str(DEMO), "--traffic", "flows:4", "--sizes", "64", "--packets", "40",
+                 "--engines", "1,2", "--flow-hash", "--target", "rtl", "--no-plots",
+                 "--out", str(out)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["dispatch"] == "flow-hash" and result["engines"] == [1, 2]
+    one, two = (row["rtl"] for row in result["rows"])
+    assert one["processed"] == two["processed"] == 40
+    assert one["dispositions"] == two["dispositions"]
+    assert two["cycles_per_packet"] < one["cycles_per_packet"]

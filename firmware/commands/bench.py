@@ -71,16 +71,10 @@ def parse_sizes(text: str) -> list[int]:
 
 def parse_engines(text: str) -> list[int]:
     """``"1,2,4"`` -> ``[1, 2, 4]``; ValueError naming the bad item (outside
-    1..``machine.MAX_ENGINES``), or saying the NIC has one engine when ``hw.top.NIC`` has no
-    ``engines`` parameter."""
+    1..``machine.MAX_ENGINES``)."""
     from firmware.ebpf.machine import MAX_ENGINES
-    from sim.fast import engines_supported
-    out = _int_list(text, "--engines", 1, MAX_ENGINES, range_note=" (the engines hw.top.NIC "
-                    "builds, machine.MAX_ENGINES)")
-    if any(n != 1 for n in out) and not engines_supported():
-        raise ValueError(f"--engines {text}: the NIC (hw.top.NIC) has one engine; it takes no "
-                         "engines parameter yet, so only --engines 1 can run")
-    return out
+    return _int_list(text, "--engines", 1, MAX_ENGINES, range_note=" (the engines hw.top.NIC "
+                     "builds, machine.MAX_ENGINES)")
 
 
 def parse_rate(text: str) -> float | None:
@@ -179,12 +173,15 @@ def _kernel_row(kernel, frame: bytes, repeat: int) -> dict:
 
 def bench(image, rows, *, packets: int, clock_mhz: float, targets: list[str],
           engines: list[int] | None = None, gbps: float | None = None,
-          kernel_repeat: int = DEFAULT_KERNEL_REPEAT, show_progress: bool = True) -> dict:
-    """Measure ``rows`` (from :func:`traffic_rows`) on ``targets``; the result.json dict."""
+          kernel_repeat: int = DEFAULT_KERNEL_REPEAT, show_progress: bool = True,
+          flow_hash: bool = False) -> dict:
+    """Measure ``rows`` (from :func:`traffic_rows`) on ``targets``; the result.json dict.
+    ``flow_hash``: the engines get frames by flow hash instead of round robin."""
     engines = engines or [1]
     fmax = {e: synth_fmax(e) for e in engines}
     result = {"program": image.source, "packets": packets, "clock_mhz": clock_mhz,
               "rate": f"{gbps:g}G" if gbps is not None else "max", "engines": engines,
+              "dispatch": "flow-hash" if flow_hash else "round-robin",
               "targets": targets, "kernel_repeat": kernel_repeat,
               "fmax": {str(e): fmax[e] for e in engines},
               "method": {
@@ -224,7 +221,7 @@ def bench(image, rows, *, packets: int, clock_mhz: float, targets: list[str],
                                       for g in LINE_RATES_GBPS}}
             if "rtl" in targets:
                 row["rtl"] = _rtl_row(image, frames, packets, clock_mhz, gbps, e, fmax[e],
-                                      bar, i * packets)
+                                      bar, i * packets, flow_hash)
             if "kernel" in targets:
                 if label not in kernel_rows:
                     kernel_rows[label] = ({"skipped": kernel_skip} if kernel is None
@@ -245,7 +242,8 @@ def _line_rate_mixed(frames: list[bytes], gbps: float) -> float:
     return gbps * 1e3 / (wire * 8)
 
 
-def _rtl_row(image, frames, packets, clock_mhz, gbps, engines, fmax, bar, done) -> dict:
+def _rtl_row(image, frames, packets, clock_mhz, gbps, engines, fmax, bar, done,
+             flow_hash) -> dict:
     from sim.fast import FastError
     from sim.fast_bench import BenchError, measure
     def update(n):
@@ -256,7 +254,8 @@ def _rtl_row(image, frames, packets, clock_mhz, gbps, engines, fmax, bar, done) 
         # others by the job's register writes.
         r = measure(image if image.maps else image.insns, frames, packets=packets,
                     clock_mhz=clock_mhz, gbps=gbps,
-                    engines=engines, on_progress=update if bar is not None else None)
+                    engines=engines, flow_hash=flow_hash,
+                    on_progress=update if bar is not None else None)
     except (FastError, BenchError) as exc:
         return {"skipped": f"rtl: {exc}"}
     cpp = r["cycles_per_packet"]
@@ -355,8 +354,10 @@ def register(subparsers) -> None:
                    help="frame sizes in bytes with FCS, comma separated (default "
                         f"{','.join(map(str, DEFAULT_SIZES))}); udp and flows:N only")
     p.add_argument("--engines", default="1",
-                   help="engine counts, comma separated (default 1; more once hw.top.NIC "
-                        "has an engines parameter)")
+                   help="engine counts, comma separated, 1..8 (default 1)")
+    p.add_argument("--flow-hash", action="store_true",
+                   help="spread frames over the engines by flow hash (CTRL.flow_hash) instead "
+                        "of round robin; every frame of a flow meets one engine")
     p.add_argument("--packets", type=int, default=DEFAULT_PACKETS,
                    help=f"frames per row on the RTL (default {DEFAULT_PACKETS})")
     p.add_argument("--rate", default="max",
@@ -418,7 +419,8 @@ def main(args) -> int:
     except OSError as exc:
         return _error(f"cannot create {out}: {exc.strerror}")
     result = bench(image, rows, packets=args.packets, clock_mhz=args.clock, targets=targets,
-                   engines=engines, gbps=gbps, kernel_repeat=args.kernel_repeat)
+                   engines=engines, gbps=gbps, kernel_repeat=args.kernel_repeat,
+                   flow_hash=args.flow_hash)
     (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     _write_csv(out / "results.csv", result)
     plots = [] if args.no_plots or "rtl" not in targets else _plots(out, result)

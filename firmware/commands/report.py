@@ -34,9 +34,8 @@ def register(subparsers) -> None:
                    help="frame sizes in bytes with FCS, comma separated (default "
                         f"{','.join(map(str, DEFAULT_SIZES))})")
     p.add_argument("--engines", default=",".join(map(str, DEFAULT_ENGINES)), metavar="1,...",
-                   help="engine counts, comma separated (default "
-                        f"{','.join(map(str, DEFAULT_ENGINES))}; more once hw.top.NIC has "
-                        "an engines parameter)")
+                   help="engine counts, comma separated, 1..8 (default "
+                        f"{','.join(map(str, DEFAULT_ENGINES))})")
     p.add_argument("--packets", type=int, default=DEFAULT_PACKETS, metavar="N",
                    help=f"frames per row (default {DEFAULT_PACKETS})")
     p.add_argument("--clock", type=float, default=REFERENCE_CLOCK_MHZ, metavar="MHZ",

@@ -331,20 +331,6 @@ def _fake_run(verdict_cycles, engine_cycles, packets, rx=None):
     return run
 
 
-def test_figures_in_order_without_the_first_beat_pairing():
-    run = _fake_run([30, 41, 52, 63], [20, 21, 20, 25], 4)
-    r = pr.figures_in_order(run, 4, 125.0, "why")
-    assert r["cycles_per_packet"] == 11.0 and r["mpps"] == 125.0 / 11
-    assert r["engine_cycles"]["cycles"] == {"min": 20, "median": 20, "p99": 25, "max": 25,
-                                            "mean": 21.5}
-    assert r["latency"] is None and r["latency_note"] == "why"
-    assert (r["processed"], r["lost_buffer_full"], r["sim"]["cycles_per_cpu_second"]) == (
-        4, 0, 4000.0)
-    with pytest.raises(pr.ReportError, match="RX_FRAMES 3 != 4 frames sent; 4 verdicts != "
-                                             "RX_FRAMES 3 - buffer-full 0"):
-        pr.figures_in_order(_fake_run([30, 41, 52, 63], [20] * 4, 4, rx=3), 4, 125.0, "why")
-
-
 @pytest.mark.slow
 @pytest.mark.rtl
 def test_two_engines_on_the_verilated_nic(tmp_path):
