@@ -81,7 +81,7 @@ def test_model_register_map():
     async def go():
         t = ModelTransport(ports=3, data_width=128, imem_depth=1024)
         off = regs.offsets(3)
-        assert await t.read(off["CONFIG"]) == 3 | 16 << 8 | 10 << 16
+        assert await t.read(off["CONFIG"]) == 3 | 16 << 8 | 10 << 16 | 1 << 24
         assert await t.read(off["BUDGET"]) == 1_000_000
         await t.write(off["CTRL"], 0b111)           # clear_counters is a pulse
         assert await t.read(off["CTRL"]) == 0b011
