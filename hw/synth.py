@@ -427,6 +427,7 @@ def run(top: str, device_name: str, *, engines: int = 1, clock_mhz: float | None
     else:
         params = {}
     out_dir.mkdir(parents=True, exist_ok=True)
+    source = source_revision()      # the sources as the Verilog is emitted, not as yosys ends
     began = time.perf_counter()
 
     verilog = out_dir / f"{SHELL_NAME}.v"
@@ -461,7 +462,7 @@ def run(top: str, device_name: str, *, engines: int = 1, clock_mhz: float | None
         "versions": {"yosys": tool_version(yosys),
                      "amaranth": importlib.metadata.version("amaranth")},
         "seconds": {"verilog": round(emit_seconds, 1), "yosys": round(yosys_seconds, 1)},
-        "source": source_revision(),
+        "source": source,
         "out_dir": str(out_dir),
     }
     # The shell rides along into place and route, so it counts against the device too.
