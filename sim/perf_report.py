@@ -254,13 +254,12 @@ def model_insns(image, scenario, path: BenchPath, frame: bytes, repeat: int = 2)
     warm-up packets, with the scenario's maps (the RTL's counts must equal these)."""
     from firmware.ebpf.machine import ifindex_port
     from firmware.ebpf.model_helpers import EngineState
-    from firmware.ebpf.model_maps import MapSet
     from firmware.ebpf.xdp import run_frame
-    maps = MapSet(image.maps)
-    for name, key, value in scenario.maps:
-        err = maps.by_name(name).update(key, value, 0)
-        if err:
-            raise ReportError(f"{image.name}: the model cannot set {name}: error {err}")
+    from firmware.progs.measure import scenario_maps
+    try:
+        maps = scenario_maps(image, scenario)
+    except ValueError as exc:
+        raise ReportError(str(exc)) from None
     engine = EngineState()
     for label in path.warmup:
         warm, ifindex = _scenario_packet(scenario, label, image.name)
@@ -816,6 +815,18 @@ def render(result: dict, prov: dict, command: str, figures: list[str] = ()) -> s
 
 # -- plots ---------------------------------------------------------------------------------
 
+def _save(fig, ax, path: pathlib.Path) -> pathlib.Path:
+    """Grid, legend, layout; write ``path`` without a timestamp (so a redraw is
+    byte-identical) and free the figure."""
+    import matplotlib.pyplot as plt
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
 def plots(result: dict, directory: pathlib.Path, stem: str) -> list[pathlib.Path]:
     """``<stem>-size.png`` (Mpps at the reference clock against frame size, the smallest
     engine count, line rates and the published 64-byte anchors drawn) and, with more than one
@@ -859,12 +870,7 @@ def plots(result: dict, directory: pathlib.Path, stem: str) -> list[pathlib.Path
     ax.set_yscale("log")
     ax.set_title(f"xdpnic, {e0} engine(s), back to back; black: published figures "
                  "(64 bytes); dashed: line rate")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    paths.append(directory / f"{stem}-size.png")
-    fig.savefig(paths[-1], dpi=100, metadata={"Software": None})
-    plt.close(fig)
+    paths.append(_save(fig, ax, directory / f"{stem}-size.png"))
     engines = sorted(result["engines"])
     if len(engines) > 1:
         fig, ax = plt.subplots(figsize=(8, 5))
@@ -887,10 +893,5 @@ def plots(result: dict, directory: pathlib.Path, stem: str) -> list[pathlib.Path
         ax.set_ylabel(f"Mpps at {ref:g} MHz (reference clock)")
         ax.set_yscale("log")
         ax.set_title("xdpnic, 64-byte frames; dashed: 10/25/100G line rate, dotted: hXDP")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=6, ncol=2)
-        fig.tight_layout()
-        paths.append(directory / f"{stem}-engines.png")
-        fig.savefig(paths[-1], dpi=100, metadata={"Software": None})
-        plt.close(fig)
+        paths.append(_save(fig, ax, directory / f"{stem}-engines.png"))
     return paths

@@ -179,6 +179,17 @@ def _rtl_verdicts(image, scenario: Scenario) -> list[dict]:
         session.close()
 
 
+def scenario_maps(image, scenario) -> MapSet:
+    """The golden model's maps of ``image`` set as ``scenario`` says; ValueError naming the map
+    the model refuses."""
+    maps = MapSet(image.maps)
+    for map_name, key, value in scenario.maps:
+        err = maps.by_name(map_name).update(key, value, 0)
+        if err:
+            raise ValueError(f"{image.name}: the model cannot set {map_name}: error {err}")
+    return maps
+
+
 def measure(names=None, kernel: bool = False, repeat: int = 100_000,
             rtl: bool = False) -> list[dict]:
     """Build, load and run every program's scenario on the model; one record per program."""
@@ -189,11 +200,7 @@ def measure(names=None, kernel: bool = False, repeat: int = 100_000,
         for name, path in objects.items():
             image = load_program(path)
             scenario = table[name]
-            maps = MapSet(image.maps)
-            for map_name, key, value in scenario.maps:
-                err = maps.by_name(map_name).update(key, value, 0)
-                if err:
-                    raise RuntimeError(f"{name}: cannot set {map_name}: error {err}")
+            maps = scenario_maps(image, scenario)
             engine = EngineState()
             packets = []
             for label, frame, ifindex, queue in scenario.packets:
