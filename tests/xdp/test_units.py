@@ -159,3 +159,39 @@ def test_rx_writes_rows_and_flags_discards(width):
         first = "mac-error" if mac else "runt" if runt else "oversize" if over else None
         assert first == reason, (len(frame), flag)
     assert len(reports) == len(items)
+
+
+def test_packet_access_latency():
+    """Cycles from the cycle a request is taken (0) to the cycle its answer is offered, with a
+    taker that is always ready: one-row load 1, load across two rows 2, stores 1 (one row or
+    two), fault 1 -- so a one-row load costs the core 2 cycles, as its own stack loads."""
+    width = 8
+    unit = RowAccess(width)
+    top, _mem = with_memory(unit, width)
+    cases = {"load, one row": (False, 8, 8), "load, two rows": (False, 12, 8),
+             "store, one row": (True, 8, 8), "store, two rows": (True, 12, 8),
+             "fault": (False, 5000, 4)}
+    offered = {}
+
+    async def bench(ctx):
+        ctx.set(unit.resp.ready, 1)
+        for name, (write, offset, n) in cases.items():
+            ctx.set(unit.req.payload.addr, PKT + offset)
+            ctx.set(unit.req.payload.write, write)
+            ctx.set(unit.req.payload.size, SIZES[n])
+            ctx.set(unit.req.valid, 1)
+            await ctx.tick().until(unit.req.ready)
+            ctx.set(unit.req.valid, 0)
+            cycle = 1
+            while not ctx.get(unit.resp.valid):
+                await ctx.tick()
+                cycle += 1
+            offered[name] = cycle
+            await ctx.tick()
+
+    sim = Simulator(top)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert offered == {"load, one row": 1, "load, two rows": 2, "store, one row": 1,
+                       "store, two rows": 1, "fault": 1}
