@@ -693,14 +693,14 @@ def render(result: dict, prov: dict, command: str, figures: list[str] = ()) -> s
                     "fixed", "stalls", "largest share (what stands in the way)"], rows,
                    "llrrrrrrrrl")
     L += ["", "*Receive beats*: the frame arrives 8 bytes per cycle and the program starts "
-          "only after its last beat (no cut-through yet). *Insns*: the core executes one "
-          "instruction per cycle; hXDP's compiler packs several per cycle (VLIW) and removes "
+          "only after its last beat (no cut-through: docs/datapath.md says why). *Insns*: "
+          "the core executes one instruction per cycle; hXDP's compiler packs several per cycle (VLIW) and removes "
           "bounds checks. *Egress beats*: TX, REDIRECT and PASS stream the frame out before "
           "the next one is received (one packet buffer per engine). *Fixed*: what xdp_drop "
           "(no packet access, no call) spends beyond its receive beats and instructions: "
           "buffer clean, context set-up, verdict, the stack's epoch sweep (512 cycles every "
           "256 packets). *Stalls*: the rest, cycles the core waits on packet loads and stores "
-          "(3 to 4 cycles each) and on map and helper calls.", ""]
+          "(2 to 3 cycles each) and on map and helper calls.", ""]
 
     L += ["## Clock", ""]
     L.append(f"Mpps columns are given at a **reference clock of {ref:g} MHz** (issue #10's "
