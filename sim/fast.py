@@ -57,12 +57,12 @@ from dataclasses import dataclass, field
 from firmware.ebpf.machine import DEFAULT_INSN_BUDGET
 from hw import regs
 
-from . import rtl
+from . import nic_run, rtl
 from .driver import program_words
 
 __all__ = ["FastError", "Job", "FastRun", "FrameTiming", "Egress", "build", "run_job",
            "program_ops", "frames_job", "finish_job", "run_frames",
-           "verilog_text", "verdict_field", "io_header", "Session", "driver_transport",
+           "verdict_field", "io_header", "Session", "driver_transport",
            "COUNTER_READS"]
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -89,7 +89,6 @@ def _build_root() -> pathlib.Path:
 
 def _hardware_key(ports: int, data_width: int, engines: int) -> str:
     """Hash of everything the Verilated model depends on (the NIC's sources, the flags)."""
-    from . import nic_run
     h = hashlib.sha256(f"{ports}/{data_width}/{engines}/{VERILATOR_FLAGS}/{CXX_FLAGS}".encode())
     for pattern in nic_run._SOURCES:            # everything the NIC's Verilog depends on
         for path in sorted(PROJECT_ROOT.glob(pattern)):
@@ -186,12 +185,6 @@ def io_header(ports: int, data_width: int, verdict_bits: int) -> str:
                   "\n".join(lines))
 
 
-def verilog_text(ports: int, data_width: int, engines: int = 1) -> str:
-    """The NIC's Verilog (:func:`sim.nic_run.verilog_text`)."""
-    from . import nic_run
-    return nic_run.verilog_text(ports, data_width, engines)
-
-
 def build(ports: int = 2, data_width: int = 64, verbose: bool = False, engines: int = 1
           ) -> tuple[pathlib.Path, float]:
     """Build (or reuse) the harness for a configuration: ``(binary, seconds)``."""
@@ -210,7 +203,8 @@ def build(ports: int = 2, data_width: int = 64, verbose: bool = False, engines: 
         return binary, time.perf_counter() - began
     text = None
     if not (build_dir / f"{TOPLEVEL}.v").exists():
-        text = verilog_text(ports, data_width, engines)     # refuses a bad configuration first
+        # refuses a bad configuration first
+        text = nic_run.verilog_text(ports, data_width, engines)
     build_dir.mkdir(parents=True, exist_ok=True)
     # Parallel test workers may want the same build at once: the first builds, the rest wait.
     with open(build_dir / "xdpnic.lock", "w") as lock:

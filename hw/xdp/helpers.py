@@ -90,7 +90,8 @@ class PacketHelpers(wiring.Component):
 
     def __init__(self, ctx_row_bits: int = 9):
         super().__init__({
-            "init": In(1), "init_length": In(16), "ingress_port": In(regs.PORT_BITS), "busy": Out(1),
+            "init": In(1), "init_length": In(16), "ingress_port": In(regs.PORT_BITS),
+            "busy": Out(1),
             "req": In(stream.Signature(HelperRequest)),
             "resp": Out(stream.Signature(HelperResponse)),
             "aux_req": Out(stream.Signature(HelperRequest)),

@@ -99,12 +99,11 @@ def test_flow_engine_keeps_a_flow_together_and_spreads_flows():
 @pytest.mark.parametrize("engines", [2, 3])
 def test_round_robin_engines_match_the_model_in_ingress_order(engines):
     frames = demo_frames() + random_frames(14, seed=9) + [cpu_frame(i) for i in range(6)]
-    insns = DEMO
-    verdicts, outputs, state = run_datapath(insns, frames, seed=4, in_pause=0.2,
+    verdicts, outputs, state = run_datapath(DEMO, frames, seed=4, in_pause=0.2,
                                             out_pause=0.3, engines=engines, raw=True)
     assert [v["engine"] for v in verdicts] == [k % engines for k in range(len(frames))]
     hw = match_outputs(verdicts, outputs)
-    model = model_on_engines(insns, frames, engines, machine.Dispatch.ROUND_ROBIN)
+    model = model_on_engines(DEMO, frames, engines, machine.Dispatch.ROUND_ROBIN)
     assert_same(hw, model, frames)
     check_counters(state, model, 2)
 
