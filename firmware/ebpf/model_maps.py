@@ -27,21 +27,14 @@ from collections import OrderedDict
 
 from .helpers import HelperId
 from .isa import MASK32, MASK64
-from .machine import MAP_ID_SHIFT, MAP_OFFSET_MASK, TrapCause, XdpAction, map_value_address
+from .machine import MAP_ID_SHIFT, TrapCause, XdpAction, map_value_address
+from .map_abi import (BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, LPM_DATA_SIZE_MAX,
+                      LPM_KEY_HEADER, MAP_REGION_BYTES)
 from .maps import MapSpec, MapType
 from .model import Trap
 
 __all__ = ["ModelMap", "MapSet", "MapError", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
            "MODEL_MAP_TYPES"]
-
-# Ref: include/uapi/linux/bpf.h, update flags.
-BPF_ANY = 0
-BPF_NOEXIST = 1
-BPF_EXIST = 2
-BPF_F_LOCK = 4
-
-MAP_REGION_BYTES = MAP_OFFSET_MASK + 1
-LPM_KEY_HEADER = 4      # struct bpf_lpm_trie_key: u32 prefixlen, then the data
 
 
 class MapError(Exception):
@@ -86,7 +79,7 @@ class ModelMap:
             raise MapError(f"map {spec.name!r}: DEVMAP values are 4 or 8 bytes "
                            f"(struct bpf_devmap_val), not {spec.value_size}")
         if spec.type == MapType.LPM_TRIE and not (
-                LPM_KEY_HEADER < spec.key_size <= LPM_KEY_HEADER + 256):
+                LPM_KEY_HEADER < spec.key_size <= LPM_KEY_HEADER + LPM_DATA_SIZE_MAX):
             raise MapError(f"map {spec.name!r}: LPM_TRIE keys are 4 bytes of prefix length "
                            f"and 1..256 bytes of data, not {spec.key_size}")
 

@@ -47,7 +47,8 @@ UPDATE writes every copy from there, so ``engines * value_size`` must fit the 1 
 Limits are parameters and the host reads them from the capability registers.
 
 Ref: Linux kernel/bpf/arraymap.c, hashtab.c, lpm_trie.c, devmap.c, syscall.c (errors);
-firmware/ebpf/model_maps.py (the golden model, whose choices this unit shares).
+firmware/ebpf/model_maps.py (the golden model, whose choices this unit shares; constants from
+the contract module firmware/ebpf/map_abi.py).
 """
 
 import errno
@@ -60,7 +61,8 @@ from amaranth.lib.wiring import In, Out
 from firmware.ebpf import isa, machine
 from firmware.ebpf.helpers import HelperId
 from firmware.ebpf.maps import MapType
-from firmware.ebpf.model_maps import BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST
+from firmware.ebpf.map_abi import (BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, LPM_DATA_SIZE_MAX,
+                                   LPM_KEY_HEADER, MAP_REGION_BYTES)
 from hw import regs
 from hw.core.decoder import Size
 from hw.core.helper import HelperRequest, HelperResponse
@@ -82,10 +84,7 @@ CAM_TYPES = HASH_TYPES + (MapType.LPM_TRIE,)
 PERCPU_TYPES = (MapType.PERCPU_ARRAY, MapType.PERCPU_HASH)
 
 MV_BASE = machine.region_base(machine.Region.MAP_VALUE)
-LPM_HEADER = 4
-LPM_DATA_MAX = 256          # the kernel's LPM_DATA_SIZE_MAX: longer keys are -EINVAL, not -E2BIG
 MAX_VALUE = regs.MAP_VALUE_WINDOW.size       # a value (all its per-CPU copies) fits the mailbox
-MAP_REGION = machine.MAP_OFFSET_MASK + 1
 
 
 def _neg(code: int, bits: int = 64) -> int:
@@ -189,8 +188,8 @@ class MapUnit(wiring.Component):
             raise ValueError(f"max_maps must be 1..16, not {max_maps!r}")
         if value_bytes < 64 or value_bytes & (value_bytes - 1):
             raise ValueError(f"value_bytes must be a power of two >= 64, not {value_bytes!r}")
-        if not 4 <= key_bytes <= regs.MAP_KEY_WINDOW.size - LPM_HEADER:
-            raise ValueError(f"key_bytes must be 4..{regs.MAP_KEY_WINDOW.size - LPM_HEADER}")
+        if not 4 <= key_bytes <= regs.MAP_KEY_WINDOW.size - LPM_KEY_HEADER:
+            raise ValueError(f"key_bytes must be 4..{regs.MAP_KEY_WINDOW.size - LPM_KEY_HEADER}")
         self.max_maps = max_maps
         self.cam_slots = cam_slots
         self.key_bytes = key_bytes
@@ -221,7 +220,7 @@ class MapUnit(wiring.Component):
         N = self.max_maps
         E = self.engines
         KB = self.key_bytes
-        FK = KB + LPM_HEADER                  # bytes of the key buffer
+        FK = KB + LPM_KEY_HEADER                  # bytes of the key buffer
         S = self.cam_slots
         sbits = (S - 1).bit_length()
         vbits = (self.value_bytes - 1).bit_length()
@@ -332,7 +331,7 @@ class MapUnit(wiring.Component):
         # A value with more than one copy (a per-CPU map on a NIC of several engines).
         multi = is_type(c_type, PERCPU_TYPES) if E > 1 else Const(0)
         lpm_bits = Signal(16)
-        m.d.comb += lpm_bits.eq((c_ks - LPM_HEADER) << 3)
+        m.d.comb += lpm_bits.eq((c_ks - LPM_KEY_HEADER) << 3)
         slot_offset = Signal(36)
         m.d.comb += slot_offset.eq(slot * c_vs)
         slot_ram = Signal(vbits + 1)    # the slot in the caller's copy (c_own: 0 unless per-CPU)
@@ -348,7 +347,7 @@ class MapUnit(wiring.Component):
 
         # The data of an LPM key with the bits beyond ``plen`` cleared (byte 0 is the most
         # significant, as the trie compares them).
-        lpm_data = fbuf[8 * LPM_HEADER:]
+        lpm_data = fbuf[8 * LPM_KEY_HEADER:]
         lpm_key = Signal(8 * KB)
         for byte in range(KB):
             for bit in range(8):
@@ -839,11 +838,11 @@ class MapUnit(wiring.Component):
                 with m.If(~t.matches(*[x.value for x in MAP_TYPES]) | (ks == 0) | (vs == 0)
                           | (entries == 0) | (t_array & (ks != 4))
                           | (t_devmap & (vs != 4) & (vs != 8))
-                          | (t_lpm & ((ks <= LPM_HEADER) | (ks > LPM_HEADER + LPM_DATA_MAX)))):
+                          | (t_lpm & ((ks <= LPM_KEY_HEADER) | (ks > LPM_KEY_HEADER + LPM_DATA_SIZE_MAX)))):
                     m.d.sync += finish(0, errno.EINVAL)
-                with m.Elif((t_lpm & (ks > LPM_HEADER + KB)) | (t_hash & (ks > KB))
+                with m.Elif((t_lpm & (ks > LPM_KEY_HEADER + KB)) | (t_hash & (ks > KB))
                             | (vs * copies > MAX_VALUE) | (entries >= 1 << 20)
-                            | (total > MAP_REGION)):
+                            | (total > MAP_REGION_BYTES)):
                     m.d.sync += finish(0, errno.E2BIG)
                 with m.Elif((nmaps == N) | (needs_cam & (entries > S - next_slot))
                             | (aligned > self.value_bytes - next_value)):
