@@ -168,10 +168,14 @@ class Control(wiring.Component):
             with m.If(~x_valid):
                 m.d.comb += self.imem_en.eq(1)           # the bubble after a redirect
                 m.d.sync += [x_valid.eq(1), f_pc.eq(f_pc + 1)]
+            with m.Elif(lddw_pending & ((x_pc >= self.prog_len) | ~d.imm_only)):
+                # A truncated lddw or a second slot with anything but imm set: the pair is
+                # one illegal instruction at its first slot (model, kernel's ld_imm64 check).
+                m.d.comb += [trap.eq(1), cause.eq(TrapCause.ILLEGAL_INSTRUCTION)]
             with m.Elif(x_pc >= self.prog_len):
                 m.d.comb += [trap.eq(1), cause.eq(TrapCause.PC_OUT_OF_RANGE)]
             with m.Elif(lddw_pending):
-                # Second slot of lddw: its imm is the upper half.
+                # Second slot of lddw: its imm is the upper half; the pair completes here.
                 value = Signal(64)
                 with m.Switch(lddw_src):
                     with m.Case(isa.Pseudo.MAP_FD, isa.Pseudo.MAP_IDX):
@@ -183,8 +187,8 @@ class Control(wiring.Component):
                             | d.imm[:machine.MAP_ID_SHIFT])
                     with m.Default():
                         m.d.comb += value.eq(Cat(lddw_lo, d.imm))
-                m.d.comb += [advance.eq(1), wb.eq(1), wb_reg.eq(lddw_dst), wb_val.eq(value),
-                             self.retire.eq(1), self.retire_pc.eq(x_pc - 1)]
+                m.d.comb += [advance.eq(1), counted.eq(1), wb.eq(1), wb_reg.eq(lddw_dst),
+                             wb_val.eq(value), self.retire.eq(1), self.retire_pc.eq(x_pc - 1)]
                 m.d.sync += lddw_pending.eq(0)
             with m.Elif(count >= self.budget):
                 m.d.comb += [trap.eq(1), cause.eq(TrapCause.BUDGET)]
@@ -264,7 +268,7 @@ class Control(wiring.Component):
                                          target.eq(self.top.ret_pc)]
                             m.d.sync += depth.eq(depth - 1)
                     with m.Case(Kind.LDDW):
-                        m.d.comb += [advance.eq(1), counted.eq(1)]
+                        m.d.comb += advance.eq(1)
                         m.d.sync += [lddw_pending.eq(1), lddw_lo.eq(d.imm),
                                      lddw_dst.eq(d.dst), lddw_src.eq(d.src)]
                     with m.Case(Kind.LDX, Kind.ST, Kind.STX, Kind.ATOMIC):
@@ -294,7 +298,8 @@ class Control(wiring.Component):
             with m.If(trap | finish):
                 m.d.sync += [state.eq(_State.IDLE), self.done.eq(1)]
             with m.If(trap):
-                m.d.sync += [self.trap_cause.eq(cause), self.trap_pc.eq(x_pc)]
+                m.d.sync += [self.trap_cause.eq(cause),
+                             self.trap_pc.eq(Mux(lddw_pending, x_pc - 1, x_pc))]
             with m.Elif(redirect):
                 m.d.comb += self.imem_en.eq(1)
                 m.d.sync += [x_pc.eq(target), f_pc.eq(target), x_valid.eq(0)]

@@ -98,6 +98,7 @@ DecodedLayout = data.StructLayout({
     "src": 4,
     "off": 16,        # raw bits; sign-extend where used
     "imm": 32,        # raw bits; sign-extend where used
+    "imm_only": 1,    # opcode, dst, src and off all zero: a valid second slot of lddw
 })
 
 
@@ -133,6 +134,7 @@ class Decoder(wiring.Component):
             d.src.eq(f["src"]),
             d.off.eq(f["off"]),
             d.imm.eq(f["imm"]),
+            d.imm_only.eq(self.insn[:32] == 0),
         ]
 
         matches = []

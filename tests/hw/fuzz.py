@@ -4,7 +4,8 @@ Instructions are drawn from the rows of ``isa.OPCODES`` (so every form the table
 appear), with fields chosen to hit interesting cases: edge-value immediates, stack accesses
 around frame 0 (some below the stack), context accesses around its end, atomics of both
 widths, forward and backward branches and gotol (the budget ends loops), bpf-to-bpf calls
-(deep recursion traps), the unwind helper, callx, lddw.
+(deep recursion traps), the unwind helper, callx, lddw; and malformed encodings (any field of
+any slot set to a random value, a truncated program).
 """
 
 from hypothesis import strategies as st
@@ -90,9 +91,27 @@ def instruction(draw, index: int, length: int) -> list[Insn]:
     return [_insn(spec)]                        # exit
 
 
+# Byte offset and width of each field in a slot ("<BBhi": opcode, dst|src<<4, off, imm).
+SLOT_FIELDS = {"opcode": (0, 0, 8), "dst": (1, 0, 4), "src": (1, 4, 4), "off": (2, 0, 16),
+               "imm": (4, 0, 32)}
+
+
+def _corrupt(code: bytes, slot: int, field: str, value: int) -> bytes:
+    """``code`` with ``field`` of slot ``slot`` set to ``value``."""
+    byte, shift, width = SLOT_FIELDS[field]
+    word = int.from_bytes(code[8 * slot:8 * slot + 8], "little")
+    lsb = 8 * byte + shift
+    mask = ((1 << width) - 1) << lsb
+    word = (word & ~mask) | ((value << lsb) & mask)
+    return code[:8 * slot] + word.to_bytes(8, "little") + code[8 * slot + 8:]
+
+
 @st.composite
 def program(draw, max_body: int = 24) -> tuple[list[Insn], bytes]:
-    """A program (body then exit) and its context bytes."""
+    """A program (body then exit) and its context bytes.  One program in four has one field
+    of one slot (any field, any slot: lddw second slots and the final exit included) set
+    to a random value, or loses its final slot (a truncated lddw when one ends the body);
+    the list is then what a lenient decode of those bytes gives, as the loader would."""
     length = draw(st.integers(1, max_body))
     body: list[Insn] = []
     while len(body) < length:
@@ -100,4 +119,15 @@ def program(draw, max_body: int = 24) -> tuple[list[Insn], bytes]:
     exit_spec = isa.lookup(0x95)
     body.append(_insn(exit_spec))
     context = draw(st.binary(min_size=CONTEXT_SIZE, max_size=CONTEXT_SIZE))
+    if draw(st.integers(0, 3)) == 0:
+        code = isa.encode_program(body)
+        if draw(st.integers(0, 7)) == 0:
+            code = code[:-8]                    # no final exit
+        else:
+            slot = draw(st.integers(0, len(code) // 8 - 1))
+            field = draw(st.sampled_from(sorted(SLOT_FIELDS)))
+            width = SLOT_FIELDS[field][2]
+            value = draw(st.sampled_from([1, (1 << width) - 1]) | st.integers(0, (1 << width) - 1))
+            code = _corrupt(code, slot, field, value)
+        body = isa.decode_program(code, strict=False)
     return body, context
