@@ -45,6 +45,10 @@ def register(subparsers) -> None:
     p.add_argument("--safety-only", action="store_true",
                    help="judge safety alone: accept what RFC 9669 defines but Linux refuses "
                         "(division by the immediate 0, out-of-range immediate shifts)")
+    p.add_argument("--unprivileged", action="store_true",
+                   help="the stricter rules (no uninitialized stack reads, no pointer leaks, "
+                        "packet pointers a helper invalidates unreadable); default: the rules "
+                        "Linux 6.18 applies to a root loader such as bpftool")
     p.add_argument("--log-level", type=int, choices=(1, 2), default=1,
                    help="1: the failing instruction and reason (default); 2: also every "
                         "instruction processed, with the registers before it")
@@ -97,7 +101,8 @@ def _run(args) -> int:
             return _bad(f"--mem-size must be >= 0, not {size}")
         entry = memory_entry_state(size, platform)
     result = verify(insns, program_type, maps, platform, entry, max_insns=args.max_insns,
-                    log_level=args.log_level, linux_compat=not args.safety_only)
+                    log_level=args.log_level, linux_compat=not args.safety_only,
+                    privileged=not args.unprivileged)
     return _report(args, path, name, program_type, platform.name, result.accepted,
                    result.error_pc, result.error, result.insns_processed, result.log)
 

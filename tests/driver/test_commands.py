@@ -52,8 +52,8 @@ def test_load_rejected_program_exits_1_with_the_log(capsys, tmp_path):
     status, out, err = run_cli(capsys, "load", str(prog))
     assert status == 1 and out == ""
     assert err.splitlines()[0] == ("xdpnic load: unchecked: verifier rejected the program at "
-                                   "insn 1: invalid access to packet, off=12 size=1, R2 proven "
-                                   "range: data_end - data >= 0, data - data_meta >= 0")
+                                   "insn 1: invalid access to packet, off=12 size=1, "
+                                   "R2(id=0,off=0,r=0)")
     assert "1: (71) ldxb %r0, [%r2+12]" in err.splitlines()
     status, out, _err = run_cli(capsys, "load", str(prog), "--json")
     assert status == 1

@@ -32,11 +32,14 @@ def test_rejected_bytecode_log(tmp_path, capsys):
     assert out.splitlines() == [
         "1: (71) ldxb %r0, [%r2]",
         "R1=ctx R2=pkt R10=fp",
-        "1: invalid access to packet, off=0 size=1, R2 proven range: data_end - data >= 0, "
-        "data - data_meta >= 0",
+        "1: invalid access to packet, off=0 size=1, R2(id=0,off=0,r=0)",
         "processed 2 insns (limit 1000000) total_states 1",
         "bad: rejected",
     ]
+    status, out, _ = _run(capsys, "--unprivileged", str(prog))
+    assert status == 1
+    assert ("1: invalid access to packet, off=0 size=1, R2 proven range: data_end - data >= 0, "
+            "data - data_meta >= 0") in out.splitlines()
 
 
 def test_json(tmp_path, capsys):

@@ -88,7 +88,7 @@ def memory_entry_state(size: int, platform: Platform = CONFORMANCE) -> State:
 def verify(insns, program_type: str = "xdp", maps=None, platform: Platform | None = None,
            entry_state=None, *, allow_division_by_zero: bool = True,
            max_insns: int = COMPLEXITY_LIMIT, log_level: int = 1,
-           linux_compat: bool = True) -> VerifierResult:
+           linux_compat: bool = True, privileged: bool = True) -> VerifierResult:
     """Verify a program.
 
     Parameters
@@ -116,6 +116,12 @@ def verify(insns, program_type: str = "xdp", maps=None, platform: Platform | Non
         Also refuse what Linux refuses although RFC 9669 defines it and it is safe on the NIC
         (division by the immediate 0, immediate shifts outside 0..width-1), so that accepted
         programs load in the kernel too.  False judges safety alone.
+    privileged : bool
+        The kernel's rules for a loader with CAP_BPF and CAP_PERFMON (``bpftool prog load``
+        as root; ``allow_ptr_leaks``, ``allow_uninit_stack``): uninitialized stack reads as
+        unknown numbers, pointers may be stored, compared and partly copied, packet pointers
+        a helper invalidates become unknown numbers.  False: the stricter rules (see
+        docs/verifier.md, "Privileged and unprivileged").
     """
     platform = platform or XDPNIC
     context = platform.contexts.get(program_type)
@@ -138,7 +144,7 @@ def verify(insns, program_type: str = "xdp", maps=None, platform: Platform | Non
             entries = list(entry_state)
         analyzer = Analyzer(prog, cfg, platform, program_type, maps, context,
                             allow_division_by_zero=allow_division_by_zero,
-                            max_insns=max_insns)
+                            max_insns=max_insns, privileged=privileged)
         if log_level >= 2:
             # like the kernel's log buffer, bounded: the last 100,000 instructions
             analyzer.trace = deque(maxlen=100_000)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from ..isa import (MASK32, MASK64, SIZE_BYTES, STACK_SIZE, MAX_CALL_DEPTH, AluOp, AtomicOp,
                    Cls, Fmt, Insn, JmpOp, Mode, Pseudo, FRAME_POINTER)
 from .. import isa
+from ..maps import MapType
 from .checks import Assume, Cfg, Reject, is_cond_jump, lookup_map
 from .platform import (Arg, ContextLayout, Platform, Ret, SOCK_COMMON_FIELDS,
                        SOCK_COMMON_WHOLE, SOCK_SIZE,
@@ -35,6 +36,8 @@ _UNSIGNED_OPS = (JmpOp.JEQ, JmpOp.JNE, JmpOp.JGT, JmpOp.JGE, JmpOp.JLT, JmpOp.JL
 
 _MEM_TYPES = (T.CTX, T.STACK, T.PACKET, T.MAP_VALUE, T.MEM, T.SOCKET)
 _ARITH_PTRS = (T.STACK, T.PACKET, T.MAP_VALUE, T.MEM, T.CTX)
+# Ref: kernel/bpf/verifier.c can_elide_value_nullness
+_CONST_KEY_MAPS = (MapType.ARRAY, MapType.PERCPU_ARRAY)
 
 
 def _zero() -> Scalar:
@@ -76,7 +79,7 @@ class Analyzer:
 
     def __init__(self, insns: list[Insn], cfg: Cfg, platform: Platform, program_type: str,
                  maps, context: ContextLayout | None, allow_division_by_zero: bool = True,
-                 max_insns: int = COMPLEXITY_LIMIT):
+                 max_insns: int = COMPLEXITY_LIMIT, privileged: bool = True):
         self.insns = insns
         self.cfg = cfg
         self.platform = platform
@@ -85,6 +88,9 @@ class Analyzer:
         self.context = context
         self.allow_div0 = allow_division_by_zero
         self.max_insns = max_insns
+        # the kernel's rules for a loader with CAP_BPF + CAP_PERFMON (bpftool as root):
+        # allow_ptr_leaks and allow_uninit_stack; False keeps the stricter rules
+        self.privileged = privileged
         self.processed = 0
         self.explored: dict[int, list[_Checkpoint]] = {}
         self.total_states = 0
@@ -247,6 +253,11 @@ class Analyzer:
             src = _scalar(Scalar.const(isa.sign_extend(insn.imm, 32) if is64 else imm))
         if op == AluOp.MOV:
             if src.type != T.SCALAR:
+                if (not is64 or insn.off) and self.privileged:
+                    # allow_ptr_leaks: a partial copy of a pointer is an unknown number
+                    unknown = Scalar.unknown() if is64 else Scalar.urange(0, MASK32)
+                    self.write(state, dst_r, _scalar(unknown))
+                    return
                 if not is64 or insn.off:
                     self.fail(f"R{insn.src} 32-bit or sign-extending move of pointer "
                               f"{src.describe()} prohibited")
@@ -272,14 +283,48 @@ class Analyzer:
                     what = f"R{insn.src} may be 0" if spec.src_is_reg else "imm is 0"
                     self.fail(f"possible division by zero ({what})")
         if dst.type == T.SCALAR and src.type == T.SCALAR:
-            val = dst.val.alu(op, src.val, is64, insn.off, insn.imm, spec.src_is_reg)
+            if self.privileged and not self._kernel_tracks(op, is64, src.val):
+                # is_safe_to_compute_dst_reg_range: the kernel (6.18) learns nothing from a
+                # division, a modulo or a shift by a register
+                val = Scalar.unknown() if is64 else Scalar.urange(0, MASK32)
+            else:
+                val = dst.val.alu(op, src.val, is64, insn.off, insn.imm, spec.src_is_reg)
             self.write(state, dst_r, _scalar(val))
             return
         self.write(state, dst_r, self._ptr_alu(state, insn, op, is64, dst, src))
 
+    @staticmethod
+    def _kernel_tracks(op: AluOp, is64: bool, src: Scalar) -> bool:
+        if op in (AluOp.DIV, AluOp.MOD):
+            return False
+        if op in (AluOp.LSH, AluOp.RSH, AluOp.ARSH):
+            amount = src if is64 else src.low32()
+            return amount.is_const and amount.umin < (64 if is64 else 32)
+        return True
+
+    def _check_ptr_offset(self, ptr: Reg, amount: Scalar, r: int) -> None:
+        """The kernel's check_reg_sane_offset on the number added to a pointer."""
+        name = ptr.describe().split("(")[0]
+        limit = 1 << 29                      # BPF_MAX_VAR_OFF
+        if amount.is_const:
+            v = isa.sign_extend(amount.umin, 64)
+            if v >= limit or v <= -limit:
+                self.fail(f"math between {name} pointer and {v} is not allowed")
+            return
+        if amount.smin == -(1 << 63):
+            self.fail(f"math between {name} pointer and register with unbounded min value "
+                      f"is not allowed")
+        if amount.smin >= limit or amount.smin <= -limit:
+            self.fail(f"value {amount.smin} makes {name} pointer be out of bounds")
+
     def _ptr_alu(self, state: State, insn: Insn, op: AluOp, is64: bool, dst: Reg,
                  src: Reg) -> Reg:
         d, s = insn.dst, insn.src
+        if op == AluOp.SUB and self.privileged and (not is64 or (dst.is_ptr and src.is_ptr)):
+            # the kernel (allow_ptr_leaks) makes any pointer difference, and any 32-bit
+            # subtraction involving a pointer, an unknown number
+            if not is64 or dst.type != T.SCALAR:
+                return _scalar(Scalar.unknown())
         if not is64:
             if op == AluOp.SUB and dst.is_ptr and src.is_ptr:
                 # clang -mcpu=v3 computes data_end - data in 32 bits: the low half of the
@@ -292,12 +337,16 @@ class Analyzer:
             if src.type != T.SCALAR:
                 self.fail(f"R{d} pointer += pointer prohibited")
             self._check_arith_ptr(dst, d)
+            if self.privileged:
+                self._check_ptr_offset(dst, src.val, d)
             return self._moved(state, dst, AluOp.ADD, src.val)
         if op == AluOp.SUB:
             if dst.type == T.SCALAR:
                 self.fail(f"R{d} scalar -= pointer {src.describe()} prohibited")
             if src.type == T.SCALAR:
                 self._check_arith_ptr(dst, d)
+                if self.privileged:
+                    self._check_ptr_offset(dst, src.val, d)
                 return self._moved(state, dst, AluOp.SUB, src.val)
             return _scalar(self._ptr_diff(state, d, dst, s, src))
         self.fail(f"R{d if dst.is_ptr else s} {op.name.lower()} on pointer prohibited")
@@ -313,11 +362,14 @@ class Analyzer:
             c = isa.sign_extend(amount.umin, 64)
             step = c if op == AluOp.ADD else -c
             return ptr.with_(val=val, fixed=ptr.fixed + step if ptr.id else 0)
-        return ptr.with_(val=val, id=state.fresh_id(), fixed=0)
+        # something variable was added: the kernel forgets the pointer's proven range
+        return ptr.with_(val=val, id=state.fresh_id(), fixed=0, range=0)
 
     def _check_arith_ptr(self, ptr: Reg, r: int) -> None:
         if ptr.type not in _ARITH_PTRS:
             self.fail(f"R{r} pointer arithmetic on {ptr.type.value} prohibited")
+        if ptr.type == T.PACKET and ptr.base == PKT_END and self.privileged:
+            self.fail(f"R{r} pointer arithmetic on pkt_end prohibited")
         if ptr.alloc:
             self.fail(f"R{r} pointer arithmetic on ringbuf memory prohibited")
 
@@ -447,7 +499,8 @@ class Analyzer:
             self.fail(f"R{r} invalid mem access '{t.value}' (check it against NULL first)")
         if t not in _MEM_TYPES:
             self.fail(f"R{r} invalid mem access '{t.value}'")
-        if kind == "write" and value.type != T.SCALAR and t != T.STACK:
+        if kind == "write" and value.type != T.SCALAR and t != T.STACK and (
+                not self.privileged or t == T.CTX):
             self.fail(f"R{vr} leaks addr into {t.value}: only numbers may be stored outside "
                       f"the stack")
         o = ptr.val.alu(AluOp.ADD, Scalar.const(off & MASK64), True)
@@ -487,6 +540,8 @@ class Analyzer:
 
     def _packet_bounds(self, state: State, r: int, ptr: Reg, lo: int, hi: int, n: int,
                        kind: str) -> None:
+        if self.privileged:
+            return self._packet_bounds_kernel(r, ptr, lo, n)
         mlo = state.meta_len[0]
         plo = state.pkt_len[0]
         if ptr.base == PKT_DATA:
@@ -504,6 +559,22 @@ class Analyzer:
             name = {PKT_DATA: "packet", PKT_META: "packet metadata", PKT_END: "packet end"}
             self.fail(f"invalid access to {name[ptr.base]}, off={_rng(lo, hi)} size={n}, "
                       f"R{r} proven range: data_end - data >= {plo}, data - data_meta >= {mlo}")
+
+    def _packet_bounds_kernel(self, r: int, ptr: Reg, lo: int, n: int) -> None:
+        """``check_packet_access``: the access's constant offset (the pointer's and the
+        instruction's) plus its size within the range proven for this very pointer."""
+        if ptr.base == PKT_END:
+            self.fail(f"R{r} invalid mem access 'pkt_end'")
+        if ptr.val.smin < 0 and ptr.id:
+            self.fail(f"R{r} min value is negative, either use unsigned index or "
+                      f"'if (index >=0)' check.")
+        insn_off = lo - ptr.val.smin
+        base_off = ptr.fixed if ptr.id else ptr.val.smin
+        off = base_off + insn_off
+        if off < 0 or off + n > ptr.range:
+            what = "packet" if ptr.base == PKT_DATA else "packet metadata"
+            self.fail(f"invalid access to {what}, off={off} size={n}, R{r}(id={ptr.id},"
+                      f"off={base_off},r={ptr.range})")
 
     def _ctx_access(self, r: int, o: Scalar, n: int, kind: str, value: Reg | None) -> Reg | None:
         layout = self.context
@@ -547,6 +618,9 @@ class Analyzer:
         if frame is None:
             self.fail(f"R{r} points into a stack frame that no longer exists")
         lo, hi = o.smin, o.smax
+        if self.privileged and n > 1 and (o.value | o.mask) & (n - 1):
+            # check_ptr_alignment: stack accesses are always strictly aligned
+            self.fail(f"misaligned stack access off {_rng(lo, hi)} size {n}")
         if lo < -STACK_SIZE or hi + n > 0 or (kind != "read" and not state.stack_floor_known):
             what = "read from" if kind == "read" else "write to"
             self.fail(f"invalid {what} stack R{r} off={_rng(lo, hi)} size={n}")
@@ -563,6 +637,11 @@ class Analyzer:
                 return frame.spills[i // 8]
             narrow = frame.narrow.get(i)
             if narrow is not None and narrow[0] == n:
+                if (self.privileged and i % 8 and not (narrow[1].is_const
+                                                       and narrow[1].umin == 0)):
+                    # the kernel keeps a narrow spill only at the start of an 8-byte slot
+                    # (elsewhere the bytes are STACK_MISC, or STACK_ZERO for a zero)
+                    return _scalar(_unknown_bytes(n))
                 return _scalar(narrow[1])
             slot = i // 8
             if all(frame.stack[j] == Byte.SPILL for j in range(i, i + n)) and \
@@ -578,7 +657,7 @@ class Analyzer:
                 return _scalar(_unknown_bytes(n))
         for j in range(lo + base, hi + base + n):
             b = frame.stack[j]
-            if b == Byte.INVALID:
+            if b == Byte.INVALID and not self.privileged:
                 self.fail(f"invalid read from stack R{r} off={_rng(lo, hi)} size={n}: "
                           f"fp{j - base} is not initialized")
             if b == Byte.POISON or (b == Byte.SPILL and frame.spills[j // 8].type != T.SCALAR):
@@ -662,6 +741,8 @@ class Analyzer:
 
     def _branch_ptrs(self, state, insn, op, is64, a, b):
         d, s = insn.dst, (insn.src if insn.spec.src_is_reg else None)
+        if self.privileged:
+            return self._branch_ptrs_privileged(state, op, is64, a, b)
         bname = f"R{s}" if s is not None else "imm"
         if not is64 or op == JmpOp.JSET:
             self.fail(f"R{d if a.is_ptr else s} pointer comparison prohibited "
@@ -736,6 +817,48 @@ class Analyzer:
             out.append(st)
         return out[0], out[1]
 
+    def _branch_ptrs_privileged(self, state, op, is64, a, b):
+        """The kernel's ``check_cond_jmp_op`` with ``allow_ptr_leaks``: any pointer may be
+        compared with anything; only a NULL check (``== 0``/``!= 0``, 64-bit) settles a
+        maybe-NULL pointer, a non-NULL pointer is never 0, and ``try_match_pkt_pointers``
+        learns packet ranges from unsigned orderings of packet pointers with different
+        bases.  Nothing else is narrowed (``reg_set_min_max`` is for numbers only)."""
+        zero = b.type == T.SCALAR and b.val.is_const and b.val.umin == 0
+        if is64 and zero and op in (JmpOp.JEQ, JmpOp.JNE) and a.is_ptr:
+            if a.type in OR_NULL:
+                null_state = state.copy()
+                self._settle_null(null_state, a, null=True)
+                self._settle_null(state, a, null=False)
+                return (null_state, state) if op == JmpOp.JEQ else (state, null_state)
+            return (None, state) if op == JmpOp.JEQ else (state, None)
+        if (is64 and a.type == b.type == T.PACKET
+                and {a.base, b.base} in ({PKT_DATA, PKT_END}, {PKT_META, PKT_DATA})
+                and op in (JmpOp.JGT, JmpOp.JGE, JmpOp.JLT, JmpOp.JLE)):
+            return self._branch_packet_kernel(state, op, a, b)
+        return state.copy(), state
+
+    def _branch_packet_kernel(self, state, op, a, b):
+        """``try_match_pkt_pointers``/``find_good_pkt_pointers``: on the edge that shows
+        ``p <= data_end`` (or ``p <= data`` for a metadata pointer), every packet pointer
+        with p's id may read up to p's offset (one byte more for ``<``).  No edge is ruled
+        out and nothing else is learned."""
+        if a.base in (PKT_END,) or (a.base == PKT_DATA and b.base == PKT_META):
+            a, b = b, a
+            op = swap(op)
+        out = []
+        for taken in (True, False):
+            st = state.copy() if taken else state
+            if _implies_le(op, taken):
+                reach = a.fixed if a.id else a.val.umin
+                strict = _implies_lt(op, taken)
+                if a.val.smin >= 0 and (reach > 0 or reach == 0 and not strict):
+                    reach += strict
+                    st.replace_where(
+                        lambda g: g.type == T.PACKET and g.base == a.base and g.id == a.id
+                        and g.range < reach, lambda g: g.with_(range=reach))
+            out.append(st)
+        return out[0], out[1]
+
     def _branch_packet(self, state, op, a, b):
         """Compare packet pointers with different bases: narrows pkt_len or meta_len."""
         sop = _SIGNED_OF.get(op, op)
@@ -761,6 +884,8 @@ class Analyzer:
                 # V + fixed <= data_end + c: V + (fixed - c) <= data_end for every pointer
                 # sharing a's variable base
                 proven = a.fixed - isa.sign_extend(b.val.umin, 64)
+                if _implies_lt(sop, taken):
+                    proven += 1          # V + fixed < data_end + c: one byte more
                 if proven > st.pkt_ranges.get(a.id, 0):
                     st.pkt_ranges = {**st.pkt_ranges, a.id: proven}
             out.append(st)
@@ -841,6 +966,10 @@ class Analyzer:
                 self._helper_mem(state, r, reg, size, kind, proto.name)
         # effects
         ret = proto.ret
+        const_key = None
+        if ret == Ret.MAP_VALUE_OR_NULL and the_map is not None and Arg.MAP_KEY in proto.args:
+            const_key = self._const_map_key(state, regs[1 + proto.args.index(Arg.MAP_KEY)],
+                                            the_map.key_size)
         release_id = regs[1].id if Arg.ALLOC_MEM in proto.args else 0
         for r in range(1, 6):
             regs[r] = NOT_INIT
@@ -849,7 +978,9 @@ class Analyzer:
         if proto.changes_pkt_data:
             # the packet moved: its old pointers are gone and nothing proven about its length
             # (or its metadata's) holds any more
-            state.replace_where(lambda g: g.type == T.PACKET, lambda g: NOT_INIT)
+            # (mark_reg_invalid: an unknown number when pointers may leak, else unreadable)
+            gone = _scalar(Scalar.unknown()) if self.privileged else NOT_INIT
+            state.replace_where(lambda g: g.type == T.PACKET, lambda g: gone)
             state.pkt_len = (0, self.platform.max_packet_size)
             state.pkt_ranges = {}
             state.meta_len = (min(0, state.meta_len[0]), self.platform.max_meta_size)
@@ -861,6 +992,11 @@ class Analyzer:
             if the_map is None or (the_map.type not in VALUE_MAPS
                                    and the_map.type != self.platform.wildcard_map_type):
                 regs[0] = _scalar(Scalar.unknown())
+            elif (const_key is not None and the_map.type in _CONST_KEY_MAPS
+                  and 0 <= const_key < the_map.max_entries):
+                # a constant key inside an array: the lookup cannot fail (the kernel's
+                # can_elide_value_nullness)
+                regs[0] = Reg(T.MAP_VALUE, _zero(), map=the_map, readonly=_readonly(the_map))
             else:
                 regs[0] = Reg(T.MAP_VALUE_OR_NULL, _zero(), id=state.fresh_id(), map=the_map,
                               readonly=_readonly(the_map))
@@ -872,6 +1008,30 @@ class Analyzer:
                 self.fail(f"R2 size of {proto.name} must be a known constant")
             regs[0] = Reg(T.MEM_OR_NULL, _zero(), id=state.fresh_id(), size=size.umin,
                           alloc=True)
+
+    @staticmethod
+    def _const_map_key(state: State, key: Reg, size: int) -> int | None:
+        """The key a stack pointer points to, when the kernel's ``get_constant_map_key``
+        knows it: ``size`` zero bytes, or a spilled number whose spilled bytes from the
+        key's first byte to the top of its 8-byte slot are exactly ``size``."""
+        if key.type != T.STACK or not key.val.is_const or key.frame >= len(state.frames):
+            return None
+        frame = state.frames[key.frame]
+        i = isa.sign_extend(key.val.umin, 64) + STACK_SIZE
+        if not 0 <= i < STACK_SIZE:
+            return None
+        narrow = frame.narrow.get(i)
+        if narrow is not None and narrow[0] == size and narrow[1].is_const:
+            if i % 8 == 0:
+                return narrow[1].umin
+            return 0 if narrow[1].umin == 0 else None
+        spilled = frame.spills.get(i // 8)
+        if spilled is not None and spilled.type == T.SCALAR and spilled.val.is_const:
+            if i % 8 + size == 8:
+                return isa.sign_extend(spilled.val.umin, 64)
+            if spilled.val.umin == 0 and i % 8 + size <= 8:
+                return 0
+        return None
 
     def _helper_mem(self, state: State, r: int, reg: Reg, size: Scalar, kind: str,
                     name: str) -> None:
@@ -891,7 +1051,7 @@ class Analyzer:
             if kind == "read":
                 for j in range(lo + STACK_SIZE, hi + STACK_SIZE):
                     b = frame.stack[j]
-                    if b == Byte.INVALID:
+                    if b == Byte.INVALID and not self.privileged:
                         self.fail(f"invalid indirect read from stack R{r} off="
                                   f"{_rng(o.smin, o.smax)} size={size.umax}: fp{j - STACK_SIZE}"
                                   f" is not initialized ({name})")
@@ -961,6 +1121,13 @@ class Analyzer:
         state.replace_where(lambda g: g.type == T.STACK and g.frame >= depth,
                             lambda g: NOT_INIT)
         return [(callee.callsite + 1, state)]
+
+
+def _implies_lt(op: JmpOp, taken: bool) -> bool:
+    """Whether the edge of ``a op b`` shows ``a < b``."""
+    if taken:
+        return op in (JmpOp.JLT, JmpOp.JSLT)
+    return op in (JmpOp.JGE, JmpOp.JSGE)
 
 
 def _implies_le(op: JmpOp, taken: bool) -> bool:

@@ -77,7 +77,7 @@ def run_case(case: PrevailCase) -> CaseResult:
     """Verify one case from its ``pre`` entry state(s) with PREVAIL's options."""
     if case.skip:
         return CaseResult(case, None)
-    res = verify(case.insns, program_type=PROGRAM_TYPE, maps=TestMaps(),
+    res = verify(case.insns, program_type=PROGRAM_TYPE, maps=TestMaps(), privileged=False,
                  platform=PREVAIL_PLATFORM, entry_state=case.entries,
                  allow_division_by_zero="!allow_division_by_zero" not in case.options,
                  max_insns=HARNESS_INSN_LIMIT)

@@ -52,6 +52,9 @@ class Reg:
     pointer's base; ``alloc`` marks memory from ringbuf_reserve (must be submitted as is).
     A packet pointer moved by a variable amount has an ``id`` naming that variable base and
     ``fixed``, its constant distance from it (the kernel's ``off`` beside ``var_off``).
+    ``range`` (privileged rules, as the kernel's ``reg->range``): bytes this packet pointer's
+    base (``data`` plus its variable part) is proven readable to, set by a comparison with
+    ``data_end`` on every pointer with the same id, lost when a variable is added.
     """
     type: T
     val: Scalar | None = None
@@ -63,6 +66,7 @@ class Reg:
     alloc: bool = False
     readonly: bool = False
     fixed: int = 0
+    range: int = 0
 
     def with_(self, **kw) -> Reg:
         # dataclasses.replace re-runs __init__ and is the hot spot of long walks; a frozen
@@ -194,6 +198,8 @@ def _reg_covers(old: Reg, new: Reg, idmap: dict, ranges=({}, {})) -> bool:
         return old.val.contains(new.val)
     if (old.map is not new.map or old.size != new.size or old.frame != new.frame
             or old.base != new.base or old.alloc != new.alloc or old.readonly != new.readonly):
+        return False
+    if old.type == T.PACKET and new.range < old.range:
         return False
     if old.type == T.PACKET and old.id:
         # what the new pointer may read beyond itself must be at least what the old one could
