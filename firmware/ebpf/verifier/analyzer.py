@@ -17,6 +17,7 @@ from ..isa import (MASK32, MASK64, SIZE_BYTES, STACK_SIZE, MAX_CALL_DEPTH, AluOp
 from .. import isa
 from ..maps import MapType
 from .checks import Assume, Cfg, Reject, is_cond_jump, lookup_map
+from .liveness import live_registers
 from .platform import (Arg, ContextLayout, Platform, Ret, SOCK_COMMON_FIELDS,
                        SOCK_COMMON_WHOLE, SOCK_SIZE,
                        VALUE_MAPS)
@@ -98,6 +99,7 @@ class Analyzer:
         self.state: State | None = None
         # log level 2: (pc, registers before it) for every instruction processed
         self.trace = None       # a deque of (pc, registers text) when tracing
+        self.live = live_registers(insns, platform)
 
     # --- driver ---------------------------------------------------------------------------
 
@@ -136,10 +138,20 @@ class Analyzer:
                         stack.append((extra[0], extra[1], cp))
                 pc, state = succ[0]
 
+    def _live_masks(self, pc: int, state: State) -> list[int]:
+        """Per frame, the registers the rest of the path may read: a caller's from the
+        instruction its call returns to (r0-r5 come back new)."""
+        frames = state.frames
+        masks = [self.live[frames[i + 1].callsite + 1] & ~0b111111
+                 for i in range(len(frames) - 1)]
+        masks.append(self.live[pc])
+        return masks
+
     def _visit(self, pc: int, state: State, cp: _Checkpoint | None) -> _Checkpoint | None:
         seen = self.explored.setdefault(pc, [])
+        live = self._live_masks(pc, state) if seen else None
         for old in seen:
-            if covers(old.state, state):
+            if covers(old.state, state, live):
                 if old.branches == 0:
                     return None
                 # covered by a state still being explored on this very path: no progress

@@ -210,8 +210,10 @@ def _reg_covers(old: Reg, new: Reg, idmap: dict, ranges=({}, {})) -> bool:
     return old.val.contains(new.val)
 
 
-def covers(old: State, new: State) -> bool:
-    """Whether ``old`` admits every concrete state ``new`` does (so ``new`` may be pruned)."""
+def covers(old: State, new: State, live=None) -> bool:
+    """Whether ``old`` admits every concrete state ``new`` does (so ``new`` may be pruned).
+    ``live``: per frame, a mask of the registers that may still be read (others are not
+    compared); None compares all."""
     if len(old.frames) != len(new.frames) or old.stack_floor_known != new.stack_floor_known:
         return False
     if not (old.pkt_len[0] <= new.pkt_len[0] and new.pkt_len[1] <= old.pkt_len[1]
@@ -219,11 +221,12 @@ def covers(old: State, new: State) -> bool:
         return False
     idmap: dict = {}
     rng = (old.pkt_ranges, new.pkt_ranges)
-    for fo, fn in zip(old.frames, new.frames):
+    for fi, (fo, fn) in enumerate(zip(old.frames, new.frames)):
         if fo.callsite != fn.callsite:
             return False
-        for ro, rn in zip(fo.regs, fn.regs):
-            if not _reg_covers(ro, rn, idmap, rng):
+        mask = live[fi] if live is not None else -1
+        for r, (ro, rn) in enumerate(zip(fo.regs, fn.regs)):
+            if mask >> r & 1 and not _reg_covers(ro, rn, idmap, rng):
                 return False
         if fo.stack != fn.stack:
             for i in range(STACK_SIZE):
