@@ -9,7 +9,11 @@ from dataclasses import dataclass, field
 
 from .ebpf import isa
 
-__all__ = ["ProgramImage", "ProgramError", "load_program"]
+__all__ = ["ProgramImage", "ProgramError", "load_program", "check_program_type",
+           "PROGRAM_TYPES"]
+
+# The program types xdpnic runs (``--type``): the NIC sits at the XDP hook.
+PROGRAM_TYPES = ("xdp",)
 
 ELF_MAGIC = b"\x7fELF"
 
@@ -25,6 +29,8 @@ class ProgramImage:
     insns: list[isa.Insn]
     maps: list = field(default_factory=list)      # firmware.ebpf.maps.MapSpec, by map index
     source: str = ""
+    section: str | None = None        # an object's program: its ELF section
+    section_type: str | None = None   # the program type libbpf gives that section (ProgType)
 
 
 def load_program(path: str | pathlib.Path, section: str | None = None) -> ProgramImage:
@@ -45,7 +51,8 @@ def load_program(path: str | pathlib.Path, section: str | None = None) -> Progra
             program = obj.program(section)
         except elf.LoaderError as exc:
             raise ProgramError(str(exc)) from None
-        return ProgramImage(program.name, program.insns, list(obj.maps), str(path))
+        return ProgramImage(program.name, program.insns, list(obj.maps), str(path),
+                            program.section, program.type.name)
     if section is not None:
         raise ProgramError(f"{path}: --section applies to ELF objects only")
     if path.suffix == ".bin":
@@ -65,3 +72,26 @@ def load_program(path: str | pathlib.Path, section: str | None = None) -> Progra
         raise ProgramError(str(exc)) from None
     return ProgramImage(path.stem, insns, [], str(path))
 
+
+
+def check_program_type(image: ProgramImage, program_type: str | None = None,
+                       verb: str = "runs") -> None:
+    """Refuse an object's program whose section is not an XDP one (libbpf's section table
+    decides, as it would tell the kernel), unless ``program_type`` (``--type``) says which
+    type to treat it as.  Assembly and bytecode carry no type: they are XDP programs.
+    ``verb`` says what ``--type xdp`` would do instead (runs, verifies, loads)."""
+    if program_type is not None:
+        if program_type not in PROGRAM_TYPES:
+            raise ProgramError(f"--type {program_type}: xdpnic runs "
+                               f"{', '.join(PROGRAM_TYPES)} programs")
+        return
+    if image.section_type in (None, "XDP"):
+        return
+    if image.section_type == "UNSPEC":
+        what = "libbpf gives this name no program type (UNSPEC), and device xdpnic runs " \
+               "XDP programs"
+    else:
+        what = (f"program type {image.section_type} is not supported by device xdpnic "
+                "(it runs XDP programs")
+    raise ProgramError(f"section '{image.section}': {what}; --type xdp {verb} it as one "
+                       f"anyway{')' if image.section_type != 'UNSPEC' else ''}")

@@ -80,7 +80,7 @@ def _run(args) -> int:
         insns, mem = case.insns, case.mem
         default_type = "conformance"
     else:
-        from ..program import ProgramError, load_program
+        from ..program import ProgramError, check_program_type, load_program
         try:
             image = load_program(path, args.section)
         except ProgramError as exc:
@@ -88,9 +88,13 @@ def _run(args) -> int:
         insns, name = image.insns, image.name
         maps = dict(enumerate(image.maps)) if image.maps else None
         default_type = "xdp"
-        refusal = _program_type_refusal(path, args.section)
-        if refusal and not args.program_type:
-            return _report(args, path, name, "xdp", "-", False, None, refusal, 0, [refusal])
+        if not args.program_type:
+            try:
+                check_program_type(image, verb="verifies")
+            except ProgramError as exc:
+                refusal = str(exc)
+                return _report(args, path, name, "xdp", "-", False, None, refusal, 0,
+                               [refusal])
     program_type = args.program_type or default_type
     platform = _PLATFORMS[args.platform or ("conformance" if program_type == "conformance"
                                             else "xdpnic")]
@@ -120,17 +124,3 @@ def _report(args, path, name, program_type, platform, accepted, error_pc, error,
         print(f"{name}: {'accepted' if accepted else 'rejected'}")
     return 0 if accepted else 1
 
-
-def _program_type_refusal(path: pathlib.Path, section: str | None) -> str | None:
-    """Why an object's program is not one the NIC runs (its section is not XDP), or None."""
-    if not path.read_bytes()[:4] == b"\x7fELF":
-        return None
-    from ..ebpf import elf
-    try:
-        program = elf.load_object(path).program(section)
-    except elf.LoaderError:
-        return None          # load_program already accepted it; nothing more to say
-    if program.type == elf.ProgType.XDP:
-        return None
-    return (f"section '{program.section}': program type {program.type.name} is not supported "
-            f"by device xdpnic (it runs XDP programs; --type xdp verifies it as one anyway)")

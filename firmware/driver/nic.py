@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from hw import regs
 
 from ..ebpf import isa
-from ..ebpf.helpers import HelperId
+from ..ebpf.helpers import HelperId, helper_name
 from ..ebpf.isa import CallKind, Cls, Insn, JmpOp, Pseudo
 from ..ebpf.machine import TrapCause
 from ..ebpf.maps import MapType
@@ -125,7 +125,7 @@ class NicInfo:
         f = self.features
         return {"id": f"{self.id:#010x}", "ports": self.ports, "data_bytes": self.data_bytes,
                 "imem_slots": self.imem_slots,
-                "helpers": sorted(_helper_name(h) for h in f.helpers),
+                "helpers": sorted(helper_name(h) for h in f.helpers),
                 "map_types": sorted(MapType(t).name for t in f.map_types),
                 "trace": f.trace,
                 "map_limits": {"max_maps": f.max_maps, "key_bytes": f.key_bytes,
@@ -208,12 +208,6 @@ class LoadedProgram:
     verifier_log: list[str] = field(default_factory=list)
     replaced: bool = False            # a program was running and was replaced
     bus_writes: int = 0               # control-bus writes of the load (while disabled)
-
-
-def _helper_name(helper_id: int) -> str:
-    from ..ebpf.verifier.platform import HELPERS
-    proto = HELPERS.get(helper_id)
-    return proto.name if proto else f"helper#{helper_id}"
 
 
 def features_from_caps(caps: dict[str, int]) -> DeviceFeatures | None:
@@ -364,7 +358,7 @@ def translate(image, features: DeviceFeatures, imem_slots: int,
         if insn.opcode == _CALL and spec is not None:
             if insn.src == CallKind.HELPER and insn.imm not in features.helpers:
                 raise NotSupportedByDevice(
-                    f"{image.name}: insn {pc}: helper {_helper_name(insn.imm)} (id {insn.imm})"
+                    f"{image.name}: insn {pc}: helper {helper_name(insn.imm)} (id {insn.imm})"
                     " not supported by device")
             if insn.src == CallKind.KFUNC:
                 raise NotSupportedByDevice(f"{image.name}: insn {pc}: kfunc calls not "

@@ -106,44 +106,111 @@ class ProgType(enum.IntEnum):
 # Ref: include/uapi/linux/bpf.h BPF_F_XDP_HAS_FRAGS (bpf_attr.prog_flags).
 XDP_FLAG_HAS_FRAGS = 1 << 5
 
-# libbpf's SEC() names for the program types we map: (name, type, prog_flags).  A name
-# matches the section exactly or as a prefix followed by "/" (libbpf's "type+" rule; we
-# apply it to xdp too, accepting the pre-1.0 "xdp/anything" spelling the issue asks for).
-SECTION_TYPES: tuple[tuple[str, ProgType, int], ...] = (
-    ("xdp.frags", ProgType.XDP, XDP_FLAG_HAS_FRAGS),
-    ("xdp", ProgType.XDP, 0),
-    ("tc", ProgType.SCHED_CLS, 0),
-    ("classifier", ProgType.SCHED_CLS, 0),
-    ("action", ProgType.SCHED_ACT, 0),
-    ("socket", ProgType.SOCKET_FILTER, 0),
-    ("sk_reuseport", ProgType.SK_REUSEPORT, 0),
-    ("kprobe", ProgType.KPROBE, 0),
-    ("kretprobe", ProgType.KPROBE, 0),
-    ("uprobe", ProgType.KPROBE, 0),
-    ("uretprobe", ProgType.KPROBE, 0),
-    ("tracepoint", ProgType.TRACEPOINT, 0),
-    ("tp", ProgType.TRACEPOINT, 0),
-    ("raw_tracepoint", ProgType.RAW_TRACEPOINT, 0),
-    ("raw_tp", ProgType.RAW_TRACEPOINT, 0),
-    ("perf_event", ProgType.PERF_EVENT, 0),
-    ("lwt_in", ProgType.LWT_IN, 0),
-    ("lwt_out", ProgType.LWT_OUT, 0),
-    ("lwt_xmit", ProgType.LWT_XMIT, 0),
-    ("lwt_seg6local", ProgType.LWT_SEG6LOCAL, 0),
-    ("cgroup_skb", ProgType.CGROUP_SKB, 0),
-    ("sockops", ProgType.SOCK_OPS, 0),
-    ("sk_skb", ProgType.SK_SKB, 0),
-    ("sk_msg", ProgType.SK_MSG, 0),
-    ("flow_dissector", ProgType.FLOW_DISSECTOR, 0),
-    ("sk_lookup", ProgType.SK_LOOKUP, 0),
-    ("syscall", ProgType.SYSCALL, 0),
+# libbpf's section table (``section_defs`` in src/libbpf.c of libbpf 0.8, the last release
+# with the legacy non-strict names): (SEC name, type, prog_flags, sloppy), first match wins.
+# A name ending in "/" needs that prefix; "+" means the name alone or "name/<extras>"; any
+# other name matches exactly, or (``sloppy``, libbpf's SEC_SLOPPY_PFX outside its strict
+# mode) as a plain prefix: so "xdp1", "xdp_icmp", "xdp-test" and "xdp/anything" are XDP, as
+# the kernel's samples/bpf and xdp-tutorial (built against libbpf < 1.0) use them.
+# Ref: libbpf src/libbpf.c section_defs, sec_def_matches (v0.8.0).
+SECTION_TYPES: tuple[tuple[str, ProgType, int, bool], ...] = (
+    ("socket", ProgType.SOCKET_FILTER, 0, True),
+    ("sk_reuseport/migrate", ProgType.SK_REUSEPORT, 0, True),
+    ("sk_reuseport", ProgType.SK_REUSEPORT, 0, True),
+    ("kprobe+", ProgType.KPROBE, 0, False),
+    ("uprobe+", ProgType.KPROBE, 0, False),
+    ("kretprobe+", ProgType.KPROBE, 0, False),
+    ("uretprobe+", ProgType.KPROBE, 0, False),
+    ("kprobe.multi+", ProgType.KPROBE, 0, False),
+    ("kretprobe.multi+", ProgType.KPROBE, 0, False),
+    ("usdt+", ProgType.KPROBE, 0, False),
+    ("tc", ProgType.SCHED_CLS, 0, False),
+    ("classifier", ProgType.SCHED_CLS, 0, True),
+    ("action", ProgType.SCHED_ACT, 0, True),
+    ("tracepoint+", ProgType.TRACEPOINT, 0, False),
+    ("tp+", ProgType.TRACEPOINT, 0, False),
+    ("raw_tracepoint+", ProgType.RAW_TRACEPOINT, 0, False),
+    ("raw_tp+", ProgType.RAW_TRACEPOINT, 0, False),
+    ("raw_tracepoint.w+", ProgType.RAW_TRACEPOINT_WRITABLE, 0, False),
+    ("raw_tp.w+", ProgType.RAW_TRACEPOINT_WRITABLE, 0, False),
+    ("tp_btf+", ProgType.TRACING, 0, False),
+    ("fentry+", ProgType.TRACING, 0, False),
+    ("fmod_ret+", ProgType.TRACING, 0, False),
+    ("fexit+", ProgType.TRACING, 0, False),
+    ("fentry.s+", ProgType.TRACING, 0, False),
+    ("fmod_ret.s+", ProgType.TRACING, 0, False),
+    ("fexit.s+", ProgType.TRACING, 0, False),
+    ("freplace+", ProgType.EXT, 0, False),
+    ("lsm+", ProgType.LSM, 0, False),
+    ("lsm.s+", ProgType.LSM, 0, False),
+    ("iter+", ProgType.TRACING, 0, False),
+    ("iter.s+", ProgType.TRACING, 0, False),
+    ("syscall", ProgType.SYSCALL, 0, False),
+    ("xdp.frags/devmap", ProgType.XDP, XDP_FLAG_HAS_FRAGS, False),
+    ("xdp/devmap", ProgType.XDP, 0, False),
+    ("xdp_devmap/", ProgType.XDP, 0, False),
+    ("xdp.frags/cpumap", ProgType.XDP, XDP_FLAG_HAS_FRAGS, False),
+    ("xdp/cpumap", ProgType.XDP, 0, False),
+    ("xdp_cpumap/", ProgType.XDP, 0, False),
+    ("xdp.frags", ProgType.XDP, XDP_FLAG_HAS_FRAGS, False),
+    ("xdp", ProgType.XDP, 0, True),
+    ("perf_event", ProgType.PERF_EVENT, 0, True),
+    ("lwt_in", ProgType.LWT_IN, 0, True),
+    ("lwt_out", ProgType.LWT_OUT, 0, True),
+    ("lwt_xmit", ProgType.LWT_XMIT, 0, True),
+    ("lwt_seg6local", ProgType.LWT_SEG6LOCAL, 0, True),
+    ("cgroup_skb/ingress", ProgType.CGROUP_SKB, 0, True),
+    ("cgroup_skb/egress", ProgType.CGROUP_SKB, 0, True),
+    ("cgroup/skb", ProgType.CGROUP_SKB, 0, True),
+    ("cgroup/sock_create", ProgType.CGROUP_SOCK, 0, True),
+    ("cgroup/sock_release", ProgType.CGROUP_SOCK, 0, True),
+    ("cgroup/sock", ProgType.CGROUP_SOCK, 0, True),
+    ("cgroup/post_bind4", ProgType.CGROUP_SOCK, 0, True),
+    ("cgroup/post_bind6", ProgType.CGROUP_SOCK, 0, True),
+    ("cgroup/dev", ProgType.CGROUP_DEVICE, 0, True),
+    ("sockops", ProgType.SOCK_OPS, 0, True),
+    ("sk_skb/stream_parser", ProgType.SK_SKB, 0, True),
+    ("sk_skb/stream_verdict", ProgType.SK_SKB, 0, True),
+    ("sk_skb", ProgType.SK_SKB, 0, True),
+    ("sk_msg", ProgType.SK_MSG, 0, True),
+    ("lirc_mode2", ProgType.LIRC_MODE2, 0, True),
+    ("flow_dissector", ProgType.FLOW_DISSECTOR, 0, True),
+    ("cgroup/bind4", ProgType.CGROUP_SOCK_ADDR, 0, True),
+    ("cgroup/bind6", ProgType.CGROUP_SOCK_ADDR, 0, True),
+    ("cgroup/connect4", ProgType.CGROUP_SOCK_ADDR, 0, True),
+    ("cgroup/connect6", ProgType.CGROUP_SOCK_ADDR, 0, True),
+    ("cgroup/sendmsg4", ProgType.CGROUP_SOCK_ADDR, 0, True),
+    ("cgroup/sendmsg6", ProgType.CGROUP_SOCK_ADDR, 0, True),
+    ("cgroup/recvmsg4", ProgType.CGROUP_SOCK_ADDR, 0, True),
+    ("cgroup/recvmsg6", ProgType.CGROUP_SOCK_ADDR, 0, True),
+    ("cgroup/getpeername4", ProgType.CGROUP_SOCK_ADDR, 0, True),
+    ("cgroup/getpeername6", ProgType.CGROUP_SOCK_ADDR, 0, True),
+    ("cgroup/getsockname4", ProgType.CGROUP_SOCK_ADDR, 0, True),
+    ("cgroup/getsockname6", ProgType.CGROUP_SOCK_ADDR, 0, True),
+    ("cgroup/sysctl", ProgType.CGROUP_SYSCTL, 0, True),
+    ("cgroup/getsockopt", ProgType.CGROUP_SOCKOPT, 0, True),
+    ("cgroup/setsockopt", ProgType.CGROUP_SOCKOPT, 0, True),
+    ("struct_ops+", ProgType.STRUCT_OPS, 0, False),
+    ("sk_lookup", ProgType.SK_LOOKUP, 0, True),
 )
+
+
+def _section_matches(sec_def: str, sloppy: bool, section: str) -> bool:
+    """libbpf's ``sec_def_matches`` with the strict-names mode off."""
+    if sec_def.endswith("/"):
+        return section.startswith(sec_def)
+    if sec_def.endswith("+"):
+        base = sec_def[:-1]
+        return section == base or section.startswith(base + "/")
+    if sloppy:
+        return section.startswith(sec_def)
+    return section == sec_def
 
 
 def section_program_type(section: str) -> tuple[ProgType, int]:
     """(program type, prog_flags) for a program section name; ``UNSPEC`` if unknown."""
-    for name, prog_type, flags in SECTION_TYPES:
-        if section == name or section.startswith(name + "/"):
+    for sec_def, prog_type, flags, sloppy in SECTION_TYPES:
+        if _section_matches(sec_def, sloppy, section):
             return prog_type, flags
     return ProgType.UNSPEC, 0
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from . import isa
+from .helpers import helper_name
 from .isa import (MASK32, MASK64, MAX_CALL_DEPTH, STACK_SIZE, AtomicOp, Fmt,
                   Insn, Mode, Pseudo, SIZE_BYTES)
 from .machine import (DEFAULT_INSN_BUDGET, MAP_ID_SHIFT, MAP_OFFSET_MASK, UNWIND_HELPER_ID,
@@ -207,8 +208,9 @@ def run(insns: list[Insn], *, context: bytes = b"", packet: bytes | None = None,
                 helper_id = reg[insn.dst] if fmt == Fmt.CALLX else insn.imm
                 fn = helpers.get(helper_id) if fmt != Fmt.CALL_KFUNC else None
                 if fn is None:
-                    kind = "kfunc" if fmt == Fmt.CALL_KFUNC else "helper"
-                    raise Trap(TrapCause.UNKNOWN_HELPER, f"unknown {kind} {helper_id}")
+                    what = (f"kfunc {helper_id}" if fmt == Fmt.CALL_KFUNC
+                            else f"helper {helper_name(helper_id)}#{helper_id}")
+                    raise Trap(TrapCause.UNKNOWN_HELPER, f"{what} is not offered here")
                 try:
                     reg[0] = fn(memory, *reg[1:6]) & MASK64
                 except StopProgram as stop:

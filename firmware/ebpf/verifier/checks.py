@@ -11,6 +11,7 @@ the end of a function, an instruction no path reaches.  Ref: Linux kernel/bpf/ve
 from __future__ import annotations
 
 from .. import isa
+from ..helpers import helper_name
 from ..isa import (AluOp, Cls, Fmt, Insn, JmpOp, Pseudo, NUM_REGS, FRAME_POINTER)
 from .platform import HELPERS, Platform
 
@@ -182,7 +183,7 @@ def check_fields(insns: list[Insn], platform: Platform, program_type: str, maps,
             if proto is None:
                 known = HELPERS.get(insn.imm)
                 if known is None:
-                    raise Reject(pc, f"invalid func unknown#{insn.imm}")
+                    raise Reject(pc, f"invalid func {helper_name(insn.imm)}#{insn.imm}")
                 raise Reject(pc, f"helper {known.name}#{insn.imm} is not offered by "
                                  f"platform {platform.name}")
         if fmt == Fmt.LDDW:
