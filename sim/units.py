@@ -49,11 +49,12 @@ class SimTop(wiring.Component):
     """:class:`Core` with :class:`ConformanceHelpers` and :class:`NoMaps` attached.
 
     Its ports are the core's host ports (same names), so one driver serves the Amaranth
-    simulator and the Verilog under cocotb.
+    simulator and the Verilog under cocotb.  ``core_class`` is the core to build (the
+    pipelined one, ``hw.core.pipelined.core.Core``, has the same ports).
     """
 
-    def __init__(self, imem_depth: int = 4096, ctx_bytes: int = 4096):
-        self.core = Core(imem_depth, ctx_bytes)
+    def __init__(self, imem_depth: int = 4096, ctx_bytes: int = 4096, core_class=Core):
+        self.core = core_class(imem_depth, ctx_bytes)
         members = {name: member for name, member in self.core.signature.members.items()
                    if name not in ("ext_req", "ext_resp", "helper_req", "helper_resp")}
         super().__init__(members)

@@ -1,0 +1,258 @@
+"""Load/store unit: address decode, bounds checks, the stack and context RAMs, atomics and the
+external memory port for the packet and map-value regions.
+
+Addresses follow :mod:`firmware.ebpf.machine`: bits 63..32 must be zero, bits 31..28 pick the
+region.  Context and stack are RAMs inside the core and are bounds-checked here (context
+against the host-set length, and writes refused when the host marks it read-only; the stack
+is one region of all frames).  Packet and map-value accesses go out on ``ext_req``; whoever
+answers (the datapath, the map unit) checks bounds and reports ``fault``.  No answerer (the
+bare core in a test bench) should fault every access.
+
+Timing: the first cycle forms the address (``base + disp``, registered: the adder stays out of
+the RAM's address path); in the second the region and bounds are checked and a store to an
+internal RAM completes; a load or an atomic needs one more (synchronous RAM), and the atomic
+writes in that third cycle.  External accesses take as long as the answerer after the
+address cycle; an atomic there is a locked read then a write (see ``ExtRequest``).
+
+Ref: RFC 9669 sections 5.2-5.3 (loads, stores, atomics); Linux kernel/bpf/core.c (atomics).
+"""
+
+from amaranth.hdl import Module, Signal, Mux
+from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from firmware.ebpf import isa, machine
+
+from .alu import byte_swap
+from ..decoder import Kind, Size
+from ..lsu import ExtRequest, ExtResponse
+
+__all__ = ["LSU"]
+
+class _State(enum.Enum, shape=3):
+    IDLE = 0
+    ACCESS = 1
+    RAM_DATA = 2
+    EXT_RESP = 3
+    EXT_WRITE = 4
+    EXT_WRITE_RESP = 5
+
+
+class LSU(wiring.Component):
+    """Load/store unit.
+
+    Members
+    -------
+    start : In(1)
+        Held high while a memory instruction is in execute (from its first cycle, when
+        ``base`` and ``disp`` are sampled); the unit answers with ``done`` (the instruction
+        retires this cycle) or ``fault`` (an out-of-bounds trap).
+    kind : In(Kind)
+        LDX, ST, STX, ATOMIC or LD_PACKET.
+    size, sext, atomic_op : In
+        Access size; sign-extending load (MEMSX); the atomic operation (imm bits 7..0).
+    base, disp : In
+        Address = ``base + disp`` (disp sign-extended; LD_PACKET: a packet offset).
+    sdata : In(64)
+        Store data / atomic operand (the src register or the sign-extended imm).
+    r0 : In(64)
+        cmpxchg compares against r0.
+    ctx_len, ctx_writable : In
+        Context region length in bytes and whether stores to it are allowed.
+    wb_en, wb_data : Out
+        The value loaded (LDX, LD_PACKET big-endian) or the old value (fetch atomics,
+        cmpxchg); the control decides which register takes it.
+    stk_*, ctx_* : ports to the two :class:`ByteRAM` s.
+    ext_req, ext_resp : streams to the packet / map-value answerer.
+    """
+
+    def __init__(self, stack_bytes: int, ctx_bytes: int):
+        self.stack_bytes = stack_bytes
+        self.ctx_bytes = ctx_bytes
+        sbits = (stack_bytes - 1).bit_length()
+        cbits = (ctx_bytes - 1).bit_length()
+        super().__init__({
+            "start": In(1), "kind": In(Kind), "size": In(Size), "sext": In(1),
+            "atomic_op": In(8), "base": In(64), "disp": In(32), "sdata": In(64), "r0": In(64),
+            "ctx_len": In(32), "ctx_writable": In(1),
+            "done": Out(1), "fault": Out(1), "wb_en": Out(1), "wb_data": Out(64),
+            "stk_rd_en": Out(1), "stk_rd_addr": Out(sbits), "stk_rd_data": In(64),
+            "stk_wr_en": Out(1), "stk_wr_addr": Out(sbits), "stk_wr_data": Out(64),
+            "stk_wr_mask": Out(8),
+            "ctx_rd_en": Out(1), "ctx_rd_addr": Out(cbits), "ctx_rd_data": In(64),
+            "ctx_wr_en": Out(1), "ctx_wr_addr": Out(cbits), "ctx_wr_data": Out(64),
+            "ctx_wr_mask": Out(8),
+            "ext_req": Out(stream.Signature(ExtRequest)),
+            "ext_resp": In(stream.Signature(ExtResponse)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        state = Signal(_State)
+        kind = self.kind
+
+        # --- address (formed in the first cycle, registered) and region ---------------
+        addr_next = Signal(64)
+        with m.If(kind == Kind.LD_PACKET):
+            offset = Signal(32)
+            m.d.comb += offset.eq(self.base + self.disp)   # (imm + src) mod 2**32
+            m.d.comb += addr_next.eq(Mux(offset[machine.REGION_SHIFT:] == 0,
+                                         machine.region_base(machine.Region.PACKET) | offset,
+                                         0))               # beyond any packet: unmapped
+        with m.Else():
+            m.d.comb += addr_next.eq(self.base + self.disp[:16].as_signed())
+        addr = Signal(64)
+        with m.If((state == _State.IDLE) & self.start):
+            m.d.sync += addr.eq(addr_next)
+        nbytes = Signal(4)
+        with m.Switch(self.size):
+            for size, n in isa.SIZE_BYTES.items():
+                with m.Case(Size[size.name]):
+                    m.d.comb += nbytes.eq(n)
+        low32 = addr[32:] == 0
+        region = addr[machine.REGION_SHIFT:32]
+        offset28 = addr[:machine.REGION_SHIFT]
+        end = Signal(29)
+        m.d.comb += end.eq(offset28 + nbytes)
+        is_store = (kind == Kind.ST) | (kind == Kind.STX)
+        is_atomic = kind == Kind.ATOMIC
+        writes = is_store | is_atomic
+        in_stack = low32 & (region == machine.Region.STACK) & (end <= self.stack_bytes)
+        # A read-only context refuses stores at once; an atomic reads first and is refused
+        # only if it would store (a failing cmpxchg does not), as in the model.
+        in_ctx = (low32 & (region == machine.Region.CONTEXT) & (end <= self.ctx_len)
+                  & (end <= self.ctx_bytes)          # a ctx_len beyond the RAM is clipped
+                  & (self.ctx_writable | ~is_store))
+        is_ext = low32 & ((region == machine.Region.PACKET) |
+                          (region == machine.Region.MAP_VALUE))
+
+        # --- data formatting ---------------------------------------------------------
+        size_mask = Signal(64)
+        byte_mask = Signal(8)
+        with m.Switch(self.size):
+            for size, n in isa.SIZE_BYTES.items():
+                with m.Case(Size[size.name]):
+                    m.d.comb += [size_mask.eq((1 << (8 * n)) - 1), byte_mask.eq((1 << n) - 1)]
+
+        raw = Signal(64)          # the bytes read this cycle (RAM or external), size-masked
+        ram_data = Mux(region == machine.Region.STACK, self.stk_rd_data, self.ctx_rd_data)
+        ext_old = Signal(64)      # an external atomic's old value, between read and write
+        loaded = Signal(64)
+        with m.Switch(self.size):
+            for size, n in isa.SIZE_BYTES.items():
+                with m.Case(Size[size.name]):
+                    bits = 8 * n
+                    be = byte_swap(m, raw, bits) if n > 1 else raw[:8]
+                    with m.If(kind == Kind.LD_PACKET):
+                        m.d.comb += loaded.eq(be)
+                    with m.Elif(self.sext & (n < 8)):
+                        m.d.comb += loaded.eq(raw[:bits].as_signed())
+                    with m.Else():
+                        m.d.comb += loaded.eq(raw[:bits])
+
+        operand = self.sdata & size_mask
+        aop = self.atomic_op
+        new = Signal(64)
+        store_ok = Signal()       # cmpxchg stores only when the compare matches
+        m.d.comb += store_ok.eq(1)
+        with m.Switch(aop & ~isa.ATOMIC_FETCH):
+            with m.Case(isa.AtomicOp.ADD):
+                m.d.comb += new.eq(raw + operand)
+            with m.Case(isa.AtomicOp.OR):
+                m.d.comb += new.eq(raw | operand)
+            with m.Case(isa.AtomicOp.AND):
+                m.d.comb += new.eq(raw & operand)
+            with m.Case(isa.AtomicOp.XOR):
+                m.d.comb += new.eq(raw ^ operand)
+            with m.Case(isa.AtomicOp.XCHG & ~isa.ATOMIC_FETCH):
+                m.d.comb += new.eq(operand)
+            with m.Case(isa.AtomicOp.CMPXCHG & ~isa.ATOMIC_FETCH):
+                m.d.comb += [new.eq(operand), store_ok.eq(raw == (self.r0 & size_mask))]
+        atomic_wb = (aop & isa.ATOMIC_FETCH) != 0   # fetch forms, xchg and cmpxchg
+
+        # --- RAM ports (the registered address, live while the instruction is in execute) --
+        m.d.comb += [
+            self.stk_rd_addr.eq(addr), self.ctx_rd_addr.eq(addr),
+            self.stk_wr_addr.eq(addr), self.ctx_wr_addr.eq(addr),
+            self.stk_wr_mask.eq(byte_mask), self.ctx_wr_mask.eq(byte_mask),
+            self.stk_wr_data.eq(Mux(is_atomic, new, self.sdata)),
+            self.ctx_wr_data.eq(Mux(is_atomic, new, self.sdata)),
+            self.ext_req.payload.addr.eq(addr),
+            self.ext_req.payload.size.eq(self.size),
+        ]
+
+        with m.Switch(state):
+            with m.Case(_State.IDLE):
+                with m.If(self.start):
+                    m.d.sync += state.eq(_State.ACCESS)
+            with m.Case(_State.ACCESS):
+                with m.If(in_stack | in_ctx):
+                    with m.If(is_store):
+                        m.d.comb += [
+                            self.stk_wr_en.eq(in_stack), self.ctx_wr_en.eq(in_ctx),
+                            self.done.eq(1),
+                        ]
+                        m.d.sync += state.eq(_State.IDLE)
+                    with m.Else():
+                        m.d.comb += [self.stk_rd_en.eq(in_stack), self.ctx_rd_en.eq(in_ctx)]
+                        m.d.sync += state.eq(_State.RAM_DATA)
+                with m.Elif(is_ext):
+                    m.d.comb += [
+                        self.ext_req.valid.eq(1),
+                        self.ext_req.payload.write.eq(is_store),
+                        self.ext_req.payload.lock.eq(is_atomic),
+                        self.ext_req.payload.wdata.eq(self.sdata),
+                    ]
+                    with m.If(self.ext_req.ready):
+                        m.d.sync += state.eq(_State.EXT_RESP)
+                with m.Else():
+                    m.d.comb += self.fault.eq(1)
+                    m.d.sync += state.eq(_State.IDLE)
+            with m.Case(_State.RAM_DATA):
+                m.d.comb += raw.eq(ram_data & size_mask)
+                m.d.sync += state.eq(_State.IDLE)
+                with m.If(is_atomic & in_ctx & ~self.ctx_writable & store_ok):
+                    m.d.comb += self.fault.eq(1)
+                with m.Elif(is_atomic):
+                    m.d.comb += self.done.eq(1)
+                    m.d.comb += [
+                        self.stk_wr_en.eq(in_stack & store_ok),
+                        self.ctx_wr_en.eq(in_ctx & store_ok),
+                        self.wb_en.eq(atomic_wb),
+                        self.wb_data.eq(raw),
+                    ]
+                with m.Else():
+                    m.d.comb += [self.done.eq(1), self.wb_en.eq(1), self.wb_data.eq(loaded)]
+            with m.Case(_State.EXT_RESP):
+                m.d.comb += [self.ext_resp.ready.eq(1), raw.eq(self.ext_resp.payload.rdata
+                                                             & size_mask)]
+                with m.If(self.ext_resp.valid):
+                    m.d.sync += state.eq(_State.IDLE)
+                    with m.If(self.ext_resp.payload.fault):
+                        m.d.comb += self.fault.eq(1)
+                    with m.Elif(is_atomic):
+                        m.d.sync += [ext_old.eq(raw), state.eq(_State.EXT_WRITE)]
+                    with m.Else():
+                        m.d.comb += [self.done.eq(1), self.wb_en.eq(~is_store),
+                                     self.wb_data.eq(loaded)]
+            with m.Case(_State.EXT_WRITE):
+                # A failed cmpxchg writes the old value back: every locked read is followed
+                # by its write, which is what releases the answerer's lock.
+                m.d.comb += [
+                    raw.eq(ext_old),
+                    self.ext_req.valid.eq(1),
+                    self.ext_req.payload.write.eq(1),
+                    self.ext_req.payload.wdata.eq(Mux(store_ok, new, ext_old)),
+                ]
+                with m.If(self.ext_req.ready):
+                    m.d.sync += state.eq(_State.EXT_WRITE_RESP)
+            with m.Case(_State.EXT_WRITE_RESP):
+                m.d.comb += self.ext_resp.ready.eq(1)
+                with m.If(self.ext_resp.valid):
+                    m.d.sync += state.eq(_State.IDLE)
+                    with m.If(self.ext_resp.payload.fault):
+                        m.d.comb += self.fault.eq(1)
+                    with m.Else():
+                        m.d.comb += [self.done.eq(1), self.wb_en.eq(atomic_wb),
+                                     self.wb_data.eq(ext_old)]
+        return m
