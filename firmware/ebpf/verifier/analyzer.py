@@ -23,7 +23,7 @@ from .platform import (Arg, ContextLayout, Platform, Ret, SOCK_COMMON_FIELDS,
                        VALUE_MAPS)
 from .scalar import Scalar, refine, swap, _meet
 from .state import (Byte, Frame, NOT_INIT, OR_NULL, PKT_DATA, PKT_END, PKT_META, Reg, State, T,
-                    covers)
+                    covers, fingerprint)
 
 __all__ = ["Analyzer", "COMPLEXITY_LIMIT"]
 
@@ -61,7 +61,7 @@ MAX_STATES_PER_INSN = 16
 
 
 class _Checkpoint:
-    __slots__ = ("state", "branches", "parent", "pc", "miss")
+    __slots__ = ("state", "branches", "parent", "pc", "miss", "fp")
 
     def __init__(self, state, parent, pc):
         self.state = state
@@ -69,6 +69,42 @@ class _Checkpoint:
         self.parent = parent
         self.pc = pc
         self.miss = 0
+        self.fp = None          # fingerprint, once compared against a later state
+
+
+class _Spec:
+    """An ``isa.OpSpec``'s derived fields, computed once (its properties build enums on
+    every access, which dominated the walk's profile)."""
+    __slots__ = ("fmt", "cls", "alu_op", "jmp_op", "size", "mode", "src_is_reg", "mnemonic")
+
+    def __init__(self, spec):
+        self.fmt, self.cls, self.mnemonic = spec.fmt, spec.cls, spec.mnemonic
+        self.src_is_reg = spec.src_is_reg
+        self.size = _or_none(lambda: spec.size)
+        self.mode = _or_none(lambda: spec.mode)
+        self.alu_op = _or_none(lambda: spec.alu_op)
+        self.jmp_op = _or_none(lambda: spec.jmp_op)
+
+
+def _or_none(get):
+    try:
+        return get()
+    except ValueError:
+        return None
+
+
+_SPECS: dict[int, tuple] = {}
+
+
+def _fast(spec) -> _Spec:
+    got = _SPECS.get(id(spec))
+    if got is None or got[0] is not spec:
+        got = _SPECS[id(spec)] = (spec, _Spec(spec))
+    return got[1]
+
+
+_NOT_STORED = object()
+_JMP_CLASSES = (Cls.JMP, Cls.JMP32)
 
 
 class _PathEnd(Exception):
@@ -93,6 +129,8 @@ class Analyzer:
         # allow_ptr_leaks and allow_uninit_stack; False keeps the stricter rules
         self.privileged = privileged
         self.processed = 0
+        self.jmps = 0                   # jump-class instructions processed
+        self.prev_jmps = self.prev_insns = 0    # the counts when a state was last stored
         self.explored: dict[int, list[_Checkpoint]] = {}
         self.total_states = 0
         self.pc = 0
@@ -118,7 +156,7 @@ class Analyzer:
                     if verdict is None:          # pruned
                         self._finish(cp)
                         break
-                    cp = verdict
+                    cp = verdict if verdict is not _NOT_STORED else cp
                 self.processed += 1
                 if self.processed > self.max_insns:
                     raise Reject(pc, f"BPF program is too large. Processed {self.processed - 1}"
@@ -128,6 +166,8 @@ class Analyzer:
                 if self.trace is not None:
                     self.trace.append((pc, _regs_text(state)))
                 succ = self._step(pc, state)
+                if _fast(self.insns[pc].spec).cls in _JMP_CLASSES:
+                    self.jmps += 1
                 if not succ:
                     self._finish(cp)
                     break
@@ -147,16 +187,37 @@ class Analyzer:
         masks.append(self.live[pc])
         return masks
 
-    def _visit(self, pc: int, state: State, cp: _Checkpoint | None) -> _Checkpoint | None:
+    def _visit(self, pc: int, state: State, cp: _Checkpoint | None):
+        """None: pruned; a new checkpoint; or ``_NOT_STORED`` (go on without storing).
+
+        As the kernel's ``is_state_visited``: a state is stored only after at least 2 jumps
+        and 8 instructions since the last one stored, and, inside a loop still being
+        explored, only after 20 jumps or 100 instructions (loop iterations differ and rarely
+        help pruning)."""
         seen = self.explored.setdefault(pc, [])
+        since_jmps = self.jmps - self.prev_jmps
+        since_insns = self.processed - self.prev_insns
+        add = since_jmps >= 2 and since_insns >= 8
         live = self._live_masks(pc, state) if seen else None
+        new_fp = None
         for old in seen:
-            if covers(old.state, state, live):
-                if old.branches == 0:
-                    return None
-                # covered by a state still being explored on this very path: no progress
-                raise Reject(pc, f"infinite loop detected at insn {pc}")
+            if old.branches:
+                # a state still being explored on this very path: the same state again
+                # is a loop that makes no progress (compared exactly, as the kernel does)
+                if new_fp is None:
+                    new_fp = fingerprint(state, live)
+                if old.fp is None:
+                    old.fp = fingerprint(old.state, live)
+                if old.fp == new_fp:
+                    raise Reject(pc, f"infinite loop detected at insn {pc}")
+                if since_jmps < 20 and since_insns < 100:
+                    add = False
+            elif covers(old.state, state, live):
+                return None
             old.miss += 1
+        if not add and seen:
+            return _NOT_STORED
+        self.prev_jmps, self.prev_insns = self.jmps, self.processed
         new = _Checkpoint(state.copy(), cp, pc)
         if len(seen) >= MAX_STATES_PER_INSN:
             seen.remove(max(seen, key=lambda c: c.miss))
@@ -192,7 +253,7 @@ class Analyzer:
 
     def _step(self, pc: int, state: State) -> list[tuple[int, State]]:
         insn = self.insns[pc]
-        spec = insn.spec
+        spec = _fast(insn.spec)
         fmt = spec.fmt
         cls = spec.cls
         if isinstance(insn, Assume):
@@ -246,7 +307,7 @@ class Analyzer:
     # --- ALU ------------------------------------------------------------------------------
 
     def _alu(self, state: State, insn: Insn) -> None:
-        spec = insn.spec
+        spec = _fast(insn.spec)
         op = spec.alu_op
         is64 = spec.cls == Cls.ALU64
         dst_r = insn.dst
@@ -456,7 +517,7 @@ class Analyzer:
     # --- memory ---------------------------------------------------------------------------
 
     def _ldx(self, state: State, insn: Insn) -> None:
-        spec = insn.spec
+        spec = _fast(insn.spec)
         n = SIZE_BYTES[spec.size]
         ptr = self.read(state, insn.src)
         reg = self.access(state, insn.src, ptr, insn.off, n, "read")
@@ -465,9 +526,9 @@ class Analyzer:
         self.write(state, insn.dst, reg)
 
     def _store(self, state: State, insn: Insn) -> None:
-        n = SIZE_BYTES[insn.spec.size]
+        n = SIZE_BYTES[_fast(insn.spec).size]
         ptr = self.read(state, insn.dst)
-        if insn.spec.fmt == Fmt.STX:
+        if _fast(insn.spec).fmt == Fmt.STX:
             value = self.read(state, insn.src)
             vr = insn.src
         else:
@@ -476,7 +537,7 @@ class Analyzer:
         self.access(state, insn.dst, ptr, insn.off, n, "write", value, vr)
 
     def _atomic(self, state: State, insn: Insn) -> None:
-        n = SIZE_BYTES[insn.spec.size]
+        n = SIZE_BYTES[_fast(insn.spec).size]
         ptr = self.read(state, insn.dst)
         value = self.read(state, insn.src)
         aop = insn.imm
@@ -715,7 +776,7 @@ class Analyzer:
 
     def _branch(self, state: State, insn: Insn, need_fall: bool):
         """(taken state, fall-through state), each None when that edge cannot be taken."""
-        spec = insn.spec
+        spec = _fast(insn.spec)
         op = spec.jmp_op
         is64 = spec.cls == Cls.JMP
         a = self.read(state, insn.dst)
@@ -737,7 +798,7 @@ class Analyzer:
                 continue
             st = state.copy() if taken else state
             self._set_scalar(st, insn.dst, a, r[0])
-            if insn.spec.src_is_reg:
+            if _fast(insn.spec).src_is_reg:
                 self._set_scalar(st, insn.src, b, r[1])
             out.append(st)
         taken_state, fall_state = out
@@ -752,13 +813,13 @@ class Analyzer:
                                 lambda g: g.with_(val=val))
 
     def _branch_ptrs(self, state, insn, op, is64, a, b):
-        d, s = insn.dst, (insn.src if insn.spec.src_is_reg else None)
+        d, s = insn.dst, (insn.src if _fast(insn.spec).src_is_reg else None)
         if self.privileged:
             return self._branch_ptrs_privileged(state, op, is64, a, b)
         bname = f"R{s}" if s is not None else "imm"
         if not is64 or op == JmpOp.JSET:
             self.fail(f"R{d if a.is_ptr else s} pointer comparison prohibited "
-                      f"({insn.spec.mnemonic})")
+                      f"({_fast(insn.spec).mnemonic})")
         if a.type == T.SCALAR:
             self.fail(f"R{d} scalar compared with pointer {bname} {b.describe()} prohibited")
         if b.type == T.SCALAR:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from ..isa import NUM_REGS, STACK_SIZE
 from .scalar import Scalar
 
-__all__ = ["T", "Reg", "Frame", "State", "Byte", "NOT_INIT", "PKT_META", "PKT_DATA", "PKT_END"]
+__all__ = ["T", "Reg", "Frame", "State", "Byte", "NOT_INIT", "PKT_META", "PKT_DATA", "PKT_END",
+           "covers", "fingerprint"]
 
 
 class T(enum.Enum):
@@ -254,3 +255,28 @@ def covers(old: State, new: State, live=None) -> bool:
             if not _reg_covers(ro, rn, idmap, rng):
                 return False
     return True
+
+
+def fingerprint(state: State, live) -> tuple:
+    """Everything ``covers`` compares, as a value: two states with equal fingerprints are
+    the same abstract state (ids renumbered by first use).  For the kernel's exact
+    comparison against states still being explored (``states_maybe_looping``)."""
+    ids: dict = {}
+    out: list = [state.pkt_len, state.meta_len, state.stack_floor_known]
+
+    def reg_key(reg: Reg):
+        rid = ids.setdefault(reg.id, len(ids)) if reg.id else 0
+        return (reg.type, reg.val.key() if reg.val is not None else None, rid,
+                id(reg.map), reg.size, reg.frame, reg.base, reg.alloc, reg.readonly,
+                reg.fixed, reg.range, state.pkt_ranges.get(reg.id, 0) if reg.id else 0)
+
+    for fi in range(len(state.frames) - 1, -1, -1):
+        frame = state.frames[fi]
+        mask = live[fi]
+        out.append(frame.callsite)
+        out.extend(reg_key(reg) if mask >> r & 1 else None
+                   for r, reg in enumerate(frame.regs))
+        out.append(bytes(frame.stack))
+        out.extend((slot, reg_key(reg)) for slot, reg in sorted(frame.spills.items()))
+        out.extend((k, m, v.key()) for k, (m, v) in sorted(frame.narrow.items()))
+    return tuple(out)
