@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from .ebpf import isa
 
 __all__ = ["ProgramImage", "ProgramError", "load_program", "check_program_type",
-           "PROGRAM_TYPES"]
+           "verify_for_run", "PROGRAM_TYPES"]
 
 # The program types xdpnic runs (``--type``): the NIC sits at the XDP hook.
 PROGRAM_TYPES = ("xdp",)
@@ -95,3 +95,16 @@ def check_program_type(image: ProgramImage, program_type: str | None = None,
                 "(it runs XDP programs")
     raise ProgramError(f"section '{image.section}': {what}; --type xdp {verb} it as one "
                        f"anyway{')' if image.section_type != 'UNSPEC' else ''}")
+
+
+def verify_for_run(image: ProgramImage) -> None:
+    """The xdpnic verifier's verdict on the program at the XDP hook, before any target runs
+    it (as the NIC's driver and the kernel refuse to load what fails); a refusal is a
+    ``ProgramError`` naming the instruction and the reason."""
+    from .ebpf.verifier import XDPNIC, verify
+    maps = dict(enumerate(image.maps)) if image.maps else None
+    result = verify(image.insns, "xdp", maps, XDPNIC)
+    if not result.accepted:
+        raise ProgramError(f"{image.source or image.name}: the verifier rejects {image.name} "
+                           f"at insn {result.error_pc}: {result.error} (xdpnic verify shows "
+                           f"the log; --no-verify runs it unverified)")

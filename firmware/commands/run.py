@@ -13,7 +13,8 @@ from ..ebpf.model_helpers import EngineState
 from ..ebpf.model_maps import MapError, MapSet
 from ..ebpf.xdp import Disposition, FrameResult, run_frame
 from ..progress import progress
-from ..program import ProgramError, load_program
+from ..program import (PROGRAM_TYPES, ProgramError, check_program_type, load_program,
+                       verify_for_run)
 
 # target name -> "module:function" with signature run_frames(image, frames, options)
 RUN_TARGETS = {
@@ -57,6 +58,11 @@ def register(subparsers) -> None:
     p.add_argument("--target", default="model", choices=sorted(RUN_TARGETS),
                    help="where to run it (default: model)")
     p.add_argument("--section", help="program to pick from an object with several")
+    p.add_argument("--type", dest="program_type", choices=PROGRAM_TYPES,
+                   help="run it as this program type whatever its section name says (by "
+                        "default libbpf's section table decides, and only XDP runs)")
+    p.add_argument("--no-verify", action="store_true",
+                   help="run without the verifier (model, rtl without maps); a warning says so")
     p.add_argument("--ports", type=int, default=2, help="NIC ports (default 2)")
     p.add_argument("--ingress-port", type=int, default=0,
                    help="port every frame arrives on (default 0)")
@@ -75,6 +81,22 @@ def register(subparsers) -> None:
 def _target(name: str):
     module_name, func = RUN_TARGETS[name].split(":")
     return getattr(importlib.import_module(module_name), func)
+
+
+def verification(image, target: str, skip: bool) -> list[str]:
+    """Verify before running, as the NIC's driver and the kernel do before loading; the
+    warnings to print.  The kernel's own verifier judges the kernel target."""
+    if not skip:
+        if target != "kernel":
+            verify_for_run(image)
+        return []
+    if target == "kernel":
+        return ["--no-verify: the kernel verifies every program it loads; it still does"]
+    warning = (f"--no-verify: {image.name} runs on {target} unverified: an unsafe program "
+               "traps (aborted) where the kernel and the NIC's driver would refuse it")
+    if target == "rtl" and image.maps:
+        warning += " (with maps, the rtl target's host driver still verifies it)"
+    return [warning]
 
 
 def summarize(results: list[FrameResult], ports: int) -> dict:
@@ -115,6 +137,14 @@ def main(args) -> int:
     except (ProgramError, PcapError) as exc:
         print(f"xdpnic run: {exc}", file=sys.stderr)
         return 2
+    try:
+        check_program_type(image, getattr(args, "program_type", None))
+        warnings = verification(image, args.target, getattr(args, "no_verify", False))
+    except ProgramError as exc:
+        print(f"xdpnic run: {exc}", file=sys.stderr)
+        return 2
+    for warning in warnings:
+        print(f"xdpnic run: warning: {warning}", file=sys.stderr)
     out = pathlib.Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -154,6 +184,9 @@ def main(args) -> int:
                 f.writelines(line + "\n" for line in (r.trace or []))
     report = {"program": image.source, "target": args.target, "frames": records,
               "counters": summarize(results, args.ports)}
+    notes = warnings + options.get("notes", [])
+    if notes:
+        report["notes"] = notes       # what this target cannot observe, unverified runs
     if options.get("maps") is not None:
         report["maps"] = [m.dump() for m in options["maps"].maps]
     elif options.get("map_dumps") is not None:       # read back through the driver (rtl)
@@ -182,4 +215,6 @@ def _print_summary(report: dict, out: pathlib.Path) -> None:
         print("  traps: " + ", ".join(f"{k} {v}" for k, v in c["traps"].items()))
     if c["discard_reasons"]:
         print("  discarded: " + ", ".join(f"{k} {v}" for k, v in c["discard_reasons"].items()))
+    for note in report.get("notes", []):
+        print(f"  note: {note}")
     print(f"results in {out}/ (result.json, tx-port*.pcap, pass.pcap)")

@@ -60,9 +60,9 @@ def frame_result(outcome) -> FrameResult:
 
 async def dump_map(m) -> dict:
     """One map of the loaded program read back through the device, as ``ModelMap.dump()``
-    shows it (per-CPU values as one hex string per engine when there are several)."""
+    shows it (a per-CPU map's value as a list of one hex string per engine)."""
     engines = m.nic.info.features.engines
-    per_cpu = m.spec.type in (MapType.PERCPU_ARRAY, MapType.PERCPU_HASH) and engines > 1
+    per_cpu = m.spec.type in (MapType.PERCPU_ARRAY, MapType.PERCPU_HASH)
     entries = []
     for key, value in await m.items():
         if per_cpu:

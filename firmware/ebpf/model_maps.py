@@ -218,7 +218,8 @@ class ModelMap:
 
     def dump(self) -> dict:
         """Every entry, in iteration order, as bpftool shows a map: keys and values in hex,
-        per-CPU values as one value per engine."""
+        a per-CPU map's value as a list of one value per engine (also for one engine, as
+        the kernel target lists one per CPU)."""
         entries = []
         key = self.next_key(None)
         while key is not None:
@@ -227,7 +228,8 @@ class ModelMap:
                 key = self.next_key(key)    # no device: a lookup fails, bpftool shows nothing
                 continue
             values = [self.value(slot, c).hex() for c in range(self.copies)]
-            entries.append({"key": key.hex(), "value": values if self.copies > 1 else values[0]})
+            entries.append({"key": key.hex(),
+                            "value": values if self.spec.type in PER_CPU_TYPES else values[0]})
             key = self.next_key(key)
         return {"id": self.map_id, "name": self.spec.name, "type": self.spec.type.name,
                 "key_size": self.spec.key_size, "value_size": self.spec.value_size,
@@ -280,6 +282,8 @@ class ModelMap:
     def _devmap_ifindex(self, slot: int) -> int:
         return struct.unpack_from("<I", self._slot_bytes(slot))[0]
 
+
+PER_CPU_TYPES = frozenset({MapType.PERCPU_ARRAY, MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH})
 
 MODEL_MAP_TYPES = frozenset({
     MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH,

@@ -14,8 +14,11 @@ The NIC's ingress checks (runt, oversize) are the NIC's, not the program's: such
 discarded before the kernel sees them, exactly as the model does.
 """
 
+import platform
+import re
 import struct
 
+from ..ebpf.helpers import helper_name
 from ..ebpf.machine import port_ifindex
 from ..ebpf.xdp import Disposition, FrameResult, ingress_discard_reason
 from ..program import ProgramError
@@ -83,6 +86,32 @@ def _result(action: int, frame_out: bytes, ingress_port: int) -> FrameResult:
                        **common)
 
 
+# The kernel's words for a helper it does not give this program type (Linux 6.x; older
+# kernels said "unknown func").  Ref: kernel/bpf/verifier.c check_helper_call.
+_REFUSED_HELPER = re.compile(r"(?:program of this type cannot use helper|unknown func) "
+                             r"(\w+)#(\d+)")
+
+# What a test run cannot show: said in result.json's notes whenever a frame is redirected.
+REDIRECT_NOTE = ("kernel: a test run does not perform XDP_REDIRECT, so its target is not known "
+                 "here: a redirect to a port the NIC lacks counts as redirect on this target and "
+                 "as aborted on the model and the RTL")
+
+
+def refused_helper_message(reason: str) -> str | None:
+    """A sentence naming the helper this kernel refuses to the program, when that is the
+    reason it refused it: the kernel target then cannot judge the program on this machine."""
+    match = _REFUSED_HELPER.search(reason or "")
+    if not match:
+        return None
+    from ..ebpf.verifier import LINUX
+    helper_id = int(match.group(2))
+    upstream = (" (upstream Linux and xdpnic offer it to XDP programs)"
+                if LINUX.helper(helper_id) else "")
+    return (f"this kernel (Linux {platform.release()}) refuses helper "
+            f"{helper_name(helper_id)}#{helper_id} in XDP programs{upstream}, so the kernel "
+            "target cannot judge this program here")
+
+
 def run_frames(image, frames: list[bytes], options: dict) -> list[FrameResult]:
     """Load ``image`` (its instructions and maps) into the kernel and run every frame once.
 
@@ -119,7 +148,12 @@ def run_frames(image, frames: list[bytes], options: dict) -> list[FrameResult]:
                      for i, (spec, m) in enumerate(zip(image.maps, xdp.maps))]
     except KernelError as exc:
         source = getattr(image, "source", "") or image.name
+        refused = refused_helper_message(getattr(exc, "reason", "") or "")
+        if refused:
+            raise ProgramError(f"{source}: kernel: {refused}") from None
         detail = f"\n{exc.log.rstrip()}" if exc.log else ""
         raise ProgramError(f"{source}: kernel: {exc}{detail}") from None
     options["maps"] = KernelMaps(dumps)
+    if any(r.disposition == Disposition.REDIRECT for r in results):
+        options.setdefault("notes", []).append(REDIRECT_NOTE)
     return results

@@ -578,7 +578,7 @@ async def run_and_compare(nic, image, frames) -> None:
     await assert_counters(nic, tally(results))
     for spec in image.maps:
         m = maps.by_name(spec.name)
-        want = [(bytes.fromhex(e["key"]), bytes.fromhex(e["value"]))
+        want = [(bytes.fromhex(e["key"]), bytes.fromhex("".join(e["value"])))   # per-CPU: a list
                 for e in host_view(m.dump())["entries"]]
         assert await nic.maps[spec.name].items() == want, spec.name
 
