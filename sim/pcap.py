@@ -6,8 +6,10 @@ a 16-byte header (seconds, micro- or nanoseconds, captured length, original leng
 
 import pathlib
 import struct
+from typing import NamedTuple
 
-__all__ = ["read_frames", "read_records", "PcapWriter", "PcapError", "LINKTYPE_ETHERNET"]
+__all__ = ["read_frames", "read_records", "read_capture", "PcapRecord", "PcapWriter",
+           "PcapError", "LINKTYPE_ETHERNET"]
 
 LINKTYPE_ETHERNET = 1
 _MAGICS = {0xA1B2C3D4: "us", 0xA1B23C4D: "ns"}
@@ -23,8 +25,26 @@ def read_frames(path: str | pathlib.Path) -> list[bytes]:
     return [frame for _timestamp, frame in read_records(path)]
 
 
+class PcapRecord(NamedTuple):
+    """One record: its timestamp, the bytes captured, and the frame's length on the wire
+    (more than ``len(frame)`` when the capture's snap length cut the frame)."""
+    timestamp_ns: int
+    frame: bytes
+    original_length: int
+
+    @property
+    def cut(self) -> int:
+        """Bytes of the frame the capture did not keep."""
+        return max(0, self.original_length - len(self.frame))
+
+
 def read_records(path: str | pathlib.Path) -> list[tuple[int, bytes]]:
     """Every (timestamp in ns, frame) of an Ethernet pcap file, in order."""
+    return [(r.timestamp_ns, r.frame) for r in read_capture(path)]
+
+
+def read_capture(path: str | pathlib.Path) -> list[PcapRecord]:
+    """Every record of an Ethernet pcap file, in order, with the frames' original lengths."""
     path = pathlib.Path(path)
     try:
         data = path.read_bytes()
@@ -50,15 +70,15 @@ def read_records(path: str | pathlib.Path) -> list[tuple[int, bytes]]:
     while offset < len(data):
         if offset + 16 > len(data):
             raise PcapError(f"{path}: record {len(frames)} header truncated at byte {offset}")
-        seconds, fraction, captured, _original = struct.unpack_from(endian + "4I", data, offset)
+        seconds, fraction, captured, original = struct.unpack_from(endian + "4I", data, offset)
         if captured > _MAX_SNAPLEN:
             raise PcapError(f"{path}: record {len(frames)} claims {captured} bytes (corrupt)")
         offset += 16
         if offset + captured > len(data):
             raise PcapError(f"{path}: record {len(frames)} truncated: {captured} bytes "
                             f"announced, {len(data) - offset} present")
-        frames.append((seconds * 1_000_000_000 + fraction * frac_ns,
-                       data[offset:offset + captured]))
+        frames.append(PcapRecord(seconds * 1_000_000_000 + fraction * frac_ns,
+                                 data[offset:offset + captured], original))
         offset += captured
     return frames
 
