@@ -54,7 +54,7 @@ def test_load_rejected_program_exits_1_with_the_log(capsys, tmp_path):
     assert err.splitlines()[0] == ("xdpnic load: unchecked: verifier rejected the program at "
                                    "insn 1: invalid access to packet, off=12 size=1, "
                                    "R2(id=0,off=0,r=0)")
-    assert "1: (71) ldxb %r0, [%r2+12]" in err.splitlines()
+    assert "1: (71) r0 = *(u8 *)(r2 +12)" in err.splitlines()
     status, out, _err = run_cli(capsys, "load", str(prog), "--json")
     assert status == 1
     report = json.loads(out)

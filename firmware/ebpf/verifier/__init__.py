@@ -14,12 +14,12 @@
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
 from ..isa import FRAME_POINTER, Insn
 from .analyzer import COMPLEXITY_LIMIT, Analyzer
 from .checks import Assume, Reject, build_cfg, check_fields, decode
+from .kernel_log import stats_line
 from .platform import (CONFORMANCE, LINUX, XDPNIC, ContextLayout, MapInfo, Platform,
                        XDP_CONTEXT)
 from .scalar import Scalar
@@ -142,53 +142,43 @@ def verify(insns, program_type: str = "xdp", maps=None, platform: Platform | Non
             entries = [entry_state]
         else:
             entries = list(entry_state)
-        analyzer = Analyzer(prog, cfg, platform, program_type, maps, context,
+        def make_analyzer():
+            return Analyzer(prog, cfg, platform, program_type, maps, context,
                             allow_division_by_zero=allow_division_by_zero,
                             max_insns=max_insns, privileged=privileged)
+        analyzer = make_analyzer()
         if log_level >= 2:
-            # like the kernel's log buffer, bounded: the last 100,000 instructions
-            analyzer.trace = deque(maxlen=100_000)
+            analyzer.trace = []
         analyzer.run([e.copy() for e in entries])
     except Reject as rej:
         processed = analyzer.processed if analyzer else 0
-        if analyzer is not None and analyzer.trace:
-            log.extend(_trace_lines(analyzer, drop_last=True))
-        if rej.pc is not None and analyzer is None:
-            if prog is not None and 0 <= rej.pc < len(prog) and prog[rej.pc].spec is not None:
-                insn = prog[rej.pc]
-                log.append(f"{rej.pc}: ({insn.opcode:02x}) {format_insn(insn, rej.pc)}")
-        elif rej.pc is not None:
-            insn = analyzer.insns[rej.pc]
+        if analyzer is not None:
+            trace = analyzer.trace
+            if trace is None and rej.pc is not None:
+                # level 1: the kernel shows the path that failed; walk again to record it
+                again = make_analyzer()
+                again.trace, again.trace_path = [], True
+                try:
+                    again.run([e.copy() for e in entries])
+                except Reject:
+                    pass
+                trace = again.trace
+            log.extend(trace or [])
+        elif rej.pc is not None and prog is not None and 0 <= rej.pc < len(prog) \
+                and prog[rej.pc].spec is not None:
+            insn = prog[rej.pc]
             log.append(f"{rej.pc}: ({insn.opcode:02x}) {format_insn(insn, rej.pc)}")
-            if analyzer.state is not None:
-                log.append(_regs_line(analyzer.state))
-        log.append(rej.reason if rej.pc is None else f"{rej.pc}: {rej.reason}")
+        log.append(rej.reason)
         log.append(_totals(processed, max_insns, analyzer))
         return VerifierResult(False, log, rej.pc, rej.reason, processed)
     if analyzer.trace:
-        log.extend(_trace_lines(analyzer, drop_last=False))
+        log.extend(analyzer.trace)
     log.append(_totals(analyzer.processed, max_insns, analyzer))
     return VerifierResult(True, log, None, None, analyzer.processed)
 
 
-def _trace_lines(analyzer, drop_last: bool) -> list[str]:
-    """Log-level-2 lines; on rejection the failing instruction is shown apart, last."""
-    entries = list(analyzer.trace)
-    if drop_last:
-        entries = entries[:-1]
-    out = []
-    for pc, regs in entries:
-        insn = analyzer.insns[pc]
-        out.append(f"{pc}: {regs}")
-        out.append(f"{pc}: ({insn.opcode:02x}) {format_insn(insn, pc)}")
-    return out
-
-
-def _regs_line(state: State) -> str:
-    from .analyzer import _regs_text
-    return _regs_text(state)
-
-
 def _totals(processed: int, limit: int, analyzer) -> str:
-    states = analyzer.total_states if analyzer else 0
-    return f"processed {processed} insns (limit {limit}) total_states {states}"
+    if analyzer is None:
+        return stats_line(processed, limit, 0, 0, 0)
+    per_insn = max((len(v) for v in analyzer.explored.values()), default=0)
+    return stats_line(processed, limit, per_insn, analyzer.total_states, analyzer.peak_states)

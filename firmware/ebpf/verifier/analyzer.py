@@ -17,6 +17,7 @@ from ..isa import (MASK32, MASK64, SIZE_BYTES, STACK_SIZE, MAX_CALL_DEPTH, AluOp
 from .. import isa
 from ..maps import MapType
 from .checks import Assume, Cfg, Reject, is_cond_jump, lookup_map
+from . import kernel_log
 from .liveness import live_registers
 from .platform import (Arg, ContextLayout, Platform, Ret, SOCK_COMMON_FIELDS,
                        SOCK_COMMON_WHOLE, SOCK_SIZE,
@@ -136,7 +137,13 @@ class Analyzer:
         self.pc = 0
         self.state: State | None = None
         # log level 2: (pc, registers before it) for every instruction processed
-        self.trace = None       # a deque of (pc, registers text) when tracing
+        # the kernel-format log (kernel_log): None, or a list of lines; ``trace_path``
+        # keeps only the current path (a popped branch drops what came after its push),
+        # as the kernel's level-1 log does
+        self.trace = None
+        self.trace_path = False
+        self.stored = 0                 # states stored now (the kernel's peak_states)
+        self.peak_states = 0
         self.live = live_registers(insns, platform)
 
     # --- driver ---------------------------------------------------------------------------
@@ -147,13 +154,23 @@ class Analyzer:
             self._explore(entry)
 
     def _explore(self, entry: State) -> None:
-        stack: list[tuple[int, State, _Checkpoint | None]] = [(0, entry, None)]
+        stack: list = [(0, entry, None, None, 0)]
+        trace = self.trace
         while stack:
-            pc, state, cp = stack.pop()
+            pc, state, cp, came_from, mark = stack.pop()
+            if trace is not None:
+                if self.trace_path:
+                    del trace[mark:]
+                if came_from is None:
+                    trace.append(f"{pc}: {kernel_log.state_text(state)}")
+            popped = came_from
             while True:
                 if pc in self.cfg.prune:
                     verdict = self._visit(pc, state, cp)
                     if verdict is None:          # pruned
+                        if trace is not None:
+                            trace.append(f"from {popped} to {pc}: safe" if popped is not None
+                                         else f"{pc}: safe")
                         self._finish(cp)
                         break
                     cp = verdict if verdict is not _NOT_STORED else cp
@@ -163,11 +180,18 @@ class Analyzer:
                                      f" insn (limit {self.max_insns})")
                 self.pc = pc
                 self.state = state
-                if self.trace is not None:
-                    self.trace.append((pc, _regs_text(state)))
+                if trace is not None:
+                    if popped is not None:
+                        trace.append(f"from {popped} to {pc}: {kernel_log.state_text(state)}")
+                        trace.append(f"{pc}: {kernel_log.state_text(state)}")
+                        popped = None
+                    line = kernel_log.insn_line(pc, self.insns[pc], self._helper_name)
+                    trace.append(line)           # replaced by the annotated line below
                 succ = self._step(pc, state)
                 if _fast(self.insns[pc].spec).cls in _JMP_CLASSES:
                     self.jmps += 1
+                if trace is not None and succ:
+                    trace[-1] = kernel_log.annotated(line, self._touched(pc, succ[0][1]))
                 if not succ:
                     self._finish(cp)
                     break
@@ -175,8 +199,40 @@ class Analyzer:
                     for extra in succ[1:]:
                         if cp is not None:
                             cp.branches += 1
-                        stack.append((extra[0], extra[1], cp))
+                        stack.append((extra[0], extra[1], cp, pc,
+                                       len(trace) if trace is not None else 0))
                 pc, state = succ[0]
+
+    def _helper_name(self, hid: int) -> str | None:
+        proto = self.platform.helper(hid)
+        return proto.name if proto is not None else None
+
+    def _touched(self, pc: int, state: State) -> str:
+        """The registers (and stack slot) an instruction read or wrote, after it, as the
+        kernel annotates each instruction of its log."""
+        insn = self.insns[pc]
+        spec = _fast(insn.spec)
+        fmt = spec.fmt
+        if fmt == Fmt.EXIT or fmt == Fmt.JA or fmt == Fmt.JA32:
+            return ""
+        if fmt in (Fmt.CALL_HELPER, Fmt.CALLX):
+            regs = {0}
+        elif fmt == Fmt.CALL_LOCAL:
+            return ""
+        elif fmt == Fmt.LDDW:
+            regs = {insn.dst}
+        elif fmt in (Fmt.ALU_K, Fmt.ALU_UNARY, Fmt.JMP_K, Fmt.ST):
+            regs = {insn.dst}
+        else:
+            regs = {insn.dst, insn.src}
+        text = kernel_log.state_text(state, regs, stack=False)
+        if fmt in (Fmt.ST, Fmt.STX, Fmt.ATOMIC) and insn.dst == FRAME_POINTER:
+            slot = (insn.off + STACK_SIZE) // 8
+            frame = state.cur
+            stack = [t for t in kernel_log.stack_slots(frame) if t[0] == slot]
+            if stack:
+                text += " " + stack[0][1]
+        return text.split(": ", 1)[1] if text.startswith("frame") else text
 
     def _live_masks(self, pc: int, state: State) -> list[int]:
         """Per frame, the registers the rest of the path may read: a caller's from the
@@ -215,14 +271,17 @@ class Analyzer:
             elif covers(old.state, state, live):
                 return None
             old.miss += 1
-        if not add and seen:
+        if not add:
             return _NOT_STORED
         self.prev_jmps, self.prev_insns = self.jmps, self.processed
         new = _Checkpoint(state.copy(), cp, pc)
         if len(seen) >= MAX_STATES_PER_INSN:
             seen.remove(max(seen, key=lambda c: c.miss))
+            self.stored -= 1
         seen.append(new)
         self.total_states += 1
+        self.stored += 1
+        self.peak_states = max(self.peak_states, self.stored)
         return new
 
     @staticmethod

@@ -135,7 +135,7 @@ class State:
 
     __slots__ = ("frames", "pkt_len", "meta_len", "next_id", "stack_floor_known", "pkt_ranges")
 
-    def __init__(self, frames, pkt_len, meta_len, next_id=1, stack_floor_known=True,
+    def __init__(self, frames, pkt_len, meta_len, next_id=0, stack_floor_known=True,
                  pkt_ranges=None):
         self.frames: list[Frame] = frames
         self.pkt_len: tuple[int, int] = pkt_len      # data_end - data, interval
