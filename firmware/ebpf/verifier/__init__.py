@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..isa import FRAME_POINTER, Insn
+from ..isa import FRAME_POINTER
 from .analyzer import COMPLEXITY_LIMIT, Analyzer
 from .checks import Assume, Reject, build_cfg, check_fields, decode
-from .kernel_log import stats_line
+from .kernel_log import insn_line, stats_line
 from .platform import (CONFORMANCE, LINUX, XDPNIC, ContextLayout, MapInfo, Platform,
                        XDP_CONTEXT)
 from .scalar import Scalar
@@ -27,7 +27,7 @@ from .state import Frame, Reg, State, T
 
 __all__ = ["verify", "VerifierResult", "Assume", "Platform", "MapInfo", "ContextLayout",
            "XDPNIC", "CONFORMANCE", "LINUX", "XDP_CONTEXT", "xdp_entry_state",
-           "memory_entry_state", "empty_state", "format_insn", "COMPLEXITY_LIMIT"]
+           "memory_entry_state", "empty_state", "COMPLEXITY_LIMIT"]
 
 
 @dataclass
@@ -42,22 +42,6 @@ class VerifierResult:
     error_pc: int | None = None
     error: str | None = None
     insns_processed: int = 0
-
-
-def format_insn(insn: Insn, pc: int | None = None) -> str:
-    """One instruction as the log shows it (the project's disassembler; ``assume`` too)."""
-    if isinstance(insn, Assume):
-        return insn.text()
-    try:
-        from ..disasm import format_insn as disasm_format
-    except ImportError:          # the disassembler is another module's; stay usable without
-        disasm_format = None
-    if disasm_format is not None:
-        try:
-            return disasm_format(insn, pc)
-        except Exception:        # never let a log line hide the verdict
-            pass
-    return (f".insn {insn.opcode:#04x}, {insn.dst}, {insn.src}, {insn.off}, {insn.imm}")
 
 
 def empty_state(platform: Platform = XDPNIC) -> State:
@@ -167,7 +151,8 @@ def verify(insns, program_type: str = "xdp", maps=None, platform: Platform | Non
         elif rej.pc is not None and prog is not None and 0 <= rej.pc < len(prog) \
                 and prog[rej.pc].spec is not None:
             insn = prog[rej.pc]
-            log.append(f"{rej.pc}: ({insn.opcode:02x}) {format_insn(insn, rej.pc)}")
+            log.append(insn_line(rej.pc, insn, lambda h: getattr(platform.helper(h), "name",
+                                                                  None)))
         log.append(rej.reason)
         log.append(_totals(processed, max_insns, analyzer))
         return VerifierResult(False, log, rej.pc, rej.reason, processed)

@@ -1301,15 +1301,6 @@ def _merge32(full: Scalar, part: Scalar, signed: bool) -> Scalar:
     return m
 
 
-def _regs_text(state: State) -> str:
-    """The initialized registers of the current frame, as the kernel's log shows them."""
-    frame = state.cur
-    parts = [f"R{r}={reg.describe()}" for r, reg in enumerate(frame.regs)
-             if reg.type != T.NOT_INIT]
-    prefix = f"frame{len(state.frames) - 1}: " if len(state.frames) > 1 else ""
-    return prefix + (" ".join(parts) if parts else "(no register initialized)")
-
-
 def _rng(lo: int, hi: int) -> str:
     return str(lo) if lo == hi else f"[{lo}, {hi}]"
 

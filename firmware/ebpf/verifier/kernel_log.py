@@ -9,8 +9,9 @@ Instructions as the kernel's ``print_bpf_insn`` writes them (``r2 = *(u32 *)(r1 
 
 from __future__ import annotations
 
-from ..isa import (ATOMIC_FETCH, MASK32, MASK64, SIZE_BYTES, STACK_SIZE, AluOp, AtomicOp, Cls,
+from ..isa import (MASK32, MASK64, SIZE_BYTES, STACK_SIZE, AluOp, AtomicOp, Cls,
                    Fmt, Insn, JmpOp, Mode, Pseudo, sign_extend)
+from .checks import Assume
 from .state import Byte, PKT_DATA, PKT_END, PKT_META, Reg, State, T
 
 __all__ = ["insn_text", "reg_text", "state_text", "insn_line", "stats_line"]
@@ -33,7 +34,10 @@ def _off(off: int) -> str:
 
 
 def insn_text(insn: Insn, helper_name=None) -> str:
-    """One instruction as the kernel's disassembler prints it."""
+    """One instruction as the kernel's disassembler prints it (PREVAIL's ``assume`` as
+    itself: it has no encoding)."""
+    if isinstance(insn, Assume):
+        return insn.text()
     spec = insn.spec
     fmt, cls = spec.fmt, spec.cls
     d, s = insn.dst, insn.src
