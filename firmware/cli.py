@@ -13,6 +13,8 @@ COMMAND_MODULES = [
     "firmware.commands.conformance",
     "firmware.commands.disasm",
     "firmware.commands.run",
+    "firmware.commands.attach",
+    "firmware.commands.map",
     "firmware.commands.demo",
     "firmware.commands.verify",
     "firmware.commands.load",

@@ -103,6 +103,10 @@ class PcapWriter:
         self._file.write(frame)
         self.count += 1
 
+    def flush(self) -> None:
+        """Push what is written to the file (so tcpdump -r reads it while we write on)."""
+        self._file.flush()
+
     def close(self) -> None:
         self._file.close()
 
