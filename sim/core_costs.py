@@ -21,13 +21,16 @@ exit of the program       1
 lddw                      1, plus 1 bubble unless the instruction before it in program
                            order held execute for 2 cycles or more (the pair is assembled
                            in decode while that one executes)
-store to stack / context  2 (address, then the write)
-load, atomic, stack/ctx   3 (address, RAM read, data)
-packet / map access       2 + ext_latency (address, request, response); an atomic there is
-                           a locked read and a write: 3 + 2 * ext_latency
+store to stack / context  1 (the address is formed in decode)
+load, atomic, stack/ctx   2 (RAM read, data)
+packet / map access       1 + ext_latency (request, response); an atomic there is a locked
+                           read and a write: 2 + 2 * ext_latency
+base register hazard      +1 for a memory instruction (legal, in the program) whose base
+                           register the instruction just before it in program order writes:
+                           decode forms the address from the register file, unforwarded
 helper call               1 + helper_latency
 trap before execution     1 (pc out of range, budget, illegal, call depth, kfunc, callx id)
-out-of-bounds access      2 (address, the check) when no region holds it
+out-of-bounds access      1 when no region holds it
 ========================  =============================================================
 """
 
@@ -111,6 +114,26 @@ def _replay(insns, result, regs0):
     return steps
 
 
+def _written(line: str) -> int | None:
+    """The register a trace line says its instruction wrote."""
+    _, _, rest = line.partition(":")
+    if "; r" not in rest:
+        return None
+    return int(rest.rpartition("; r")[2].partition(" = ")[0])
+
+
+def _base_register(insn) -> int | None:
+    """The base register of a legal memory instruction (None for others)."""
+    spec = insn.spec
+    if spec is None or model._illegal_reason(insn):
+        return None
+    if spec.fmt in (Fmt.LDX, Fmt.LD_IND):
+        return insn.src
+    if spec.fmt in (Fmt.ST, Fmt.STX, Fmt.ATOMIC):
+        return insn.dst
+    return None
+
+
 def predict_cycles(insns, *, context: bytes = b"", budget: int = machine.DEFAULT_INSN_BUDGET,
                    helpers=None, costs: CostModel = CostModel(), **run_args) -> int:
     """The core's ``cycles`` for a run, from the golden model's trace and the table above."""
@@ -125,7 +148,12 @@ def predict_cycles(insns, *, context: bytes = b"", budget: int = machine.DEFAULT
         regs0[index] = value
     total = FILL
     held = 1                    # cycles the previous instruction held execute
-    for pc, regs, nxt in _replay(insns, result, regs0):
+    wrote = None                # the register the previous instruction wrote
+    for step, (pc, regs, nxt) in enumerate(_replay(insns, result, regs0)):
+        in_program = 0 <= pc < len(insns)
+        if in_program and wrote is not None and _base_register(insns[pc]) == wrote:
+            total += 1          # the base register hazard
+        wrote = _written(result.trace[step])
         trapped = nxt is None and result.trap != machine.TrapCause.NONE
         insn = insns[pc] if 0 <= pc < len(insns) else None
         spec = insn.spec if insn is not None else None
@@ -170,15 +198,15 @@ def predict_cycles(insns, *, context: bytes = b"", budget: int = machine.DEFAULT
             addr = (regs[base] + insn.off) & isa.MASK64
             where = _internal(addr, isa.SIZE_BYTES[spec.size], len(context))
             if where is None:
-                cost = 2
+                cost = 1
             elif where:
-                cost = 2 if fmt in (Fmt.ST, Fmt.STX) else 3
+                cost = 1 if fmt in (Fmt.ST, Fmt.STX) else 2
             elif fmt == Fmt.ATOMIC and not trapped:
-                cost = 3 + 2 * costs.ext_latency
+                cost = 2 + 2 * costs.ext_latency
             else:
-                cost = 2 + costs.ext_latency
+                cost = 1 + costs.ext_latency
         elif fmt in (Fmt.LD_ABS, Fmt.LD_IND):
-            cost = 2 + costs.ext_latency
+            cost = 1 + costs.ext_latency
         else:
             raise AssertionError(f"no cost for {fmt}")
         total += cost

@@ -81,9 +81,16 @@ def test_taken_branch_costs_two_bubbles_and_not_taken_none():
 
 
 def test_load_use_and_stores():
-    # stxdw: address, write (2); ldxdw: address, RAM read, data (3); the add uses the load.
+    # stxdw: the write (1); ldxdw: RAM read, data (2); the add uses the load at once.
     assert _cycles("mov %r1, 5\nstxdw [%r10-8], %r1\nldxdw %r0, [%r10-8]\nadd %r0, %r0\n"
-                   "exit") == FILL + 1 + 2 + 3 + 1 + 1
+                   "exit") == FILL + 1 + 1 + 2 + 1 + 1
+
+
+def test_base_register_written_just_before_costs_a_bubble():
+    # Decode forms the address from the register file: r1 written by the mov is not there yet.
+    assert _cycles("mov %r1, %r10\nstxdw [%r1-8], %r1\nexit") == FILL + 1 + 1 + 1 + 1
+    assert _cycles("mov %r1, %r10\nmov %r0, 0\nstxdw [%r1-8], %r1\nexit") == \
+        FILL + 1 + 1 + 1 + 1
 
 
 def test_lddw_bubble_only_after_a_one_cycle_instruction():

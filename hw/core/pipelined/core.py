@@ -127,7 +127,7 @@ class Core(wiring.Component):
             # X: load/store unit and its RAMs
             lsu.start.eq(pl.x_lsu_start), lsu.kind.eq(xd.kind), lsu.size.eq(xd.size),
             lsu.sext.eq(xd.mode == Mode.MEMSX), lsu.atomic_op.eq(xd.imm[:8]),
-            lsu.base.eq(pl.x_lsu_base), lsu.disp.eq(pl.x_lsu_disp), lsu.sdata.eq(pl.x_b),
+            lsu.addr.eq(pl.x_lsu_addr), lsu.sdata.eq(pl.x_b),
             lsu.r0.eq(rf.r0), lsu.ctx_len.eq(self.ctx_len),
             lsu.ctx_writable.eq(self.ctx_writable),
             pl.x_lsu_done.eq(lsu.done), pl.x_lsu_fault.eq(lsu.fault),

@@ -8,11 +8,11 @@ is one region of all frames).  Packet and map-value accesses go out on ``ext_req
 answers (the datapath, the map unit) checks bounds and reports ``fault``.  No answerer (the
 bare core in a test bench) should fault every access.
 
-Timing: the first cycle forms the address (``base + disp``, registered: the adder stays out of
-the RAM's address path); in the second the region and bounds are checked and a store to an
-internal RAM completes; a load or an atomic needs one more (synchronous RAM), and the atomic
-writes in that third cycle.  External accesses take as long as the answerer after the
-address cycle; an atomic there is a locked read then a write (see ``ExtRequest``).
+Timing: the address comes formed and registered (the pipeline's decode stage adds base and
+displacement, :func:`access_address`), so the region and bounds are checked in the first
+cycle and a store to an internal RAM completes in it; a load or an atomic needs one more
+(synchronous RAM), and the atomic writes in that second cycle.  External accesses take as
+long as the answerer; an atomic there is a locked read then a write (see ``ExtRequest``).
 
 Ref: RFC 9669 sections 5.2-5.3 (loads, stores, atomics); Linux kernel/bpf/core.c (atomics).
 """
@@ -27,15 +27,30 @@ from .alu import byte_swap
 from ..decoder import Kind, Size
 from ..lsu import ExtRequest, ExtResponse
 
-__all__ = ["LSU"]
+__all__ = ["LSU", "access_address"]
+
+
+def access_address(m: Module, kind, base, disp):
+    """The 64-bit address of a memory instruction: ``base + sext(disp[:16])``; for the legacy
+    packet loads (``kind`` LD_PACKET, ``disp`` the 32-bit imm) the packet region at offset
+    ``(base + disp) mod 2**32``, or 0 (unmapped) when that is beyond any packet."""
+    addr = Signal(64)
+    offset = Signal(32)
+    m.d.comb += offset.eq(base + disp)                     # (imm + src) mod 2**32
+    with m.If(kind == Kind.LD_PACKET):
+        m.d.comb += addr.eq(Mux(offset[machine.REGION_SHIFT:] == 0,
+                                machine.region_base(machine.Region.PACKET) | offset, 0))
+    with m.Else():
+        m.d.comb += addr.eq(base + disp[:16].as_signed())
+    return addr
+
 
 class _State(enum.Enum, shape=3):
     IDLE = 0
-    ACCESS = 1
-    RAM_DATA = 2
-    EXT_RESP = 3
-    EXT_WRITE = 4
-    EXT_WRITE_RESP = 5
+    RAM_DATA = 1
+    EXT_RESP = 2
+    EXT_WRITE = 3
+    EXT_WRITE_RESP = 4
 
 
 class LSU(wiring.Component):
@@ -44,15 +59,14 @@ class LSU(wiring.Component):
     Members
     -------
     start : In(1)
-        Held high while a memory instruction is in execute (from its first cycle, when
-        ``base`` and ``disp`` are sampled); the unit answers with ``done`` (the instruction
-        retires this cycle) or ``fault`` (an out-of-bounds trap).
+        Held high while a memory instruction is in execute; the unit answers with ``done``
+        (the instruction retires this cycle) or ``fault`` (an out-of-bounds trap).
     kind : In(Kind)
         LDX, ST, STX, ATOMIC or LD_PACKET.
     size, sext, atomic_op : In
         Access size; sign-extending load (MEMSX); the atomic operation (imm bits 7..0).
-    base, disp : In
-        Address = ``base + disp`` (disp sign-extended; LD_PACKET: a packet offset).
+    addr : In(64)
+        The access's address (:func:`access_address`), stable while ``start`` is high.
     sdata : In(64)
         Store data / atomic operand (the src register or the sign-extended imm).
     r0 : In(64)
@@ -73,7 +87,7 @@ class LSU(wiring.Component):
         cbits = (ctx_bytes - 1).bit_length()
         super().__init__({
             "start": In(1), "kind": In(Kind), "size": In(Size), "sext": In(1),
-            "atomic_op": In(8), "base": In(64), "disp": In(32), "sdata": In(64), "r0": In(64),
+            "atomic_op": In(8), "addr": In(64), "sdata": In(64), "r0": In(64),
             "ctx_len": In(32), "ctx_writable": In(1),
             "done": Out(1), "fault": Out(1), "wb_en": Out(1), "wb_data": Out(64),
             "stk_rd_en": Out(1), "stk_rd_addr": Out(sbits), "stk_rd_data": In(64),
@@ -91,19 +105,8 @@ class LSU(wiring.Component):
         state = Signal(_State)
         kind = self.kind
 
-        # --- address (formed in the first cycle, registered) and region ---------------
-        addr_next = Signal(64)
-        with m.If(kind == Kind.LD_PACKET):
-            offset = Signal(32)
-            m.d.comb += offset.eq(self.base + self.disp)   # (imm + src) mod 2**32
-            m.d.comb += addr_next.eq(Mux(offset[machine.REGION_SHIFT:] == 0,
-                                         machine.region_base(machine.Region.PACKET) | offset,
-                                         0))               # beyond any packet: unmapped
-        with m.Else():
-            m.d.comb += addr_next.eq(self.base + self.disp[:16].as_signed())
-        addr = Signal(64)
-        with m.If((state == _State.IDLE) & self.start):
-            m.d.sync += addr.eq(addr_next)
+        # --- region ----------------------------------------------------------------
+        addr = self.addr
         nbytes = Signal(4)
         with m.Switch(self.size):
             for size, n in isa.SIZE_BYTES.items():
@@ -170,7 +173,7 @@ class LSU(wiring.Component):
                 m.d.comb += [new.eq(operand), store_ok.eq(raw == (self.r0 & size_mask))]
         atomic_wb = (aop & isa.ATOMIC_FETCH) != 0   # fetch forms, xchg and cmpxchg
 
-        # --- RAM ports (the registered address, live while the instruction is in execute) --
+        # --- RAM ports (the address is live while the instruction is in execute) ------------
         m.d.comb += [
             self.stk_rd_addr.eq(addr), self.ctx_rd_addr.eq(addr),
             self.stk_wr_addr.eq(addr), self.ctx_wr_addr.eq(addr),
@@ -184,30 +187,26 @@ class LSU(wiring.Component):
         with m.Switch(state):
             with m.Case(_State.IDLE):
                 with m.If(self.start):
-                    m.d.sync += state.eq(_State.ACCESS)
-            with m.Case(_State.ACCESS):
-                with m.If(in_stack | in_ctx):
-                    with m.If(is_store):
+                    with m.If(in_stack | in_ctx):
+                        with m.If(is_store):
+                            m.d.comb += [
+                                self.stk_wr_en.eq(in_stack), self.ctx_wr_en.eq(in_ctx),
+                                self.done.eq(1),
+                            ]
+                        with m.Else():
+                            m.d.comb += [self.stk_rd_en.eq(in_stack), self.ctx_rd_en.eq(in_ctx)]
+                            m.d.sync += state.eq(_State.RAM_DATA)
+                    with m.Elif(is_ext):
                         m.d.comb += [
-                            self.stk_wr_en.eq(in_stack), self.ctx_wr_en.eq(in_ctx),
-                            self.done.eq(1),
+                            self.ext_req.valid.eq(1),
+                            self.ext_req.payload.write.eq(is_store),
+                            self.ext_req.payload.lock.eq(is_atomic),
+                            self.ext_req.payload.wdata.eq(self.sdata),
                         ]
-                        m.d.sync += state.eq(_State.IDLE)
+                        with m.If(self.ext_req.ready):
+                            m.d.sync += state.eq(_State.EXT_RESP)
                     with m.Else():
-                        m.d.comb += [self.stk_rd_en.eq(in_stack), self.ctx_rd_en.eq(in_ctx)]
-                        m.d.sync += state.eq(_State.RAM_DATA)
-                with m.Elif(is_ext):
-                    m.d.comb += [
-                        self.ext_req.valid.eq(1),
-                        self.ext_req.payload.write.eq(is_store),
-                        self.ext_req.payload.lock.eq(is_atomic),
-                        self.ext_req.payload.wdata.eq(self.sdata),
-                    ]
-                    with m.If(self.ext_req.ready):
-                        m.d.sync += state.eq(_State.EXT_RESP)
-                with m.Else():
-                    m.d.comb += self.fault.eq(1)
-                    m.d.sync += state.eq(_State.IDLE)
+                        m.d.comb += self.fault.eq(1)
             with m.Case(_State.RAM_DATA):
                 m.d.comb += raw.eq(ram_data & size_mask)
                 m.d.sync += state.eq(_State.IDLE)

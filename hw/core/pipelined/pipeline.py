@@ -33,6 +33,7 @@ from ..callstack import FrameLayout, DEPTH_BITS
 from ..control import TrapCause
 from ..decoder import AluOp, DecodedLayout, Kind, Mode
 from ..helper import HelperRequest, HelperResponse
+from .lsu import access_address
 from .stage import Stage
 
 __all__ = ["Pipeline", "FetchLayout", "DecodeLayout", "ExecuteLayout"]
@@ -51,6 +52,9 @@ ExecuteLayout = data.StructLayout({
     "target": 32,        # pc + 1 + off (jumps) or + imm (gotol, bpf-to-bpf call)
     "pair_bad": 1,       # lddw whose second slot is malformed or missing
     "beyond": 1,         # pc is past the program (compared in D, off X's critical path)
+    "addr": 64,          # a memory instruction's address, formed in D
+    "writes": 1,         # the instruction writes register wreg when it completes
+    "wreg": 4,
 })
 """X: a decoded instruction with its operands."""
 
@@ -86,7 +90,7 @@ class Pipeline(wiring.Component):
             "x_mul_start": Out(1), "x_mul_done": In(1), "x_mul_result": In(64),
             "x_div_start": Out(1), "x_div_signed": Out(1), "x_div_modulo": Out(1),
             "x_div_done": In(1), "x_div_result": In(64),
-            "x_lsu_start": Out(1), "x_lsu_base": Out(64), "x_lsu_disp": Out(32),
+            "x_lsu_start": Out(1), "x_lsu_addr": Out(64),
             "x_lsu_done": In(1), "x_lsu_fault": In(1), "x_lsu_wb_en": In(1),
             "x_lsu_wb_data": In(64),
             # call-frame stack
@@ -150,12 +154,8 @@ class Pipeline(wiring.Component):
             self.x_div_signed.eq(xd.off == 1),
             self.x_div_modulo.eq(xd.alu_op == AluOp.MOD),
         ]
-        is_ldx = xd.kind == Kind.LDX
-        is_pkt = xd.kind == Kind.LD_PACKET
         m.d.comb += [
-            self.x_lsu_base.eq(Mux(is_ldx, xp.b,
-                                   Mux(is_pkt, Mux(xd.mode == Mode.IND, xp.b, 0), xp.a))),
-            self.x_lsu_disp.eq(Mux(is_pkt, xd.imm, xd.off)),
+            self.x_lsu_addr.eq(xp.addr),
             self.helper_req.payload.id.eq(Mux(xd.kind == Kind.CALLX, xp.a[:32], xd.imm)),
             self.helper_req.payload.args.eq(self.x_args),
             self.x_push_frame.ret_pc.eq(xp.pc + 1),
@@ -290,23 +290,42 @@ class Pipeline(wiring.Component):
         # A slot past the program is never paired: execute traps it as out of range.
         beyond = dp.pc >= self.prog_len
         capture = d.valid & ~pair_valid & (dec.kind == Kind.LDDW) & ~dec.illegal & ~beyond
-        issue = d.valid & ~capture & x_ready & ~flush
         m.d.comb += [
             self.d_insn.eq(dp.insn),
             self.d_rs1_addr.eq(dec.dst),
             self.d_rs2_addr.eq(dec.src),
         ]
+
+        def forwarded(addr, value):
+            return Mux(wb & (wb_reg == addr), wb_val, value)
+        rs1 = forwarded(dec.dst, self.d_rs1)
+        rs2 = forwarded(dec.src, self.d_rs2)
+        # A memory instruction's address is formed here from the register file as it is,
+        # without forwarding (the adder stays off X's result path): when the instruction in
+        # X writes the base register, the memory instruction waits a cycle for it.
+        is_ldx = dec.kind == Kind.LDX
+        is_pkt = dec.kind == Kind.LD_PACKET
+        base_is_src = is_ldx | (is_pkt & (dec.mode == Mode.IND))
+        base_reg = Mux(base_is_src, dec.src, dec.dst)
+        base = Mux(base_is_src, self.d_rs2, Mux(is_pkt, 0, self.d_rs1))
+        addr = access_address(m, dec.kind, base, Mux(is_pkt, dec.imm, dec.off))
+        uses_base = ((is_ldx | (dec.kind == Kind.ST) | (dec.kind == Kind.STX)
+                      | (dec.kind == Kind.ATOMIC) | (is_pkt & (dec.mode == Mode.IND)))
+                     & ~dec.illegal & ~beyond)
+        base_hazard = uses_base & x.valid & xp.writes & (xp.wreg == base_reg) & ~pair_valid
+        issue = d.valid & ~capture & x_ready & ~flush & ~base_hazard
         with m.If(flush):
             m.d.sync += pair_valid.eq(0)
         with m.Elif(capture):
             m.d.sync += [pair_valid.eq(1), pair_pc.eq(dp.pc), pair_dec.eq(dec)]
         with m.Elif(issue & pair_valid):
             m.d.sync += pair_valid.eq(0)
-
-        def forwarded(addr, value):
-            return Mux(wb & (wb_reg == addr), wb_val, value)
-        rs1 = forwarded(dec.dst, self.d_rs1)
-        rs2 = forwarded(dec.src, self.d_rs2)
+        # The register the instruction writes, known at issue (for the hazard above).
+        fetch_form = (dec.imm[:8] & isa.ATOMIC_FETCH) != 0
+        cmpxchg = dec.imm[:8] == isa.AtomicOp.CMPXCHG
+        writes_dst = ((dec.kind == Kind.ALU) | (dec.kind == Kind.DIVMOD) | is_ldx)
+        writes_r0 = (is_pkt | (dec.kind == Kind.CALL_HELPER) | (dec.kind == Kind.CALLX)
+                     | ((dec.kind == Kind.ATOMIC) & cmpxchg))
         use_imm = (((dec.kind == Kind.ALU) | (dec.kind == Kind.DIVMOD)
                     | (dec.kind == Kind.JCOND)) & ~dec.src_is_reg) | (dec.kind == Kind.ST)
         imm64 = dec.imm.as_signed()
@@ -328,6 +347,7 @@ class Pipeline(wiring.Component):
         with m.If(pair_valid):
             m.d.comb += [
                 xin.pc.eq(pair_pc), xin.d.eq(pair_dec), xin.b.eq(pair_value),
+                xin.writes.eq(1), xin.wreg.eq(pair_dec.dst),
                 # A truncated pair (the second slot past the program) or a second slot with
                 # anything but imm set: one illegal instruction (kernel: ld_imm64 check).
                 xin.pair_bad.eq(~dec.imm_only | beyond),
@@ -337,6 +357,9 @@ class Pipeline(wiring.Component):
                 xin.pc.eq(dp.pc), xin.d.eq(dec), xin.a.eq(rs1), xin.beyond.eq(beyond),
                 xin.b.eq(Mux(use_imm, imm64, rs2)),
                 xin.target.eq(dp.pc + 1 + jump_disp),
+                xin.addr.eq(addr),
+                xin.writes.eq(writes_dst | writes_r0 | ((dec.kind == Kind.ATOMIC) & fetch_form)),
+                xin.wreg.eq(Mux(writes_dst, dec.dst, Mux(writes_r0, 0, dec.src))),
             ]
         m.d.comb += [
             x.in_valid.eq(issue),
