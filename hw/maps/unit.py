@@ -19,8 +19,6 @@ Storage:
   consecutive CAM slots; slot ``s`` of the map is CAM slot ``slot_base + s``.  A key is found in
   the cycle after the probe whatever the occupancy; a new key takes the lowest free slot (the
   golden model does the same), so iteration (get-next-key) is in slot order.
-* **Key memory**: the key of every CAM slot as the user gave it (an LPM key keeps its host
-  bits, which the CAM's copy has cleared), for get-next-key.
 * **Use stamps** (LRU): a counter value written at every use of a slot (lookups and updates by
   the program, updates by the host); a full LRU map evicts the slot with the smallest stamp,
   found by reading the map's stamps one per cycle.
@@ -70,7 +68,7 @@ from hw.core.lsu import ExtRequest, ExtResponse
 from hw.core.stack import ByteRAM
 from hw.xdp.access import RowAccess
 
-from .cam import Cam
+from .hash_table import HashTable, Search
 
 __all__ = ["MapUnit", "MAP_TYPES", "MAP_HELPERS"]
 
@@ -140,6 +138,7 @@ class _S(enum.Enum, shape=5):
     INSERT_VALUE = 23
     EVICT_DONE = 24
     PERCPU = 25       # per-CPU copies one after another (host values, a new entry's zeros)
+    FREE_WAIT = 26    # an insert waits for the table's search for the lowest free slot
 
 
 class MapUnit(wiring.Component):
@@ -234,11 +233,8 @@ class MapUnit(wiring.Component):
         m.d.comb += [v_rd.addr.eq(ra.rd_addr), v_rd.en.eq(ra.rd_en), ra.rd_data.eq(v_rd.data),
                      v_wr.addr.eq(ra.wr_addr), v_wr.en.eq(ra.wr_en), v_wr.data.eq(ra.wr_data)]
         # An LPM entry's tag is its prefix length + 1 (0..8 * KB + 1).
-        m.submodules.cam = cam = Cam(S, 8 * KB, owner_bits=4,
-                                     tag_bits=(8 * KB + 1).bit_length())
-        m.submodules.keys = keys = Memory(shape=8 * FK, depth=S, init=[])
-        k_rd = keys.read_port()
-        k_wr = keys.write_port()
+        m.submodules.table = table = HashTable(S, 8 * KB, owner_bits=4,
+                                               tag_bits=(8 * KB + 1).bit_length())
         m.submodules.stamps = stamps = Memory(shape=32, depth=S, init=[])
         st_rd = stamps.read_port()
         st_wr = stamps.write_port()
@@ -353,11 +349,14 @@ class MapUnit(wiring.Component):
             for bit in range(8):
                 m.d.comb += lpm_key[8 * byte + bit].eq(lpm_data[8 * byte + bit]
                                                        & (plen > 8 * byte + 7 - bit))
+        # A key as the program or host gave it (an LPM key's data with its host bits).
+        key_as_given = Mux(is_lpm, lpm_data[:8 * KB], fbuf[:8 * KB])
+        is_update = op.as_value().matches(_Op.H_UPDATE, _Op.C_UPDATE)
         m.d.comb += [
-            cam.q_owner.eq(cur), cam.q_tag.eq(Mux(is_lpm, plen + 1, 0)),
-            cam.q_key.eq(Mux(is_lpm, lpm_key, fbuf[:8 * KB])),
-            cam.lo.eq(c_sbase), cam.hi.eq(c_sbase + c_max),
-            cam.after.eq(cam_slot), cam.from_start.eq(flags[0] | ~found),
+            table.q_owner.eq(cur), table.q_tag.eq(Mux(is_lpm, plen + 1, 0)),
+            table.q_key.eq(Mux(is_lpm, lpm_key, fbuf[:8 * KB])),
+            table.lo.eq(c_sbase), table.hi.eq(c_sbase + c_max),
+            table.after.eq(cam_slot), table.from_start.eq(flags[0] | ~found),
         ]
 
         # Address translation for the map-value region: map id, offset, and bounds.
@@ -520,8 +519,8 @@ class MapUnit(wiring.Component):
                 key_ptr = args[1]
                 with m.Switch(op):
                     with m.Case(_Op.C_RESET):
-                        with m.If(cam.ready):
-                            m.d.comb += cam.clear_all.eq(1)
+                        with m.If(table.ready):
+                            m.d.comb += table.clear_all.eq(1)
                             m.d.sync += [d_valid.eq(0), nmaps.eq(0), next_value.eq(0),
                                          next_slot.eq(0), use_clock.eq(0)]
                             m.d.sync += finish(0)
@@ -569,20 +568,30 @@ class MapUnit(wiring.Component):
                 with m.Else():
                     m.d.sync += state.eq(_S.PROBE)
             with m.Case(_S.PROBE):
-                # The CAM may still be finishing the previous operation's write.
-                with m.If(cam.ready):
-                    m.d.comb += cam.probe.eq(1)
+                # The table may still be finishing the previous operation's write.
+                with m.If(table.ready):
+                    m.d.comb += [table.probe.eq(1),
+                                 table.search.eq(Mux(is_update, Search.FREE, Search.NONE))]
                     m.d.sync += state.eq(_S.PROBE_WAIT)
             with m.Case(_S.PROBE_WAIT):
-                with m.If(cam.hit):
-                    m.d.sync += [found.eq(1), cam_slot.eq(cam.hit_slot),
-                                 slot.eq(cam.hit_slot - c_sbase), state.eq(_S.ACT)]
+                with m.If(table.hit):
+                    m.d.sync += [found.eq(1), cam_slot.eq(table.hit_slot),
+                                 slot.eq(table.hit_slot - c_sbase), state.eq(_S.ACT)]
+                    # An LPM update rewrites the key (its host bits) once the table is free.
+                    with m.If(is_lpm & is_update):
+                        m.d.sync += state.eq(_S.FREE_WAIT)
                 with m.Elif(is_lpm & op.as_value().matches(_Op.H_LOOKUP, _Op.C_LOOKUP) & (plen != 0)):
                     m.d.sync += [plen.eq(plen - 1), state.eq(_S.PROBE)]
+                with m.Elif(is_update):
+                    m.d.sync += state.eq(_S.FREE_WAIT)
                 with m.Else():
                     m.d.sync += state.eq(_S.ACT)
-                    # An insert's slot: the lowest free one of the map (found in this probe).
-                    m.d.sync += [cam_slot.eq(cam.free_slot), free_ok.eq(cam.free)]
+            # An insert's slot: the lowest free one of the map (searched since the probe).
+            with m.Case(_S.FREE_WAIT):
+                with m.If(table.ready):
+                    m.d.sync += [free_ok.eq(table.found), state.eq(_S.ACT)]
+                    with m.If(~found):
+                        m.d.sync += cam_slot.eq(table.found_slot)
 
             # A devmap slot's device (ifindex, the value's first 4 bytes).
             with m.Case(_S.DEV_READ):
@@ -639,8 +648,8 @@ class MapUnit(wiring.Component):
                         with m.Elif(~found):
                             m.d.sync += finish(0, errno.ENOENT)
                         with m.Else():
-                            m.d.comb += [cam.wr_en.eq(1), cam.wr_slot.eq(cam_slot),
-                                         cam.wr_valid.eq(0)]
+                            m.d.comb += [table.wr_en.eq(1), table.wr_slot.eq(cam_slot),
+                                         table.wr_valid.eq(0)]
                             m.d.sync += finish(0)
                     with m.Case(_Op.H_UPDATE, _Op.C_UPDATE):
                         # The host writes every copy of a per-CPU value, a program its own.
@@ -672,12 +681,19 @@ class MapUnit(wiring.Component):
                             with m.Else():
                                 m.d.comb += touch.eq(is_hash)
                                 # The LPM trie keeps the key's bytes as last given.
-                                m.d.comb += [k_wr.en.eq(is_lpm), k_wr.addr.eq(cam_slot),
-                                             k_wr.data.eq(fbuf)]
+                                m.d.comb += [table.wr_en.eq(is_lpm), table.wr_slot.eq(cam_slot),
+                                             table.wr_valid.eq(1), table.wr_owner.eq(cur),
+                                             table.wr_tag.eq(plen + 1),
+                                             table.wr_key.eq(key_as_given)]
                                 m.d.comb += write_value.eq(1)
                                 m.d.sync += r0.eq(0)
                         with m.Elif(flags == BPF_EXIST):
                             m.d.sync += finish(0, errno.ENOENT)
+                        with m.Elif(~table.can_insert):
+                            # The table's stash is full (rarer than 1 in 10^6 fills of
+                            # every slot: docs/maps.md); refused before anything changes.
+                            m.d.sync += [r0.eq(Mux(is_lpm, _neg(errno.ENOSPC), _neg(errno.E2BIG))),
+                                         state.eq(_S.FINISH)]
                         with m.Elif(free_ok):
                             m.d.sync += state.eq(_S.INSERT)
                         with m.Elif(is_lru):
@@ -702,14 +718,15 @@ class MapUnit(wiring.Component):
 
             # A new key into the slot ``cam_slot``, then its value.
             with m.Case(_S.INSERT):
-                m.d.comb += [cam.wr_en.eq(1), cam.wr_slot.eq(cam_slot), cam.wr_valid.eq(1),
-                             cam.wr_owner.eq(cur), cam.wr_tag.eq(Mux(is_lpm, plen + 1, 0)),
-                             cam.wr_key.eq(Mux(is_lpm, lpm_key, fbuf[:8 * KB])),
-                             k_wr.en.eq(1), k_wr.addr.eq(cam_slot), k_wr.data.eq(fbuf),
-                             st_wr.en.eq(1), st_wr.addr.eq(cam_slot),
-                             st_wr.data.eq(use_clock + 1)]
-                m.d.sync += [use_clock.eq(use_clock + 1), slot.eq(cam_slot - c_sbase),
-                             state.eq(_S.INSERT_VALUE)]
+                with m.If(table.ready):
+                    m.d.comb += [table.wr_en.eq(1), table.wr_slot.eq(cam_slot),
+                                 table.wr_valid.eq(1), table.wr_owner.eq(cur),
+                                 table.wr_tag.eq(Mux(is_lpm, plen + 1, 0)),
+                                 table.wr_key.eq(key_as_given),
+                                 st_wr.en.eq(1), st_wr.addr.eq(cam_slot),
+                                 st_wr.data.eq(use_clock + 1)]
+                    m.d.sync += [use_clock.eq(use_clock + 1), slot.eq(cam_slot - c_sbase),
+                                 state.eq(_S.INSERT_VALUE)]
 
             # LRU eviction: the smallest use stamp of the (full) map, one slot per cycle.
             with m.Case(_S.EVICT):
@@ -809,17 +826,23 @@ class MapUnit(wiring.Component):
 
             # --- get-next-key of a hash or LPM map --------------------------------------
             with m.Case(_S.NEXT_PROBE):
-                with m.If(cam.ready):
-                    m.d.comb += cam.probe.eq(1)
+                with m.If(table.ready):
+                    m.d.comb += [table.probe.eq(1), table.search.eq(Search.USED)]
                     m.d.sync += state.eq(_S.NEXT_WAIT)
             with m.Case(_S.NEXT_WAIT):
-                m.d.comb += k_rd.addr.eq(cam.next_slot)
-                with m.If(cam.next):
+                m.d.comb += table.fetch_slot.eq(table.found_slot)
+                with m.If(table.ready & table.found):
+                    m.d.comb += table.fetch.eq(1)
                     m.d.sync += state.eq(_S.NEXT_KEY)
-                with m.Else():
+                with m.Elif(table.ready):
                     m.d.sync += finish(0, errno.ENOENT)
             with m.Case(_S.NEXT_KEY):
-                m.d.sync += [kwin.eq(k_rd.data)] + finish(0)
+                # An LPM key is its prefix length (the tag less 1), then its data.
+                fetched_plen = Signal(32)
+                m.d.comb += fetched_plen.eq(table.fetched_tag - 1)
+                with m.If(table.ready):
+                    m.d.sync += [kwin.eq(Mux(is_lpm, Cat(fetched_plen, table.fetched_key),
+                                             table.fetched_key))] + finish(0)
 
             # --- CREATE ------------------------------------------------------------------------
             with m.Case(_S.CREATE):
