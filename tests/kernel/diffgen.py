@@ -20,7 +20,11 @@ unsafe (or merely unprovable), so that verdicts split both ways:
 - ``helper``: helpers with right and wrong argument types (map pointer, key pointer kinds);
 - ``adjust``: ``bpf_xdp_adjust_head`` with an old packet pointer kept, then used in
   arithmetic, compared, or dereferenced (the DHCP relay case);
-- ``ptr32``: 32-bit arithmetic and moves on pointers, pointer differences, pointers stored.
+- ``ptr32``: 32-bit arithmetic and moves on pointers, pointer differences, pointers stored;
+- ``scalar``: a loaded number through ALU operations and 64/32-bit comparisons, then an
+  offset into a map value or the stack (range tracking);
+- ``stack_var``: a stack access at a variable offset; ``ptr_cmp``: pointer comparisons
+  (packet with packet, 32-bit, with numbers, metadata); ``ctx``: context reads and writes.
 
 ``judge_kernel`` loads a program into this machine's kernel as root (maps created and
 relocated) and gives its verdict, reason and processed-instruction count; ``minimize`` drops
@@ -354,9 +358,85 @@ def _ptr32(rng, s: _Snippet, sub):
         s.add(make("mov", 0, 2, x=True), make("exit"))
 
 
+_SHAPE_OPS = ("and", "and32", "or", "xor", "add", "add32", "sub", "mul", "lsh", "rsh", "arsh",
+              "rsh32", "lsh32", "mov32", "neg", "mod")
+_CONDS = ("jgt", "jge", "jlt", "jle", "jsgt", "jsge", "jslt", "jsle", "jeq", "jne", "jset",
+          "jgt32", "jge32", "jlt32", "jle32", "jsgt32", "jslt32", "jeq32", "jne32")
+
+
+def _scalar(rng, s: _Snippet, sub):
+    """Range tracking: a loaded number shaped by ALU operations and narrowed by comparisons
+    (64- and 32-bit), then used as an offset into a map value or the stack."""
+    _lookup(rng, s, fd=0)
+    s.jump_end("jeq", 0, imm=0)
+    s.add(make("ldx" + rng.choice(("b", "h", "w", "dw")), 5, 0, off=0))
+    for _ in range(rng.randint(1, 4)):
+        op = rng.choice(_SHAPE_OPS)
+        if op == "neg":
+            s.add(make("neg", 5))
+        elif op in ("lsh", "rsh", "arsh", "lsh32", "rsh32"):
+            s.add(make(op, 5, imm=rng.randint(0, 8)))
+        elif op == "mod":
+            s.add(make("mod", 5, imm=rng.randint(1, 16)))
+        else:
+            s.add(make(op, 5, imm=rng.choice((1, 3, 7, 15, 0xff, -1, -8, 100))))
+    for _ in range(rng.randint(0, 2)):
+        cond = rng.choice(_CONDS)
+        s.jump_end(cond, 5, imm=rng.choice((0, 1, 7, 8, 15, 16, -1, 0x7fffffff)))
+    if rng.random() < 0.5:
+        s.add(make("add", 0, 5, x=True), make("ldxb", 4, 0, off=rng.randint(0, 2)))
+    else:
+        s.add(make("mov", 4, 10, x=True), make("add", 4, imm=-16), make("add", 4, 5, x=True),
+              make("stb", 4, off=0, imm=1))
+
+
+def _stack_var(rng, s: _Snippet, sub):
+    """A stack access at a variable offset (privileged only in the kernel), the bytes
+    written or not."""
+    if rng.random() < 0.7:
+        s.add(make("stdw", 10, off=-8, imm=0), make("stdw", 10, off=-16, imm=0))
+    s.add(make("call", imm=PRANDOM), make("and", 0, imm=rng.choice((7, 8, 15))),
+          make("mov", 4, 10, x=True), make("add", 4, imm=-16), make("add", 4, 0, x=True))
+    if rng.random() < 0.5:
+        s.add(make("ldxb", 5, 4, off=0))
+    else:
+        s.add(make("stb", 4, off=0, imm=1))
+
+
+def _ptr_cmp(rng, s: _Snippet, sub):
+    """Comparisons of pointers: packet with packet (32-bit too), with numbers, and of map
+    values, then an access that needs (or not) what the comparison proved."""
+    _load_pkt(s)
+    what = rng.choice(("pkt_pkt", "pkt32", "pkt_num", "meta"))
+    if what == "meta":
+        s.add(make("ldxw", 4, 6, off=8), make("mov", 5, 4, x=True), make("add", 5, imm=4))
+        s.jump_end(rng.choice(("jgt", "jge")), 5, 2)
+        s.add(make("ldx" + rng.choice(("b", "w")), 5, 4, off=rng.choice((0, 1, 4))))
+        return
+    s.add(make("mov", 4, 2, x=True), make("add", 4, imm=8))
+    if what == "pkt_pkt":
+        s.jump_end(rng.choice(("jgt", "jeq", "jsgt", "jne")), 4, 3)
+    elif what == "pkt32":
+        s.jump_end(rng.choice(("jgt32", "jge32")), 4, 3)
+    else:
+        s.jump_end(rng.choice(("jgt", "jeq")), 4, imm=rng.choice((0, 100)))
+    s.add(make("ldxb", 5, 2, off=rng.choice((0, 7))))
+
+
+def _ctx(rng, s: _Snippet, sub):
+    """Context reads of every size and offset, and writes."""
+    n, suffix = rng.choice(((1, "b"), (2, "h"), (4, "w"), (8, "dw")))
+    off = rng.choice((0, 4, 8, 12, 16, 20, 24, 2, 3))
+    if rng.random() < 0.8:
+        s.add(make("ldx" + suffix, 5, 6, off=off))
+    else:
+        s.add(make("st" + suffix, 6, off=off, imm=0))
+
+
 KINDS = {"pkt_const": _pkt_const, "pkt_var": _pkt_var, "map": _map, "stack": _stack,
          "spill": _spill, "loop": _loop, "call": _call, "helper": _helper, "adjust": _adjust,
-         "ptr32": _ptr32}
+         "ptr32": _ptr32, "scalar": _scalar, "stack_var": _stack_var, "ptr_cmp": _ptr_cmp,
+         "ctx": _ctx}
 
 
 def generate(seed: int, kinds=None) -> tuple[list[list], set]:

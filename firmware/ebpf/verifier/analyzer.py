@@ -644,6 +644,15 @@ class Analyzer:
         if t == T.PACKET:
             self._packet_bounds(state, r, ptr, lo, hi, n, kind)
             return _scalar(_unknown_bytes(n)) if kind == "read" else None
+        if self.privileged and t in (T.MAP_VALUE, T.MEM) and not ptr.val.is_const:
+            # check_mem_region_access: a variable offset needs a signed floor and an
+            # unsigned bound below BPF_MAX_VAR_OFF (an offset in [-1, 0] has neither)
+            if lo < 0:
+                self.fail(f"R{r} min value is negative, either use unsigned index or do a if "
+                          f"(index >=0) check.")
+            if ptr.val.umax >= 1 << 29:
+                self.fail(f"R{r} unbounded memory access, make sure to bounds check any such "
+                          f"access")
         if t == T.MAP_VALUE:
             size = ptr.map.value_size if ptr.map is not None else 0
             if lo < 0 or hi + n > size:
@@ -722,6 +731,10 @@ class Analyzer:
             overlap = a < f.offset + f.size and f.offset < a + n
             if not overlap:
                 continue
+            if f.name == "egress_ifindex" and self.program_type == "xdp":
+                # Ref: net/core/filter.c xdp_is_valid_access: only a program attached to a
+                # devmap entry (BPF_XDP_DEVMAP) may read it; we load no such programs
+                self.fail(f"invalid bpf_context access off={a} size={n}")
             if f.kind != "scalar":
                 if kind != "read":
                     self.fail(f"invalid bpf_context access off={a} size={n}: cannot write to "
@@ -856,14 +869,18 @@ class Analyzer:
                 out.append(None)
                 continue
             st = state.copy() if taken else state
-            self._set_scalar(st, insn.dst, a, r[0])
+            new_a = r[0]
+            if (self.privileged and op == JmpOp.JSET and not taken and b.val.is_const
+                    and not a.val.is_const):
+                # regs_refine_cond_op: "forget the ranges before narrowing tnums": the
+                # kernel keeps only the known bits of a value that has none of imm's bits
+                bits = b.val.umin if is64 else b.val.umin & MASK32
+                new_a = Scalar.make(a.val.value & ~bits, a.val.mask & ~bits) or new_a
+            self._set_scalar(st, insn.dst, a, new_a)
             if _fast(insn.spec).src_is_reg:
                 self._set_scalar(st, insn.src, b, r[1])
             out.append(st)
-        taken_state, fall_state = out
-        if taken_state is not None and fall_state is state:
-            pass
-        return taken_state, fall_state
+        return out[0], out[1]
 
     def _set_scalar(self, state: State, r: int, old: Reg, val: Scalar) -> None:
         state.regs[r] = old.with_(val=val)
@@ -1294,8 +1311,10 @@ def _merge32(full: Scalar, part: Scalar, signed: bool) -> Scalar:
         m2 = _meet(m, low)
         if m2 is not None:
             m = m2
-    elif signed and -(1 << 31) <= m.smin and m.smax < (1 << 31):
-        m2 = _meet(m, part)
+    elif -(1 << 31) <= m.smin and m.smax < (1 << 31):
+        # the value is its low half sign-extended: what the comparison learned of the low
+        # half, read as signed, bounds it
+        m2 = _meet(m, part if signed else part.sext(32))
         if m2 is not None:
             m = m2
     return m

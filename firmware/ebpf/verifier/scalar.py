@@ -84,6 +84,13 @@ class Scalar:
                 smin, smax = max(smin, umin), min(smax, umax)
             elif umin > S64_MAX:
                 smin, smax = max(smin, umin - U64), min(smax, umax - U64)
+            elif smin < 0 <= smax:
+                # the signed range wraps the unsigned domain's ends: an unsigned range that
+                # meets only one end keeps only that part (the kernel's __reg64_deduce_bounds)
+                if umax < smin + U64:
+                    smin, umax = max(smin, umin), min(umax, smax)
+                elif smax < umin:
+                    smax, umin = min(smax, umax - U64), max(umin, smin + U64)
             if umin > umax or smin > smax:
                 return None
             # ranges -> tnum
