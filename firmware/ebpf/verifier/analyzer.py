@@ -62,7 +62,11 @@ MAX_STATES_PER_INSN = 16
 
 
 class _Checkpoint:
-    __slots__ = ("state", "branches", "parent", "pc", "miss", "fp")
+    """A stored state.  ``written``: stack bytes (per frame, a bit per byte) the path wrote
+    between the parent checkpoint and this one; ``read``: stack bytes the paths explored
+    from here read before writing them (the kernel's REG_LIVE_WRITTEN / REG_LIVE_READ marks
+    on stack slots): only those need to match for a later state to be pruned here."""
+    __slots__ = ("state", "branches", "parent", "pc", "miss", "fp", "written", "read")
 
     def __init__(self, state, parent, pc):
         self.state = state
@@ -71,6 +75,8 @@ class _Checkpoint:
         self.pc = pc
         self.miss = 0
         self.fp = None          # fingerprint, once compared against a later state
+        self.written: dict[int, int] = {}
+        self.read: dict[int, int] = {}
 
 
 class _Spec:
@@ -144,6 +150,8 @@ class Analyzer:
         self.trace_path = False
         self.stored = 0                 # states stored now (the kernel's peak_states)
         self.peak_states = 0
+        self.cp = None                  # the checkpoint the current path descends from
+        self.written: dict[int, int] = {}   # stack bytes written since it, per frame
         self.live = live_registers(insns, platform)
 
     # --- driver ---------------------------------------------------------------------------
@@ -154,10 +162,11 @@ class Analyzer:
             self._explore(entry)
 
     def _explore(self, entry: State) -> None:
-        stack: list = [(0, entry, None, None, 0)]
+        stack: list = [(0, entry, None, None, 0, {})]
         trace = self.trace
         while stack:
-            pc, state, cp, came_from, mark = stack.pop()
+            pc, state, cp, came_from, mark, self.written = stack.pop()
+            self.cp = cp
             if trace is not None:
                 if self.trace_path:
                     del trace[mark:]
@@ -173,7 +182,8 @@ class Analyzer:
                                          else f"{pc}: safe")
                         self._finish(cp)
                         break
-                    cp = verdict if verdict is not _NOT_STORED else cp
+                    if verdict is not _NOT_STORED:
+                        cp = self.cp = verdict
                 self.processed += 1
                 if self.processed > self.max_insns:
                     raise Reject(pc, f"BPF program is too large. Processed {self.processed - 1}"
@@ -200,7 +210,8 @@ class Analyzer:
                         if cp is not None:
                             cp.branches += 1
                         stack.append((extra[0], extra[1], cp, pc,
-                                       len(trace) if trace is not None else 0))
+                                       len(trace) if trace is not None else 0,
+                                       dict(self.written)))
                 pc, state = succ[0]
 
     def _helper_name(self, hid: int) -> str | None:
@@ -268,13 +279,17 @@ class Analyzer:
                     raise Reject(pc, f"infinite loop detected at insn {pc}")
                 if since_jmps < 20 and since_insns < 100:
                     add = False
-            elif covers(old.state, state, live):
+            elif covers(old.state, state, live, old.read):
+                # what the rest of the path would read is what old's paths read
+                for fi, mask in old.read.items():
+                    self._note_read(fi, mask)
                 return None
             old.miss += 1
         if not add:
             return _NOT_STORED
         self.prev_jmps, self.prev_insns = self.jmps, self.processed
         new = _Checkpoint(state.copy(), cp, pc)
+        new.written, self.written = self.written, {}
         if len(seen) >= MAX_STATES_PER_INSN:
             seen.remove(max(seen, key=lambda c: c.miss))
             self.stored -= 1
@@ -291,6 +306,21 @@ class Analyzer:
             if cp.branches:
                 return
             cp = cp.parent
+
+    # --- stack liveness -------------------------------------------------------------------
+
+    def _note_read(self, fi: int, mask: int) -> None:
+        """Stack bytes ``mask`` of frame ``fi`` are read: mark them on every checkpoint up
+        the path until the segment that wrote them."""
+        mask &= ~self.written.get(fi, 0)
+        cp = self.cp
+        while mask and cp is not None:
+            cp.read[fi] = cp.read.get(fi, 0) | mask
+            mask &= ~cp.written.get(fi, 0)
+            cp = cp.parent
+
+    def _note_write(self, fi: int, mask: int) -> None:
+        self.written[fi] = self.written.get(fi, 0) | mask
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -769,8 +799,14 @@ class Analyzer:
         if lo < -STACK_SIZE or hi + n > 0 or (kind != "read" and not state.stack_floor_known):
             what = "read from" if kind == "read" else "write to"
             self.fail(f"invalid {what} stack R{r} off={_rng(lo, hi)} size={n}")
+        span = _bytes(lo, hi + n)
         if kind == "read":
+            self._note_read(ptr.frame, span)
             return self._stack_read(frame, r, lo, hi, n)
+        if lo == hi:
+            self._note_write(ptr.frame, span)
+        else:
+            self._note_read(ptr.frame, span)     # a byte may keep what it held
         self._stack_write(frame, lo, hi, n, value)
         return None
 
@@ -1198,6 +1234,7 @@ class Analyzer:
                 self.fail(f"invalid indirect access to stack R{r} off={_rng(o.smin, o.smax)}"
                           f" size={size.umax} ({name})")
             if kind == "read":
+                self._note_read(reg.frame, _bytes(lo, hi))
                 for j in range(lo + STACK_SIZE, hi + STACK_SIZE):
                     b = frame.stack[j]
                     if b == Byte.INVALID and not self.privileged:
@@ -1212,6 +1249,10 @@ class Analyzer:
             else:
                 # the helper may write the whole buffer; only the bytes it surely writes
                 # (the smallest size, at a known offset) become initialized
+                if o.smin == o.smax:
+                    self._note_write(reg.frame, _bytes(lo, hi))
+                else:
+                    self._note_read(reg.frame, _bytes(lo, hi))
                 self._stack_write(frame, o.smin, o.smax, size.umax, _scalar(Scalar.unknown()))
                 if o.smin == o.smax and size.umin < size.umax:
                     for j in range(o.smin + size.umin + STACK_SIZE,
@@ -1241,6 +1282,8 @@ class Analyzer:
         for r in range(1, 6):
             callee.regs[r] = caller.regs[r]
         callee.regs[FRAME_POINTER] = Reg(T.STACK, _zero(), frame=len(state.frames))
+        # the new frame's bytes owe nothing to what came before the call
+        self._note_write(len(state.frames), _ALL_BYTES)
         for r in range(0, 6):
             caller.regs[r] = NOT_INIT if r else caller.regs[0]
         state.frames.append(callee)
@@ -1262,6 +1305,7 @@ class Analyzer:
         if r0.type == T.STACK and r0.frame == depth:
             self.fail("cannot return stack pointer to the caller")
         callee = state.frames.pop()
+        self.written.pop(depth, None)
         caller = state.cur
         caller.regs[0] = r0
         for r in range(1, 6):
@@ -1318,6 +1362,17 @@ def _merge32(full: Scalar, part: Scalar, signed: bool) -> Scalar:
         if m2 is not None:
             m = m2
     return m
+
+
+_ALL_BYTES = (1 << STACK_SIZE) - 1
+
+
+def _bytes(lo: int, end: int) -> int:
+    """Bit mask of stack bytes at offsets [lo, end) from the frame's top."""
+    lo, end = max(lo, -STACK_SIZE), min(end, 0)
+    if end <= lo:
+        return 0
+    return ((1 << (end - lo)) - 1) << (lo + STACK_SIZE)
 
 
 def _rng(lo: int, hi: int) -> str:

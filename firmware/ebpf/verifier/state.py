@@ -211,10 +211,12 @@ def _reg_covers(old: Reg, new: Reg, idmap: dict, ranges=({}, {})) -> bool:
     return old.val.contains(new.val)
 
 
-def covers(old: State, new: State, live=None) -> bool:
+def covers(old: State, new: State, live=None, stack_read=None) -> bool:
     """Whether ``old`` admits every concrete state ``new`` does (so ``new`` may be pruned).
     ``live``: per frame, a mask of the registers that may still be read (others are not
-    compared); None compares all."""
+    compared); None compares all.  ``stack_read``: frame -> mask of the stack bytes (bit
+    ``i`` for byte ``i`` of ``Frame.stack``) the paths from ``old`` read; None compares
+    every byte."""
     if len(old.frames) != len(new.frames) or old.stack_floor_known != new.stack_floor_known:
         return False
     if not (old.pkt_len[0] <= new.pkt_len[0] and new.pkt_len[1] <= old.pkt_len[1]
@@ -229,10 +231,13 @@ def covers(old: State, new: State, live=None) -> bool:
         for r, (ro, rn) in enumerate(zip(fo.regs, fn.regs)):
             if mask >> r & 1 and not _reg_covers(ro, rn, idmap, rng):
                 return False
+        read = stack_read.get(fi, 0) if stack_read is not None else -1
+        if not read:
+            continue
         if fo.stack != fn.stack:
             for i in range(STACK_SIZE):
                 bo, bn = fo.stack[i], fn.stack[i]
-                if bo == bn or bo == Byte.INVALID:
+                if bo == bn or bo == Byte.INVALID or not read >> i & 1:
                     continue
                 if bo == Byte.MISC and bn == Byte.SPILL and fn.spills[i // 8].type == T.SCALAR:
                     continue
@@ -243,10 +248,14 @@ def covers(old: State, new: State, live=None) -> bool:
                     continue
                 return False
         for k, (m, vo) in fo.narrow.items():
+            if not read >> k & ((1 << m) - 1):
+                continue
             got = fn.narrow.get(k)
             if got is None or got[0] != m or not vo.contains(got[1]):
                 return False
         for slot, ro in fo.spills.items():
+            if not read >> (slot * 8) & 0xFF:
+                continue
             rn = fn.spills.get(slot)
             if rn is None:
                 if fn.stack[slot * 8] == Byte.MISC or fo.stack[slot * 8] != Byte.SPILL:
