@@ -14,10 +14,10 @@ the next cycle: one probe per cycle, the answer the cycle after, whatever the oc
 An insert puts the pattern in the first of its buckets that is empty; when all four are taken
 it evicts one (a random way, not the one it just came from), takes its place and re-inserts the
 evicted entry the same way (a cuckoo random walk), 2 cycles per step; after ``MAX_KICKS`` steps
-the entry in hand goes to the stash.  The ways hold ``2 * slots`` entries for at most ``slots``
-patterns: at this load a walk of more than a few steps is rare and one that reaches the stash
-is rarer than one in 10^6 fills (``docs/maps.md``, ``scripts/hash_table_fills.py``), so the
-stash never fills in practice; ``can_insert`` says an insert is sure to find room (a free stash
+the entry in hand goes to the stash.  The ways hold at least ``8/5 * slots`` entries for
+at most ``slots`` patterns (``buckets_for``): at this load (62.5% at most) a walk of more than
+a few steps is rare and none reached the stash in 10^6 random-key inserts (``docs/maps.md``,
+``tests/hw/hash_fills.py``), so the stash never fills in practice; ``can_insert`` says an insert is sure to find room (a free stash
 entry), and the map unit refuses an insert without it, before anything is changed.
 
 A location RAM records where each slot's pattern lies (way and bucket, or stash entry), so
@@ -40,7 +40,7 @@ from amaranth.lib import enum, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .slots import SlotBitmap, lowest_set
+from .slots import WORD, SlotBitmap, lowest_set
 
 __all__ = ["HashTable", "Search", "WAYS", "STASH", "MAX_KICKS", "buckets_for", "hash_masks",
            "way_index"]
@@ -52,8 +52,10 @@ LFSR_TAPS = 0xB400          # x^16 + x^14 + x^13 + x^11 + 1, maximal length
 
 
 def buckets_for(slots: int) -> int:
-    """Entries per way: the ways together hold twice the slots (at most half full)."""
-    return max(2, slots // 2)
+    """Entries per way: a power of two, the ways together at least 8/5 of the slots (at most
+    62.5% full)."""
+    need = -(-8 * slots // (5 * WAYS))
+    return max(2, 1 << (need - 1).bit_length())
 
 
 def hash_masks(way: int, pattern_bits: int, index_bits: int) -> list:
@@ -116,8 +118,10 @@ class HashTable(wiring.Component):
 
     def __init__(self, slots: int, key_bits: int, owner_bits: int = 4, tag_bits: int = 8,
                  max_kicks: int = MAX_KICKS):
-        if slots < 2 or slots & (slots - 1):
-            raise ValueError(f"hash table slots must be a power of two >= 2, not {slots!r}")
+        if not (isinstance(slots, int) and slots >= 2
+                and (slots % WORD == 0 or (slots < WORD and not slots & (slots - 1)))):
+            raise ValueError(f"hash table slots must be a multiple of {WORD} or a power of two "
+                             f">= 2 below it, not {slots!r}")
         self.slots = slots
         self.max_kicks = max_kicks
         self.key_bits = key_bits

@@ -47,7 +47,7 @@ class _State(enum.Enum, shape=2):
 
 
 class SlotBitmap(wiring.Component):
-    """One bit per slot of ``slots`` (a power of two >= 2).
+    """One bit per slot of ``slots`` (a multiple of ``WORD``, or a power of two >= 2 below it).
 
     Members
     -------
@@ -64,8 +64,10 @@ class SlotBitmap(wiring.Component):
     """
 
     def __init__(self, slots: int):
-        if slots < 2 or slots & (slots - 1):
-            raise ValueError(f"slots must be a power of two >= 2, not {slots!r}")
+        if not (isinstance(slots, int) and slots >= 2
+                and (slots % WORD == 0 or (slots < WORD and not slots & (slots - 1)))):
+            raise ValueError(f"slots must be a multiple of {WORD} or a power of two >= 2 "
+                             f"below it, not {slots!r}")
         self.slots = slots
         self.word = min(WORD, slots)
         sbits = (slots - 1).bit_length()

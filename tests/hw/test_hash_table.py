@@ -18,8 +18,8 @@ async def wait_ready(ctx, dut):
         await ctx.tick()
 
 
-def run(body, **params):
-    dut = HashTable(SLOTS, KEY_BITS, **params)
+def run(body, slots=SLOTS, **params):
+    dut = HashTable(slots, KEY_BITS, **params)
     sim = Simulator(dut)
     sim.add_clock(1e-8)
 
@@ -60,9 +60,11 @@ def reference_search(used, want_used, start, hi):
     return 0, None
 
 
-@pytest.mark.parametrize("max_kicks", [32, 0], ids=["cuckoo", "stash"])
-def test_random_operations_match_a_dictionary(max_kicks):
-    rng = random.Random(max_kicks)
+@pytest.mark.parametrize("slots, max_kicks", [(16, 32), (16, 0), (96, 32)],
+                         ids=["cuckoo", "stash", "96-slots"])
+def test_random_operations_match_a_dictionary(slots, max_kicks):
+    """96 slots: not a power of two (three bitmap words, 64 buckets per way)."""
+    rng = random.Random(max_kicks + slots)
 
     async def body(ctx, dut):
         table = {}                 # slot -> (owner, key)
@@ -71,7 +73,7 @@ def test_random_operations_match_a_dictionary(max_kicks):
                              "used_search", "fetch", "clear" if step % 60 == 59 else "probe"])
             owner, key = rng.randrange(3), rng.randrange(24)
             present = [s for s, p in table.items() if p == (owner, key)]
-            free = [s for s in range(SLOTS) if s not in table]
+            free = [s for s in range(slots) if s not in table]
             if op in ("insert", "rewrite") and not present and ctx.get(dut.can_insert):
                 candidates = free if op == "insert" else list(table)
                 if candidates:
@@ -98,9 +100,9 @@ def test_random_operations_match_a_dictionary(max_kicks):
                 ctx.set(dut.clear_all, 0)
                 table.clear()
             else:
-                lo = rng.randrange(SLOTS)
-                hi = rng.randrange(lo, SLOTS + 1)
-                after = rng.randrange(SLOTS)
+                lo = rng.randrange(slots)
+                hi = rng.randrange(lo, slots + 1)
+                after = rng.randrange(slots)
                 from_start = rng.randrange(2)
                 search = {"free_search": Search.FREE, "used_search": Search.USED}.get(
                     op, Search.NONE)
@@ -119,7 +121,7 @@ def test_random_operations_match_a_dictionary(max_kicks):
             hit, _ = await probe(ctx, dut, owner, key)
             assert hit == (1, slot)
 
-    run(body, max_kicks=max_kicks)
+    run(body, slots, max_kicks=max_kicks)
 
 
 def test_a_full_stash_refuses_further_inserts():
@@ -185,7 +187,8 @@ def test_fills_to_every_slot_never_reach_the_stash():
 
 
 @pytest.mark.slow
-def test_a_million_random_keys_into_4096_slots_are_never_refused():
-    result = measure(4096, 8 * 24, 1_000_000)
+def test_a_million_random_keys_at_the_highest_load_are_never_refused():
+    """5,120 slots: the ways hold 8,192 entries, 62.5% full (the most ``buckets_for`` allows)."""
+    result = measure(5120, 8 * 24, 1_000_000)
     assert result["refused_inserts"] == 0
     assert result["most_stash_entries_at_once"] < STASH
