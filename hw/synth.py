@@ -101,6 +101,8 @@ TOPS = {
     "core": ("hw.core.core", "Core"),
     # The pipelined core (docs/core.md), beside the NIC's core until it takes its place.
     "core-pipelined": ("hw.core.pipelined.core", "Core"),
+    # The map unit alone (docs/maps.md), with its default limits; --engines its per-CPU copies.
+    "maps": ("hw.maps.unit", "MapUnit"),
 }
 
 # Where each tool comes from, for the "not installed" message.
@@ -549,8 +551,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="target (default ecp5-85k): ecp5-85k and ice40-hx8k are placed and "
                              "routed with nextpnr for Fmax; xilinx7 is yosys' 7-series mapping")
     parser.add_argument("--top", choices=list(TOPS), default="nic",
-                        help="what to build: the whole NIC (default), the eBPF core alone or "
-                             "the pipelined core (core-pipelined)")
+                        help="what to build: the whole NIC (default), the eBPF core alone, "
+                             "the pipelined core (core-pipelined) or the map unit (maps)")
     parser.add_argument("--engines", type=int, default=1, metavar="N",
                         help="engines in the NIC (default 1; 1..8)")
     parser.add_argument("--clock", type=float, metavar="MHZ",
