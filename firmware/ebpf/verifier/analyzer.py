@@ -519,6 +519,11 @@ class Analyzer:
         with that id, each by its fixed distance (``fixed``) from the shared variable base."""
         val = ptr.val.alu(op, amount, True)
         if ptr.type != T.PACKET:
+            if self.privileged and not amount.is_const and op == AluOp.ADD:
+                # the kernel keeps the constant part (reg->off) apart from the variable one:
+                # its bounds are the plain sums, never narrowed by the known bits of both
+                val = _kernel_bounds(val, ptr.val.smin + amount.smin,
+                                     ptr.val.smax + amount.smax)
             return ptr.with_(val=val, id=0)
         if amount.is_const:
             c = isa.sign_extend(amount.umin, 64)
@@ -666,6 +671,8 @@ class Analyzer:
             self.fail(f"R{vr} leaks addr into {t.value}: only numbers may be stored outside "
                       f"the stack")
         o = ptr.val.alu(AluOp.ADD, Scalar.const(off & MASK64), True)
+        if self.privileged and not o.is_const:
+            o = _kernel_bounds(o, ptr.val.smin + off, ptr.val.smax + off)
         lo, hi = o.smin, o.smax
         if t == T.STACK:
             return self._stack_access(state, r, ptr, o, n, kind, value, vr)
@@ -798,6 +805,8 @@ class Analyzer:
             self.fail(f"misaligned stack access off {_rng(lo, hi)} size {n}")
         if lo < -STACK_SIZE or hi + n > 0 or (kind != "read" and not state.stack_floor_known):
             what = "read from" if kind == "read" else "write to"
+            if lo != hi and self.privileged:
+                what = "variable-offset " + what      # the kernel's words
             self.fail(f"invalid {what} stack R{r} off={_rng(lo, hi)} size={n}")
         span = _bytes(lo, hi + n)
         if kind == "read":
@@ -1365,6 +1374,15 @@ def _merge32(full: Scalar, part: Scalar, signed: bool) -> Scalar:
 
 
 _ALL_BYTES = (1 << STACK_SIZE) - 1
+
+
+def _kernel_bounds(val: Scalar, smin: int, smax: int) -> Scalar:
+    """``val`` with its signed range widened to [smin, smax] (never narrowed): a pointer
+    offset as the kernel bounds it."""
+    if smin < -(1 << 63) or smax >= 1 << 63:
+        return val
+    return Scalar(val.value, val.mask, val.umin, val.umax, min(val.smin, smin),
+                  max(val.smax, smax))
 
 
 def _bytes(lo: int, end: int) -> int:
