@@ -1,4 +1,4 @@
-"""The map unit: every map's values, the CAM, the map helpers and the host's map mailbox.
+"""The map unit: every map's values, the key table, the map helpers and the host's map mailbox.
 
 One sequencer serves, one at a time, (1) the core's loads, stores and atomics in the map-value
 region, (2) the map helpers (``bpf_map_lookup_elem``, ``_update_elem``, ``_delete_elem``,
@@ -15,17 +15,20 @@ Storage:
   (``machine.map_value_address``), as in the golden model; a per-CPU map's copy for engine
   ``e`` starts ``e * max_entries * value_size`` bytes into the map's part
   (``ModelMap._copy_base``).
-* **CAM** (:class:`hw.maps.cam.Cam`): a hash, LRU-hash or LPM-trie map owns ``max_entries``
-  consecutive CAM slots; slot ``s`` of the map is CAM slot ``slot_base + s``.  A key is found in
-  the cycle after the probe whatever the occupancy; a new key takes the lowest free slot (the
-  golden model does the same), so iteration (get-next-key) is in slot order.
+* **Key table** (:class:`hw.maps.hash_table.HashTable`, a 4-way cuckoo hash table in block
+  RAM with a stash): a hash, LRU-hash or LPM-trie map owns ``max_entries`` consecutive table
+  slots; slot ``s`` of the map is table slot ``slot_base + s``.  A key is found in the cycle
+  after the probe whatever the occupancy; a new key takes the lowest free slot (the golden
+  model does the same), so iteration (get-next-key) is in slot order.  The table holds the only
+  copy of each key, which get-next-key reads back.
 * **Use stamps** (LRU): a counter value written at every use of a slot (lookups and updates by
   the program, updates by the host); a full LRU map evicts the slot with the smallest stamp,
   found by reading the map's stamps one per cycle.
 
-LPM tries: a key ``(prefixlen, data)`` is stored under tag ``prefixlen + 1`` with the data's
-bits beyond the prefix cleared; a lookup probes the CAM from the key's prefix length down to 0
-and stops at the first hit (the longest match), 2 cycles per probe.
+LPM tries: a key ``(prefixlen, data)`` is stored under tag ``prefixlen + 1`` and matched with
+the data's bits beyond the prefix cleared (the table keeps them as given, for get-next-key); a
+lookup probes the table from the key's prefix length down to 0 and stops at the first hit (the
+longest match), 2 cycles per probe.
 
 Helper arguments are read from the stack, the packet (``mem_req``, routed by the datapath) or
 the map values themselves.  A key or value pointer that does not cover ``key_size`` /
@@ -149,7 +152,8 @@ class MapUnit(wiring.Component):
     max_maps : int
         Maps at once (ids 0 .. max_maps - 1), at most 16.
     cam_slots : int
-        CAM slots shared by hash, LRU-hash and LPM maps (a power of two).
+        Key-table slots shared by hash, LRU-hash and LPM maps (a multiple of 32, or a power of
+        two below 32); the table's ways hold 8/5 of them.
     key_bytes : int
         Longest hash key; an LPM key has 4 bytes of prefix length and up to this many of data.
     value_bytes : int
