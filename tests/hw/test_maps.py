@@ -163,6 +163,17 @@ def test_random_operations_match_the_model(case):
         assert have == want, f"op {i} {op[0]} key={op[1].hex()} flags={op[3]}"
 
 
+@pytest.mark.parametrize("case", [CASES[5], CASES[7], CASES[8]],
+                         ids=lambda c: f"{c[0].name}-k{c[1]}")
+def test_a_key_table_of_96_slots_matches_the_model(case):
+    """Table slots need not be a power of two: 96 (three bitmap words, 64 buckets a way)."""
+    map_type, ks, vs, entries = case
+    rng = random.Random(f"96 {case}")
+    ops = random_ops(rng, map_type, ks, vs, entries, 40)
+    map_spec = spec(map_type, ks, vs, entries)
+    assert simulate(lambda b: hardware_run(b, map_spec, ops), cam_slots=96) == model_run(map_spec, ops)
+
+
 # --- the corners -------------------------------------------------------------------------------
 
 def test_create_refusals_and_limits():
