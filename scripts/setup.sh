@@ -6,9 +6,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-# python3-dev brings libpython, which cocotb's simulator plug-in loads.
+# python3-dev brings libpython, which cocotb's simulator plug-in loads; iputils-ping and tcpdump
+# are the tools of xdpnic attach's demo and tests.
 apt_packages=(iverilog clang llvm libbpf-dev linux-libc-dev bpftool yosys make g++ python3-venv
-              python3-dev iproute2 liblz4-dev nextpnr-ice40)
+              python3-dev iproute2 liblz4-dev nextpnr-ice40 iputils-ping tcpdump)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
