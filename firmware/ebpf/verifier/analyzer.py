@@ -874,7 +874,9 @@ class Analyzer:
         for slot in range(start // 8, (end - 1) // 8 + 1):
             if slot in frame.spills:
                 old = frame.spills.pop(slot)
-                rest = Byte.MISC if old.type == T.SCALAR else Byte.POISON
+                # the kernel (allow_ptr_leaks) scrubs the slot to STACK_MISC whatever it
+                # held; else the bytes of a pointer stay unreadable
+                rest = Byte.MISC if old.type == T.SCALAR or self.privileged else Byte.POISON
                 for j in range(slot * 8, slot * 8 + 8):
                     frame.stack[j] = rest
         if exact and n < 8 and i % n == 0 and value.type == T.SCALAR:
@@ -1350,26 +1352,26 @@ def _cond(op: JmpOp, is64: bool, a: Scalar, b: Scalar, taken: bool):
         r = refine(op, a32, b32, taken)
     if r is None:
         return None
-    return _merge32(a, r[0], signed), _merge32(b, r[1], signed)
+    na, nb = _merge32(a, r[0], signed), _merge32(b, r[1], signed)
+    if na is None or nb is None:
+        return None          # no 64-bit value has such a low half: the edge is dead
+    return na, nb
 
 
-def _merge32(full: Scalar, part: Scalar, signed: bool) -> Scalar:
-    """``full`` narrowed by what a 32-bit comparison learned about its low half."""
+def _merge32(full: Scalar, part: Scalar, signed: bool) -> Scalar | None:
+    """``full`` narrowed by what a 32-bit comparison learned about its low half; None when
+    no value of ``full`` has such a low half."""
     low = part.low32()
     hi_unknown = MASK64 ^ MASK32
     m = _meet(full, Scalar.make(low.value & MASK32, (low.mask & MASK32) | hi_unknown))
     if m is None:
-        return full    # inconsistent only if the edge is dead; keep it sound
+        return None
     if m.umax <= MASK32:
-        m2 = _meet(m, low)
-        if m2 is not None:
-            m = m2
+        m = _meet(m, low)
     elif -(1 << 31) <= m.smin and m.smax < (1 << 31):
         # the value is its low half sign-extended: what the comparison learned of the low
         # half, read as signed, bounds it
-        m2 = _meet(m, part if signed else part.sext(32))
-        if m2 is not None:
-            m = m2
+        m = _meet(m, part if signed else part.sext(32))
     return m
 
 
