@@ -68,10 +68,11 @@ from hw import regs
 from hw.core.decoder import Size
 from hw.core.helper import HelperRequest, HelperResponse
 from hw.core.lsu import ExtRequest, ExtResponse
-from hw.core.stack import ByteRAM
 from hw.xdp.access import RowAccess
 
 from .hash_table import HashTable, Search
+from .mailbox import Mailbox
+from .stamps import UseStamps
 
 __all__ = ["MapUnit", "MAP_TYPES", "MAP_HELPERS"]
 
@@ -139,7 +140,6 @@ class _S(enum.Enum, shape=5):
     CREATE = 21
     FINISH = 22
     INSERT_VALUE = 23
-    EVICT_DONE = 24
     PERCPU = 25       # per-CPU copies one after another (host values, a new entry's zeros)
     FREE_WAIT = 26    # an insert waits for the table's search for the lowest free slot
 
@@ -239,10 +239,7 @@ class MapUnit(wiring.Component):
         # An LPM entry's tag is its prefix length + 1 (0..8 * KB + 1).
         m.submodules.table = table = HashTable(S, 8 * KB, owner_bits=4,
                                                tag_bits=(8 * KB + 1).bit_length())
-        m.submodules.stamps = stamps = Memory(shape=32, depth=S, init=[])
-        st_rd = stamps.read_port()
-        st_wr = stamps.write_port()
-        m.submodules.stage = stage = ByteRAM(regs.MAP_VALUE_WINDOW.size)
+        m.submodules.stamps = stamps = UseStamps(S)
 
         # Map descriptors.
         d_valid = Signal(N)
@@ -259,25 +256,13 @@ class MapUnit(wiring.Component):
         next_slot = Signal(sbits + 2)
 
         # --- host windows ---------------------------------------------------------------
-        kwin = Signal(8 * regs.MAP_KEY_WINDOW.size)
-        kwords = [kwin[32 * i:32 * i + 32] for i in range(regs.MAP_KEY_WINDOW.size // 4)]
-        with m.If(self.key_wr_en):
-            for i, word in enumerate(kwords):
-                with m.If(self.key_addr == i):
-                    for b in range(4):
-                        with m.If(self.key_wr_strb[b]):
-                            m.d.sync += word[8 * b:8 * b + 8].eq(self.key_wr_data[8 * b:8 * b + 8])
-        m.d.sync += self.key_rd_data.eq(Array(kwords)[self.key_addr])
-        half = Signal()
-        m.d.sync += half.eq(self.value_addr[0])
-        m.d.comb += [
-            stage.host_addr.eq(self.value_addr >> 1),
-            stage.host_wr_en.eq(self.value_wr_en),
-            stage.host_wr_data.eq(Cat(self.value_wr_data, self.value_wr_data)),
-            stage.host_wr_mask.eq(Mux(self.value_addr[0], self.value_wr_strb << 4,
-                                      self.value_wr_strb)),
-            self.value_rd_data.eq(Mux(half, stage.host_rd_data[32:], stage.host_rd_data[:32])),
-        ]
+        m.submodules.mailbox = mailbox = Mailbox()
+        for name in ("key_addr", "key_wr_en", "key_wr_data", "key_wr_strb",
+                     "value_addr", "value_wr_en", "value_wr_data", "value_wr_strb"):
+            m.d.comb += getattr(mailbox, name).eq(getattr(self, name))
+        m.d.comb += [self.key_rd_data.eq(mailbox.key_rd_data),
+                     self.value_rd_data.eq(mailbox.value_rd_data)]
+        kwin = mailbox.key
 
         # --- sequencer registers -------------------------------------------------------
         state = Signal(_S)
@@ -303,14 +288,10 @@ class MapUnit(wiring.Component):
         cam_slot = Signal(sbits)
         plen = Signal(range(8 * KB + 2))
         lpm_bad = Signal()
-        use_clock = Signal(32)
         core = Signal(ExtRequest)          # the core access being served
         unknown = Signal()                 # a helper id this unit does not implement
         free_ok = Signal()                 # the probe found a free slot (at cam_slot)
         cmd_pending = Signal()
-        scan = Signal(21)                  # LRU eviction: stamps read so far
-        best = Signal(32)
-        best_valid = Signal()
         # Per-CPU maps: the calling engine, where its copy starts in the map, and the walk
         # over all copies (copy ``cpy`` at ``lbase`` in the map, at ``win`` in MAP_VALUE).
         eng = Signal(range(E))
@@ -526,7 +507,8 @@ class MapUnit(wiring.Component):
                         with m.If(table.ready):
                             m.d.comb += table.clear_all.eq(1)
                             m.d.sync += [d_valid.eq(0), nmaps.eq(0), next_value.eq(0),
-                                         next_slot.eq(0), use_clock.eq(0)]
+                                         next_slot.eq(0)]
+                            m.d.comb += stamps.clear.eq(1)
                             m.d.sync += finish(0)
                     with m.Case(_Op.C_CREATE):
                         m.d.sync += state.eq(_S.CREATE)
@@ -701,7 +683,9 @@ class MapUnit(wiring.Component):
                         with m.Elif(free_ok):
                             m.d.sync += state.eq(_S.INSERT)
                         with m.Elif(is_lru):
-                            m.d.sync += [scan.eq(0), best_valid.eq(0), state.eq(_S.EVICT)]
+                            m.d.comb += [stamps.find.eq(1), stamps.base.eq(c_sbase),
+                                         stamps.count.eq(c_max)]
+                            m.d.sync += state.eq(_S.EVICT)
                         with m.Else():
                             m.d.sync += [r0.eq(Mux(is_lpm, _neg(errno.ENOSPC), _neg(errno.E2BIG))),
                                          state.eq(_S.FINISH)]
@@ -711,14 +695,13 @@ class MapUnit(wiring.Component):
                             with m.If(following >= c_max):
                                 m.d.sync += finish(0, errno.ENOENT)
                             with m.Else():
-                                m.d.sync += [kwin.eq(following[:32])]
+                                m.d.comb += [mailbox.key_load.eq(1),
+                                             mailbox.key_load_data.eq(following[:32])]
                                 m.d.sync += finish(0)
                         with m.Else():
                             m.d.sync += state.eq(_S.NEXT_PROBE)
                 with m.If(touch):
-                    m.d.comb += [st_wr.en.eq(1), st_wr.addr.eq(cam_slot),
-                                 st_wr.data.eq(use_clock + 1)]
-                    m.d.sync += use_clock.eq(use_clock + 1)
+                    m.d.comb += [stamps.touch.eq(1), stamps.touch_slot.eq(cam_slot)]
 
             # A new key into the slot ``cam_slot``, then its value.
             with m.Case(_S.INSERT):
@@ -727,25 +710,15 @@ class MapUnit(wiring.Component):
                                  table.wr_valid.eq(1), table.wr_owner.eq(cur),
                                  table.wr_tag.eq(Mux(is_lpm, plen + 1, 0)),
                                  table.wr_key.eq(key_as_given),
-                                 st_wr.en.eq(1), st_wr.addr.eq(cam_slot),
-                                 st_wr.data.eq(use_clock + 1)]
-                    m.d.sync += [use_clock.eq(use_clock + 1), slot.eq(cam_slot - c_sbase),
+                                 stamps.touch.eq(1), stamps.touch_slot.eq(cam_slot)]
+                    m.d.sync += [slot.eq(cam_slot - c_sbase),
                                  state.eq(_S.INSERT_VALUE)]
 
-            # LRU eviction: the smallest use stamp of the (full) map, one slot per cycle.
+            # LRU eviction: the least recently used slot of the (full) map.
             with m.Case(_S.EVICT):
-                m.d.comb += [st_rd.addr.eq(c_sbase + scan)]
-                m.d.sync += scan.eq(scan + 1)
-                # The stamp of slot ``scan - 1`` is on st_rd.data now.
-                with m.If(scan != 0):
-                    with m.If(~best_valid | (st_rd.data < best)):
-                        m.d.sync += [best.eq(st_rd.data), best_valid.eq(1),
-                                     cam_slot.eq(c_sbase + scan - 1)]
-                with m.If(scan == c_max):
-                    m.d.sync += state.eq(_S.EVICT_DONE)
+                with m.If(stamps.ready):
+                    m.d.sync += [cam_slot.eq(stamps.oldest), state.eq(_S.INSERT)]
 
-            with m.Case(_S.EVICT_DONE):
-                m.d.sync += state.eq(_S.INSERT)
             with m.Case(_S.INSERT_VALUE):
                 m.d.sync += r0.eq(0)
                 with m.If(host & multi):
@@ -778,7 +751,7 @@ class MapUnit(wiring.Component):
                     with m.Case(_Kind.ZERO):
                         m.d.sync += [word.eq(0), state.eq(_S.COPY_WRITE)]
                     with m.Case(_Kind.STAGE):
-                        m.d.comb += [stage.rd_en.eq(1), stage.rd_addr.eq(src_at)]
+                        m.d.comb += [mailbox.stage_rd_en.eq(1), mailbox.stage_rd_addr.eq(src_at)]
                         m.d.sync += state.eq(_S.COPY_STAGE_WAIT)
                     with m.Default():
                         use_ram = (src_kind == _Kind.RAM) | src_in_values
@@ -795,7 +768,7 @@ class MapUnit(wiring.Component):
                             with m.If(self.mem_req.ready):
                                 m.d.sync += [from_mem.eq(1), state.eq(_S.COPY_READ_WAIT)]
             with m.Case(_S.COPY_STAGE_WAIT):
-                m.d.sync += [word.eq(stage.rd_data & chunk_mask), state.eq(_S.COPY_WRITE)]
+                m.d.sync += [word.eq(mailbox.stage_rd_data & chunk_mask), state.eq(_S.COPY_WRITE)]
             with m.Case(_S.COPY_READ_WAIT):
                 resp = Mux(from_mem, self.mem_resp.payload.as_value(),
                            ra.resp.payload.as_value())
@@ -813,9 +786,9 @@ class MapUnit(wiring.Component):
                     with m.Case(_Kind.FBUF):
                         m.d.sync += [fbuf.eq(fbuf | (word << (dst_at[:6] << 3)))] + advance
                     with m.Case(_Kind.STAGE):
-                        m.d.comb += [stage.wr_en.eq(1), stage.wr_addr.eq(dst_at),
-                                     stage.wr_data.eq(word),
-                                     stage.wr_mask.eq((Const(1, 9) << chunk) - 1)]
+                        m.d.comb += [mailbox.stage_wr_en.eq(1), mailbox.stage_wr_addr.eq(dst_at),
+                                     mailbox.stage_wr_data.eq(word),
+                                     mailbox.stage_wr_mask.eq((Const(1, 9) << chunk) - 1)]
                         m.d.sync += advance
                     with m.Default():
                         m.d.comb += [ra.req.valid.eq(1), ra_req.addr.eq(MV_BASE | dst_at),
@@ -845,8 +818,11 @@ class MapUnit(wiring.Component):
                 fetched_plen = Signal(32)
                 m.d.comb += fetched_plen.eq(table.fetched_tag - 1)
                 with m.If(table.ready):
-                    m.d.sync += [kwin.eq(Mux(is_lpm, Cat(fetched_plen, table.fetched_key),
-                                             table.fetched_key))] + finish(0)
+                    m.d.comb += [mailbox.key_load.eq(1),
+                                 mailbox.key_load_data.eq(Mux(is_lpm,
+                                                              Cat(fetched_plen, table.fetched_key),
+                                                              table.fetched_key))]
+                    m.d.sync += finish(0)
 
             # --- CREATE ------------------------------------------------------------------------
             with m.Case(_S.CREATE):
