@@ -2,7 +2,7 @@
 
 The driver (:func:`run_program`) talks to an abstract port interface (:class:`Ports`): set an
 input, read an output, advance a clock cycle, wait for ``done``.  :class:`AmaranthPorts`
-implements it for the Amaranth simulator; ``sim/cocotb_bench.py`` for cocotb (Verilator,
+implements it for the Amaranth simulator; ``sim/core_tb.py`` for cocotb (Verilator,
 Icarus).  The same sequence -- load instructions, load context, start, wait, read results and
 the stack -- runs on both, so their results are comparable cycle for cycle.
 """

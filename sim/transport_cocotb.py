@@ -1,12 +1,12 @@
 """The driver's transport inside cocotb: the NIC's Verilog through cocotbext-axi.
 
-:class:`CocotbTransport` wraps the NIC test bench of :mod:`sim.nic_bench` (:class:`TB`: clock,
+:class:`CocotbTransport` wraps the NIC test bench of :mod:`sim.nic_tb` (:class:`TB`: clock,
 reset, ``AxiLiteMaster`` on ``s_axil``, one ``AxiStreamSource`` per RX port, one
 ``AxiStreamSink`` per TX port and the host stream), so register accesses are AXI4-Lite
 transactions and frames are AXI-Stream frames with ``tuser`` as the MAC error flag.
 
 :func:`run_scenarios` runs driver coroutines (``async def scenario(nic)``) in one simulator
-session of the NIC's Verilog, built once per configuration by :func:`sim.nic_run.build` and
+session of the NIC's Verilog, built once per configuration by :func:`sim.nic_build.build` and
 reused: the cocotb test :func:`driver_session` (this module is the test module) resets the
 NIC before each scenario and records its outcome.  This is how ``tests/driver`` runs the same
 driver tests on the RTL that it runs on the model and in Amaranth.
@@ -31,7 +31,7 @@ __all__ = ["CocotbTransport", "run_scenarios", "driver_session"]
 
 
 class CocotbTransport(Transport):
-    """A transport over a :class:`sim.nic_bench.TB`."""
+    """A transport over a :class:`sim.nic_tb.TB`."""
 
     def __init__(self, tb):
         self.tb = tb
@@ -58,7 +58,7 @@ class CocotbTransport(Transport):
         self.queues[port].put_nowait((bytes(frame), bool(error)))
 
     async def _sender(self, p: int):
-        from sim.nic_bench import send_empty
+        from sim.nic_tb import send_empty
         source = self.tb.sources[p]
         while True:
             frame, error = await self.queues[p].get()
@@ -101,7 +101,7 @@ class CocotbTransport(Transport):
 @cocotb.test()
 async def driver_session(dut):
     """Run the scenarios named in the job file, each on a freshly reset NIC."""
-    from sim.nic_bench import TB
+    from sim.nic_tb import TB
     from firmware.driver.nic import Nic
     job = json.loads(pathlib.Path(os.environ["XDPNIC_DRIVER_JOB"]).read_text())
     # The scenarios may live outside the installed packages (tests/): import from the root.
@@ -137,7 +137,8 @@ def run_scenarios(module: str, scenarios: list[str], *, ports: int = 2, data_wid
     NIC's Verilog in one session; ``{name: {"ok": bool, "value": what it returned (JSON),
     "error": text, "seconds": s}}``.  ``kwargs[name]``: keyword arguments (JSON) for that
     scenario.  ``in_pause``/``out_pause``: random idle input cycles and output backpressure."""
-    from sim.nic_run import PROJECT_ROOT, TOPLEVEL, NicError, build, _tail
+    from sim.build_cache import PROJECT_ROOT, tail
+    from sim.nic_build import TOPLEVEL, NicError, build
     runner, build_dir, _seconds = build(ports, data_width, sim)
     with tempfile.TemporaryDirectory(prefix="xdpnic-driver-") as tmp:
         tmp = pathlib.Path(tmp)
@@ -157,9 +158,9 @@ def run_scenarios(module: str, scenarios: list[str], *, ports: int = 2, data_wid
                         extra_env=env, results_xml=str(tmp / "results.xml"), verbose=verbose,
                         log_file=log)
         except (SystemExit, RuntimeError) as exc:
-            raise NicError(f"{sim} simulation failed: {_tail(log)}") from exc
+            raise NicError(f"{sim} simulation failed: {tail(log)}") from exc
         if not out.exists():
-            raise TransportError(f"{sim} driver session wrote no results: {_tail(log)}")
+            raise TransportError(f"{sim} driver session wrote no results: {tail(log)}")
         outcomes = json.loads(out.read_text())
     missing = [name for name in scenarios if name not in outcomes]
     if missing:

@@ -11,6 +11,8 @@ import pytest
 
 from firmware.cli import main
 from firmware.commands import bench
+from perf import bench_runs, bench_table, linerate, synthesis
+from perf.throughput import udp_frame
 from tests.conftest import require_verilator
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -24,11 +26,12 @@ def _kernel_reason():
 
 def test_line_rate_arithmetic():
     # 64-byte frames (with FCS) take 84 bytes of wire time each.
-    assert round(bench.line_rate_mpps(64, 10), 6) == 14.880952
-    assert round(bench.line_rate_mpps(64, 25), 6) == 37.202381
-    assert round(bench.line_rate_mpps(64, 100), 6) == 148.809524
-    assert bench.line_rate_mpps(18, 10) == bench.line_rate_mpps(64, 10)    # padded on the wire
-    assert round(bench.line_rate_mpps(1518, 10), 6) == round(1e4 / (1538 * 8), 6) == 0.812744
+    assert round(linerate.line_rate_mpps(64, 10), 6) == 14.880952
+    assert round(linerate.line_rate_mpps(64, 25), 6) == 37.202381
+    assert round(linerate.line_rate_mpps(64, 100), 6) == 148.809524
+    # padded on the wire
+    assert linerate.line_rate_mpps(18, 10) == linerate.line_rate_mpps(64, 10)
+    assert round(linerate.line_rate_mpps(1518, 10), 6) == round(1e4 / (1538 * 8), 6) == 0.812744
 
 
 def test_parse_sizes():
@@ -41,7 +44,7 @@ def test_parse_sizes():
 
 def test_udp_frame_sizes():
     for size in (64, 100, 1518):
-        frame = bench.udp_frame(size)
+        frame = udp_frame(size)
         assert len(frame) == size - 4
         assert frame[12:14] == b"\x08\x00" and frame[23] == 17 and frame[36:38] == b"\x00\x09"
 
@@ -79,12 +82,13 @@ def test_rtl_row_matches_the_harness_records(tmp_path, capsys):
                  "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "udp64" in text and "14.88" in text and "no synthesis result" in text
+    assert "M simulated cycles per CPU second" in text
     result = json.loads((out / "result.json").read_text())
     assert result["rate"] == "max" and result["engines"] == [1]
     row = result["rows"][0]
     r = row["rtl"]
     insns = load_program(DEMO).insns
-    run = fast.run_frames(insns, [bench.udp_frame(64)] * 20)
+    run = fast.run_frames(insns, [udp_frame(64)] * 20)
     cycles = [c for c, _raw in run.verdicts]
     assert r["processed"] == 20 and r["lost_buffer_full"] == 0 and r["loss_ratio"] == 0
     assert r["dispositions"] == {"drop": 20}
@@ -145,22 +149,22 @@ def test_synth_fmax_reads_nic_results(tmp_path):
     (tmp_path / "nic-xilinx7").mkdir()
     (tmp_path / "nic-xilinx7" / "synth.json").write_text(json.dumps(
         {"top": "nic", "device": "xilinx7", "pnr": None}))
-    found = bench.synth_fmax(1, tmp_path)
+    found = synthesis.synth_fmax(1, tmp_path)
     assert found == {"ecp5-85k": {"fmax_mhz": 61.5,
                                   "file": str(tmp_path / "nic-ecp5-85k" / "synth.json")}}
-    assert bench.synth_fmax(2, tmp_path) == {}
-    assert bench.synth_fmax(1, tmp_path / "nowhere") == {}
+    assert synthesis.synth_fmax(2, tmp_path) == {}
+    assert synthesis.synth_fmax(1, tmp_path / "nowhere") == {}
 
 
 def test_traffic_profiles():
-    rows = bench.traffic_rows("udp", [64, 128])
+    rows = bench_runs.traffic_rows("udp", [64, 128])
     assert [(label, size, len(frames)) for label, size, frames in rows] == [
         ("udp64", 64, 1), ("udp128", 128, 1)]
-    (label, size, frames), = bench.traffic_rows("flows:5", [64])
+    (label, size, frames), = bench_runs.traffic_rows("flows:5", [64])
     assert label == "flows5-64" and size == 64 and len(frames) == 5
     assert len(set(frames)) == 5 and all(len(f) == 60 for f in frames)
     assert len({(f[26:30], f[34:36]) for f in frames}) == 5        # source address and port
-    (label, size, frames), = bench.traffic_rows("imix", [64])
+    (label, size, frames), = bench_runs.traffic_rows("imix", [64])
     assert label == "imix" and size is None
     assert sorted(len(f) + 4 for f in frames) == [64] * 7 + [594] * 4 + [1518]
 
@@ -241,3 +245,16 @@ def test_two_engines_by_flow_hash(tmp_path):
     assert one["processed"] == two["processed"] == 40
     assert one["dispositions"] == two["dispositions"]
     assert two["cycles_per_packet"] < one["cycles_per_packet"]
+
+
+def test_summary_gives_simulation_speed_per_engine_count():
+    # Two one-engine rows: 3,000,000 cycles in 1.5 CPU s together is 2.00 M per CPU second.
+    def row(engines, cycles, cpu):
+        return {"engines": engines, "rtl": {"sim": {"clock_cycles": cycles, "cpu_seconds": cpu}}}
+    result = {"rows": [row(1, 1_000_000, 0.5), row(1, 2_000_000, 1.0), row(8, 500_000, 2.0),
+                       {"engines": 2, "rtl": {"skipped": "rtl: no build"}}]}
+    assert bench_table.simulation_speed(result) == [
+        "simulation, 1 engine(s): 3,000,000 cycles in 1.50 CPU s, 2.00 M simulated cycles "
+        "per CPU second",
+        "simulation, 8 engine(s): 500,000 cycles in 2.00 CPU s, 0.25 M simulated cycles per "
+        "CPU second"]

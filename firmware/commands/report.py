@@ -2,14 +2,14 @@
 
 Every firmware program's main path on the Verilated NIC for sizes x engines, beside the
 published anchors (hXDP, NFP4000, one x86 core, line rate) and issue #10's design targets
-with their verdicts computed.  The logic is :mod:`sim.perf_report`.
+with their verdicts computed.  The logic is the :mod:`perf` package.
 """
 
 import json
 import pathlib
 import sys
 
-from .bench import parse_engines, parse_sizes
+from .bench import add_sweep_options, check_sweep_options, parse_engines, parse_sizes
 
 __all__ = ["register", "main"]
 
@@ -17,8 +17,7 @@ DEFAULT_OUT = "docs/performance.md"
 
 
 def register(subparsers) -> None:
-    from sim.perf_report import (DEFAULT_ENGINES, DEFAULT_PACKETS, DEFAULT_SIZES,
-                                 REFERENCE_CLOCK_MHZ)
+    from perf.runs import DEFAULT_ENGINES, DEFAULT_PACKETS, DEFAULT_SIZES, REFERENCE_CLOCK_MHZ
     p = subparsers.add_parser(
         "report", help="regenerate docs/performance.md: every firmware program on the NIC "
                        "beside the published anchors and the design targets",
@@ -52,6 +51,7 @@ def register(subparsers) -> None:
     p.add_argument("--from-json", metavar="FILE",
                    help="render the report again from a JSON an earlier run wrote, without "
                         "running anything (the other measurement options are ignored)")
+    add_sweep_options(p)
     p.add_argument("--json", action="store_true", help="also print the JSON to stdout")
     p.set_defaults(func=main)
 
@@ -62,15 +62,18 @@ def _error(message: str) -> int:
 
 
 def main(args) -> int:
-    from sim import perf_report as pr
+    from perf import main_paths, runs, verdicts
     if args.from_json:
         return _rerender(args)
     if args.packets < 2:
         return _error(f"--packets must be at least 2, not {args.packets}")
     if args.clock <= 0:
         return _error(f"--clock must be positive, not {args.clock:g}")
+    problem = check_sweep_options(args)
+    if problem:
+        return _error(problem)
     try:
-        programs = pr.parse_programs(args.programs)
+        programs = main_paths.parse_programs(args.programs)
         sizes = parse_sizes(args.sizes)
         engines = parse_engines(args.engines)
     except ValueError as exc:
@@ -86,18 +89,20 @@ def main(args) -> int:
     except OSError as exc:
         return _error(f"cannot create {out.parent}: {exc.strerror}")
     from firmware.build import BuildError
+    from perf.sweep import SweepError
     try:
-        result = pr.collect(programs, sizes, engines, packets=args.packets,
-                            clock_mhz=args.clock, synth_dir=synth_dir)
-    except (pr.ReportError, BuildError) as exc:
+        result = runs.collect(programs, sizes, engines, packets=args.packets,
+                              clock_mhz=args.clock, synth_dir=synth_dir,
+                              scheduler=args.scheduler, workers=args.workers)
+    except (main_paths.ReportError, BuildError, SweepError) as exc:
         return _error(str(exc))
-    prov = pr.provenance()
-    command = pr.regenerate_command(programs, sizes, engines, args.packets, args.clock,
-                                    args.out)
+    prov = runs.provenance()
+    command = runs.regenerate_command(programs, sizes, engines, args.packets, args.clock,
+                                      args.out)
     result["provenance"] = prov
     result["command"] = command
-    result["targets"] = pr.evaluate_targets(result)
-    result["cycle_comparison"] = pr.cycle_comparison(result)
+    result["targets"] = verdicts.evaluate_targets(result)
+    result["cycle_comparison"] = verdicts.cycle_comparison(result)
     json_path = out.with_suffix(".json")
     try:
         _write(result, out, args.no_plots)
@@ -119,9 +124,10 @@ def main(args) -> int:
 
 def _write(result: dict, out: pathlib.Path, no_plots: bool) -> None:
     """The Markdown (and the plots) of ``result`` into ``out``."""
-    from sim import perf_report as pr
-    figures = [] if no_plots else pr.plots(result, out.parent, out.stem)
-    out.write_text(pr.render(result, result["provenance"], result["command"],
+    from perf.plots import report_plots
+    from perf.render import render
+    figures = [] if no_plots else report_plots(result, out.parent, out.stem)
+    out.write_text(render(result, result["provenance"], result["command"],
                              [f.name for f in figures]) + "\n")
 
 
@@ -141,6 +147,7 @@ def _rerender(args) -> int:
         return _error(f"--from-json {path}: not a report result (no {', '.join(missing)})")
     out = pathlib.Path(args.out)
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         _write(result, out, args.no_plots)
     except OSError as exc:
         return _error(f"cannot write {out}: {exc.strerror}")

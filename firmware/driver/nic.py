@@ -43,6 +43,7 @@ from ..ebpf.isa import CallKind, Cls, Insn, JmpOp, Pseudo
 from ..ebpf.machine import TrapCause
 from ..ebpf.maps import MapType
 from .map_port import RegisterMapPort
+from .program_load import load_writes
 from .transport import DeviceFeatures, Transport, TransportError, egress_names
 
 __all__ = ["Nic", "NicInfo", "NicError", "VerifierRejected", "NotSupportedByDevice",
@@ -568,18 +569,14 @@ class Nic:
                 raise NicError(f"{image.name}: {exc} (the NIC stays disabled)") from None
             if map_ids != translation.map_ids:
                 translation = translate(image, info.features, info.imem_slots, map_ids)
-        base = regs.IMEM_WINDOW.offset
-        for index, word in enumerate(translation.words):
-            await self.transport.write(base + 8 * index, word & _MASK32)
-            await self.transport.write(base + 8 * index + 4, word >> 32)
-        writes = 2 * len(translation.words) + 4      # CTRL, the slots, PROG_LEN, BUDGET, CTRL
-        await self.write("PROG_LEN", len(translation.words))
-        await self.write("BUDGET", budget if budget is not None
-                         else regs.register("BUDGET").reset)
-        ctrl = 1 << regs.CTRL.ENABLE | ctrl_off
+        ctrl = ctrl_off
         if clear_counters:
             ctrl |= 1 << regs.CTRL.CLEAR_COUNTERS
-        await self.write("CTRL", ctrl)
+        program = load_writes(translation.words, budget if budget is not None
+                              else regs.register("BUDGET").reset, ctrl)
+        for offset, value in program:
+            await self.transport.write(offset, value)
+        writes = 1 + len(program)       # CTRL (stop), then the slots, PROG_LEN, BUDGET, CTRL
         self.drop_when_busy = drop_when_busy
         self.flow_hash = flow_hash
         self.maps = {spec.name: Map(self, spec, map_id)

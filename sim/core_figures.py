@@ -1,11 +1,11 @@
-"""Core benchmarks: cycles per instruction class, conformance cycle table, simulator speed.
+"""Figures of the core: cycles per instruction class, conformance cycle table, simulator speed.
 
-``python -m sim.bench cpi`` -- cycles per instruction for each class, measured on the RTL
+``python -m sim.core_figures cpi`` -- cycles per instruction for each class, measured on the RTL
 (Amaranth simulator; the count is the same in every simulator) from straight-line runs of
 one instruction class, minus the run overhead (a program of just ``exit``).
-``python -m sim.bench conformance DIR`` -- a Markdown table of every conformance program's
+``python -m sim.core_figures conformance DIR`` -- a Markdown table of every conformance program's
 completed instructions and cycles.
-``python -m sim.bench speed [--sim verilator|icarus|amaranth] [--iterations N]`` -- simulated
+``python -m sim.core_figures speed [--sim verilator|icarus|amaranth] [--iterations N]`` -- simulated
 clock cycles per wall-clock second on a long-running loop (the core runs freely: the bench
 only waits for ``done``).
 """
@@ -97,7 +97,7 @@ def sim_speed(sim: str, iterations: int) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__.split(
+    parser = argparse.ArgumentParser(prog="python -m sim.core_figures", description=__doc__.split(
         "\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
     sub.add_parser("cpi", help="cycles per instruction class (Markdown table)")

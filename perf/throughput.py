@@ -13,15 +13,13 @@ import statistics
 
 from firmware.ebpf.machine import DEFAULT_INSN_BUDGET
 
-from . import fast
+from sim import fast
 
-__all__ = ["PROFILES", "WIRE_OVERHEAD", "FCS", "MIN_WIRE", "wire_bytes", "arrival_cycles",
-           "profile_frames", "measure", "summarize", "percentile", "first_beat_cycle",
-           "BenchError"]
+from .linerate import FCS, wire_bytes
 
-WIRE_OVERHEAD = 20      # preamble and start delimiter (8) and the minimum inter-frame gap (12)
-FCS = 4                 # added by the MAC; our frames are without it
-MIN_WIRE = 64           # shorter frames are padded to 64 bytes (with FCS) on the wire
+__all__ = ["PROFILES", "arrival_cycles", "profile_frames", "measure", "summarize",
+           "percentile", "first_beat_cycle", "udp_frame", "BenchError"]
+
 PROFILES = ("udp", "imix", "flows:N")
 # Simple IMIX by frame count (sizes with FCS): 7 x 64, 4 x 594, 1 x 1518.
 IMIX = ((64, 7), (594, 4), (1518, 1))
@@ -43,10 +41,6 @@ class BenchError(ValueError):
     """Bad bench input (profile, rate, program), named plainly."""
 
 
-def wire_bytes(frame_length: int) -> int:
-    """Bytes of wire time a frame of ``frame_length`` bytes (no FCS) takes."""
-    return max(frame_length + FCS, MIN_WIRE) + WIRE_OVERHEAD
-
 
 def arrival_cycles(lengths, gbps: float | None, clock_mhz: float) -> list[int]:
     """Earliest first-beat cycle of each frame: 0 for all when ``gbps`` is None (back to back),
@@ -62,11 +56,12 @@ def arrival_cycles(lengths, gbps: float | None, clock_mhz: float) -> list[int]:
     return out
 
 
-def _udp(size: int, src_ip: str = "10.0.0.1", sport: int = 4000) -> bytes:
+def udp_frame(size: int, src_ip: str = "10.0.0.1", sport: int = 4000) -> bytes:
+    """An IPv4/UDP frame to port 9 of ``size`` bytes on the wire (``size - 4`` here: no FCS)."""
     from scapy.layers.inet import IP, UDP
     from scapy.layers.l2 import Ether
 
-    from .traffic import ETH_DST, ETH_SRC
+    from sim.traffic import ETH_DST, ETH_SRC
     head = Ether(src=ETH_SRC, dst=ETH_DST) / IP(src=src_ip, dst="10.0.0.2") / UDP(
         sport=sport, dport=9)
     return bytes(head / bytes(max(size - FCS - len(head), 0)))
@@ -80,7 +75,7 @@ def profile_frames(profile: str, size: int | None, seed: int = 1) -> tuple[str, 
     1518-byte frames 7:4:1, in a seeded random order (``size`` is ignored).
     """
     if profile == "udp":
-        return f"udp{size}", [_udp(size)]
+        return f"udp{size}", [udp_frame(size)]
     if profile.startswith("flows:"):
         text = profile.split(":", 1)[1]
         try:
@@ -89,13 +84,13 @@ def profile_frames(profile: str, size: int | None, seed: int = 1) -> tuple[str, 
             raise BenchError(f"--traffic {profile}: '{text}' is not a number of flows") from None
         if not 1 <= n <= 65536:
             raise BenchError(f"--traffic {profile}: flows must be 1..65536, not {n}")
-        frames = [_udp(size, f"10.{1 + (i >> 16)}.{(i >> 8) & 255}.{i & 255}",
+        frames = [udp_frame(size, f"10.{1 + (i >> 16)}.{(i >> 8) & 255}.{i & 255}",
                        1024 + (i * 7919) % 60000) for i in range(n)]
         return f"flows{n}-{size}", frames
     if profile == "imix":
         sizes = [s for s, count in IMIX for _ in range(count)]
         random.Random(seed).shuffle(sizes)
-        return "imix", [_udp(s) for s in sizes]
+        return "imix", [udp_frame(s) for s in sizes]
     raise BenchError(f"--traffic {profile!r}: not a capture file nor a profile "
                      f"({', '.join(PROFILES)})")
 

@@ -21,6 +21,7 @@ from cocotb.triggers import FallingEdge, RisingEdge
 from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame,
                            AxiStreamSink, AxiStreamSource)
 
+from firmware.driver.program_load import load_writes
 from hw import regs
 
 CLOCK_NS = 10
@@ -89,13 +90,8 @@ class TB:
     async def load(self, words: list[int], budget: int) -> None:
         """Stop, write the program into the instruction window, set its length, start."""
         await self.write_reg("CTRL", 0)
-        base = regs.IMEM_WINDOW.offset
-        for index, word in enumerate(words):
-            await self.axil.write_dword(base + 8 * index, word & 0xFFFFFFFF)
-            await self.axil.write_dword(base + 8 * index + 4, word >> 32)
-        await self.write_reg("PROG_LEN", len(words))
-        await self.write_reg("BUDGET", min(budget, 0xFFFFFFFF))
-        await self.write_reg("CTRL", 1 << regs.CTRL.ENABLE | 1 << regs.CTRL.CLEAR_COUNTERS)
+        for offset, value in load_writes(words, budget, 1 << regs.CTRL.CLEAR_COUNTERS):
+            await self.axil.write_dword(offset, value)
 
     async def counters(self) -> dict[str, int]:
         out = {}
