@@ -25,9 +25,9 @@ store to stack / context  1 (the address is formed in decode)
 load, atomic, stack/ctx   2 (RAM read, data)
 packet / map access       1 + ext_latency (request, response); an atomic there is a locked
                            read and a write: 2 + 2 * ext_latency
-base register hazard      +1 for a memory instruction (legal, in the program) whose base
-                           register the instruction just before it in program order writes:
-                           decode forms the address from the register file, unforwarded
+base register hazard      +1 for a slot of a memory class (legal or not, in the program) whose
+                           base register the instruction just before it in program order
+                           writes: decode forms the address from the register file
 helper call               1 + helper_latency
 trap before execution     1 (pc out of range, budget, illegal, call depth, kfunc, callx id)
 out-of-bounds access      1 when no region holds it
@@ -74,15 +74,13 @@ def _internal(addr: int, size: int, context_len: int) -> bool | None:
     return None
 
 
+_LDDW_OPCODE = isa.Cls.LD | isa.Size.DW | isa.Mode.IMM
+
+
 def _pairs_in_decode(insn) -> bool:
-    """Whether decode takes this slot as the first half of an lddw pair: a legal lddw first
-    slot by the model's rules (whatever its second slot holds)."""
-    spec = isa.lookup(insn.opcode, insn.src, insn.off, insn.imm)
-    if spec is None or spec.fmt != Fmt.LDDW:
-        return False
-    probe = isa.Insn(insn.opcode, insn.dst, insn.src, insn.off, insn.imm, imm64=0)
-    probe.spec = spec
-    return model._illegal_reason(probe) is None
+    """Whether decode takes this slot as the first half of an lddw pair: any slot with
+    lddw's opcode (execute traps a pair whose first slot is illegal)."""
+    return insn.opcode == _LDDW_OPCODE
 
 
 def _replay(insns, result, regs0):
@@ -123,13 +121,12 @@ def _written(line: str) -> int | None:
 
 
 def _base_register(insn) -> int | None:
-    """The base register of a legal memory instruction (None for others)."""
-    spec = insn.spec
-    if spec is None or model._illegal_reason(insn):
-        return None
-    if spec.fmt in (Fmt.LDX, Fmt.LD_IND):
+    """The base register decode reads for a slot of a memory class, legal or not (None for
+    other slots): src for ldx and ldind, dst for st and stx (atomics included)."""
+    cls = insn.opcode & 0x07
+    if cls == isa.Cls.LDX or (cls == isa.Cls.LD and insn.opcode & 0xE0 == isa.Mode.IND):
         return insn.src
-    if spec.fmt in (Fmt.ST, Fmt.STX, Fmt.ATOMIC):
+    if cls in (isa.Cls.ST, isa.Cls.STX):
         return insn.dst
     return None
 

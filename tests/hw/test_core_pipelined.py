@@ -2,6 +2,8 @@
 suite and random programs (malformed ones included) against the golden model, and every run's
 ``cycles`` against the cost model of :mod:`sim.core_costs`, written apart from the RTL."""
 
+import random
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -9,12 +11,14 @@ from hypothesis import strategies as st
 from firmware.conformance import find_data_files, judge, parse_data_file
 from firmware.ebpf import asm, isa, model
 from hw.core.pipelined.core import Core
+from hw.core.pipelined.multiplier import LATENCY, Multiplier
 from sim.conformance import outcome_of
 from sim.core_costs import DIV_CYCLES, FILL, predict_cycles
 from sim.driver import run_on_amaranth
 from sim.units import SimTop
 
 from .fuzz import program
+from .simhelp import run_testbench
 from .test_fuzz import BUDGET
 
 COMMON = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -105,3 +109,30 @@ def test_divide_is_iterative():
     assert _cycles("mov %r0, 100\ndiv %r0, 7\nexit") == FILL + 1 + DIV_CYCLES[64] + 1
     assert _cycles("mov32 %r0, 100\ndiv32 %r0, 7\nexit") == FILL + 1 + DIV_CYCLES[32] + 1
     assert _cycles("mov %r0, 100\ndiv %r0, 0\nexit") == FILL + 1 + 2 + 1
+
+
+def test_multiplier_matches_isa_with_its_latency():
+    rng = random.Random(3)
+    edges = [0, 1, 3, 0xFFFF, 0x1_0000, 0xFFFFFFFF, 1 << 63, (1 << 64) - 1]
+    cases = [(rng.choice(edges + [rng.getrandbits(64)] * 4),
+              rng.choice(edges + [rng.getrandbits(64)] * 4), rng.random() < 0.5)
+             for _ in range(300)]
+    dut = Multiplier()
+
+    async def bench(ctx):
+        for a, b, is64 in cases:
+            ctx.set(dut.a, a)
+            ctx.set(dut.b, b)
+            ctx.set(dut.is64, is64)
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            ticks = 1
+            while not ctx.get(dut.done):
+                await ctx.tick()
+                ticks += 1
+            assert ticks == LATENCY
+            assert ctx.get(dut.result) == isa.alu(isa.AluOp.MUL, is64, a, b, 0, 0, True), \
+                (hex(a), hex(b), is64)
+
+    run_testbench(dut, bench)

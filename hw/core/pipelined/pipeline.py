@@ -59,6 +59,9 @@ ExecuteLayout = data.StructLayout({
 """X: a decoded instruction with its operands."""
 
 
+_LDDW_OPCODE = isa.Cls.LD | isa.Size.DW | isa.Mode.IMM
+
+
 class _State(enum.Enum, shape=2):
     IDLE = 0
     CLEAR = 1      # the stack RAM starts a new epoch (or sweeps) before a run
@@ -287,9 +290,15 @@ class Pipeline(wiring.Component):
         pair_dec = Signal(DecodedLayout)
         x_ready = ~x.valid | advance           # X can take an instruction at this edge
         flush = redirect | stop | ~running
-        # A slot past the program is never paired: execute traps it as out of range.
+        # Stall and pairing decisions read the raw slot, not the decoder (whose match tree
+        # would otherwise sit in front of every stage's clock enable).  A slot with lddw's
+        # opcode pairs with the next one whatever its other fields; execute traps the pair
+        # if the first slot is illegal.  A slot past the program is never paired: execute
+        # traps it as out of range.
+        opcode = dp.insn[:8]
+        cls = opcode[:3]
         beyond = dp.pc >= self.prog_len
-        capture = d.valid & ~pair_valid & (dec.kind == Kind.LDDW) & ~dec.illegal & ~beyond
+        capture = d.valid & ~pair_valid & (opcode == _LDDW_OPCODE) & ~beyond
         m.d.comb += [
             self.d_insn.eq(dp.insn),
             self.d_rs1_addr.eq(dec.dst),
@@ -306,13 +315,16 @@ class Pipeline(wiring.Component):
         is_ldx = dec.kind == Kind.LDX
         is_pkt = dec.kind == Kind.LD_PACKET
         base_is_src = is_ldx | (is_pkt & (dec.mode == Mode.IND))
-        base_reg = Mux(base_is_src, dec.src, dec.dst)
         base = Mux(base_is_src, self.d_rs2, Mux(is_pkt, 0, self.d_rs1))
         addr = access_address(m, dec.kind, base, Mux(is_pkt, dec.imm, dec.off))
-        uses_base = ((is_ldx | (dec.kind == Kind.ST) | (dec.kind == Kind.STX)
-                      | (dec.kind == Kind.ATOMIC) | (is_pkt & (dec.mode == Mode.IND)))
-                     & ~dec.illegal & ~beyond)
-        base_hazard = uses_base & x.valid & xp.writes & (xp.wreg == base_reg) & ~pair_valid
+        # The hazard, from the raw class: ldx and ldind take the base in src, st and stx
+        # (atomics included) in dst; a malformed one waits too, then traps.
+        raw_src_base = (cls == isa.Cls.LDX) | ((cls == isa.Cls.LD)
+                                               & (opcode[5:8] == isa.Mode.IND >> 5))
+        raw_dst_base = (cls == isa.Cls.ST) | (cls == isa.Cls.STX)
+        raw_base = Mux(raw_src_base, dp.insn[12:16], dp.insn[8:12])
+        base_hazard = ((raw_src_base | raw_dst_base) & ~beyond & ~pair_valid
+                       & x.valid & xp.writes & (xp.wreg == raw_base))
         issue = d.valid & ~capture & x_ready & ~flush & ~base_hazard
         with m.If(flush):
             m.d.sync += pair_valid.eq(0)
