@@ -565,7 +565,8 @@ def minimize(snippets: list[list], sub: set, disagrees) -> list[Insn]:
 
 def judge_ours(insns: list[Insn], privileged: bool = True):
     from firmware.ebpf.verifier import LINUX, verify
-    return verify(insns, "xdp", maps=MAPS, platform=LINUX, privileged=privileged)
+    return verify(insns, "xdp", maps=MAPS, platform=LINUX, privileged=privileged,
+                  log_level=0)
 
 
 def _main(argv=None) -> int:

@@ -94,8 +94,8 @@ def verify(insns, program_type: str = "xdp", maps=None, platform: Platform | Non
     max_insns : int
         Complexity limit: instructions processed over all paths.
     log_level : int
-        1: the failing instruction, registers and reason (or the totals); 2: also every
-        instruction processed, with the registers before it, as the kernel's level 2.
+        As the kernel's: 0 no log but the statistics line; 1 on rejection the path that
+        failed, the reason, the statistics; 2 every path processed.
     linux_compat : bool
         Also refuse what Linux refuses although RFC 9669 defines it and it is safe on the NIC
         (division by the immediate 0, immediate shifts outside 0..width-1), so that accepted
@@ -138,7 +138,7 @@ def verify(insns, program_type: str = "xdp", maps=None, platform: Platform | Non
         processed = analyzer.processed if analyzer else 0
         if analyzer is not None:
             trace = analyzer.trace
-            if trace is None and rej.pc is not None:
+            if trace is None and rej.pc is not None and log_level >= 1:
                 # level 1: the kernel shows the path that failed; walk again to record it
                 again = make_analyzer()
                 again.trace, again.trace_path = [], True

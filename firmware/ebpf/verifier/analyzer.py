@@ -18,6 +18,7 @@ from .. import isa
 from ..maps import MapType
 from .checks import Assume, Cfg, Reject, is_cond_jump, lookup_map
 from . import kernel_log
+from .opinfo import fast_spec
 from .liveness import live_registers
 from .platform import (Arg, ContextLayout, Platform, Ret, SOCK_COMMON_FIELDS,
                        SOCK_COMMON_WHOLE, SOCK_SIZE,
@@ -77,37 +78,6 @@ class _Checkpoint:
         self.fp = None          # fingerprint, once compared against a later state
         self.written: dict[int, int] = {}
         self.read: dict[int, int] = {}
-
-
-class _Spec:
-    """An ``isa.OpSpec``'s derived fields, computed once (its properties build enums on
-    every access, which dominated the walk's profile)."""
-    __slots__ = ("fmt", "cls", "alu_op", "jmp_op", "size", "mode", "src_is_reg", "mnemonic")
-
-    def __init__(self, spec):
-        self.fmt, self.cls, self.mnemonic = spec.fmt, spec.cls, spec.mnemonic
-        self.src_is_reg = spec.src_is_reg
-        self.size = _or_none(lambda: spec.size)
-        self.mode = _or_none(lambda: spec.mode)
-        self.alu_op = _or_none(lambda: spec.alu_op)
-        self.jmp_op = _or_none(lambda: spec.jmp_op)
-
-
-def _or_none(get):
-    try:
-        return get()
-    except ValueError:
-        return None
-
-
-_SPECS: dict[int, tuple] = {}
-
-
-def _fast(spec) -> _Spec:
-    got = _SPECS.get(id(spec))
-    if got is None or got[0] is not spec:
-        got = _SPECS[id(spec)] = (spec, _Spec(spec))
-    return got[1]
 
 
 _NOT_STORED = object()
@@ -198,7 +168,7 @@ class Analyzer:
                     line = kernel_log.insn_line(pc, self.insns[pc], self._helper_name)
                     trace.append(line)           # replaced by the annotated line below
                 succ = self._step(pc, state)
-                if _fast(self.insns[pc].spec).cls in _JMP_CLASSES:
+                if fast_spec(self.insns[pc].spec).cls in _JMP_CLASSES:
                     self.jmps += 1
                 if trace is not None and succ:
                     trace[-1] = kernel_log.annotated(line, self._touched(pc, succ[0][1]))
@@ -222,7 +192,7 @@ class Analyzer:
         """The registers (and stack slot) an instruction read or wrote, after it, as the
         kernel annotates each instruction of its log."""
         insn = self.insns[pc]
-        spec = _fast(insn.spec)
+        spec = fast_spec(insn.spec)
         fmt = spec.fmt
         if fmt == Fmt.EXIT or fmt == Fmt.JA or fmt == Fmt.JA32:
             return ""
@@ -342,7 +312,7 @@ class Analyzer:
 
     def _step(self, pc: int, state: State) -> list[tuple[int, State]]:
         insn = self.insns[pc]
-        spec = _fast(insn.spec)
+        spec = fast_spec(insn.spec)
         fmt = spec.fmt
         cls = spec.cls
         if isinstance(insn, Assume):
@@ -396,7 +366,7 @@ class Analyzer:
     # --- ALU ------------------------------------------------------------------------------
 
     def _alu(self, state: State, insn: Insn) -> None:
-        spec = _fast(insn.spec)
+        spec = fast_spec(insn.spec)
         op = spec.alu_op
         is64 = spec.cls == Cls.ALU64
         dst_r = insn.dst
@@ -611,7 +581,7 @@ class Analyzer:
     # --- memory ---------------------------------------------------------------------------
 
     def _ldx(self, state: State, insn: Insn) -> None:
-        spec = _fast(insn.spec)
+        spec = fast_spec(insn.spec)
         n = SIZE_BYTES[spec.size]
         ptr = self.read(state, insn.src)
         reg = self.access(state, insn.src, ptr, insn.off, n, "read")
@@ -620,9 +590,9 @@ class Analyzer:
         self.write(state, insn.dst, reg)
 
     def _store(self, state: State, insn: Insn) -> None:
-        n = SIZE_BYTES[_fast(insn.spec).size]
+        n = SIZE_BYTES[fast_spec(insn.spec).size]
         ptr = self.read(state, insn.dst)
-        if _fast(insn.spec).fmt == Fmt.STX:
+        if fast_spec(insn.spec).fmt == Fmt.STX:
             value = self.read(state, insn.src)
             vr = insn.src
         else:
@@ -631,7 +601,7 @@ class Analyzer:
         self.access(state, insn.dst, ptr, insn.off, n, "write", value, vr)
 
     def _atomic(self, state: State, insn: Insn) -> None:
-        n = SIZE_BYTES[_fast(insn.spec).size]
+        n = SIZE_BYTES[fast_spec(insn.spec).size]
         ptr = self.read(state, insn.dst)
         value = self.read(state, insn.src)
         aop = insn.imm
@@ -895,7 +865,7 @@ class Analyzer:
 
     def _branch(self, state: State, insn: Insn, need_fall: bool):
         """(taken state, fall-through state), each None when that edge cannot be taken."""
-        spec = _fast(insn.spec)
+        spec = fast_spec(insn.spec)
         op = spec.jmp_op
         is64 = spec.cls == Cls.JMP
         a = self.read(state, insn.dst)
@@ -924,7 +894,7 @@ class Analyzer:
                 bits = b.val.umin if is64 else b.val.umin & MASK32
                 new_a = Scalar.make(a.val.value & ~bits, a.val.mask & ~bits) or new_a
             self._set_scalar(st, insn.dst, a, new_a)
-            if _fast(insn.spec).src_is_reg:
+            if fast_spec(insn.spec).src_is_reg:
                 self._set_scalar(st, insn.src, b, r[1])
             out.append(st)
         return out[0], out[1]
@@ -936,13 +906,13 @@ class Analyzer:
                                 lambda g: g.with_(val=val))
 
     def _branch_ptrs(self, state, insn, op, is64, a, b):
-        d, s = insn.dst, (insn.src if _fast(insn.spec).src_is_reg else None)
+        d, s = insn.dst, (insn.src if fast_spec(insn.spec).src_is_reg else None)
         if self.privileged:
             return self._branch_ptrs_privileged(state, op, is64, a, b)
         bname = f"R{s}" if s is not None else "imm"
         if not is64 or op == JmpOp.JSET:
             self.fail(f"R{d if a.is_ptr else s} pointer comparison prohibited "
-                      f"({_fast(insn.spec).mnemonic})")
+                      f"({fast_spec(insn.spec).mnemonic})")
         if a.type == T.SCALAR:
             self.fail(f"R{d} scalar compared with pointer {bname} {b.describe()} prohibited")
         if b.type == T.SCALAR:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from ..isa import ATOMIC_FETCH, FRAME_POINTER, AluOp, AtomicOp, Cls, Fmt, Insn
 
 from .checks import is_cond_jump
+from .opinfo import fast_spec
 
 __all__ = ["live_registers", "ALL_REGS"]
 
@@ -29,7 +30,7 @@ def _bit(r: int) -> int:
 
 def _use_def(insn: Insn, platform) -> tuple[int, int]:
     """(registers read, registers written) of one instruction (calls aside)."""
-    spec = insn.spec
+    spec = fast_spec(insn.spec)
     fmt, cls = spec.fmt, spec.cls
     if cls in (Cls.ALU, Cls.ALU64):
         use = 0 if spec.alu_op == AluOp.MOV else _bit(insn.dst)
@@ -74,10 +75,9 @@ def live_registers(insns: list[Insn], platform) -> list[int]:
     kill = [0] * n
     calls: dict[int, int] = {}
     for pc, insn in enumerate(insns):
-        spec = insn.spec
-        if spec is None:
+        if insn.spec is None:
             continue
-        fmt = spec.fmt
+        fmt = fast_spec(insn.spec).fmt
         if fmt == Fmt.LDDW:
             succ[pc].append(pc + 2)
         elif fmt == Fmt.JA:

@@ -84,7 +84,7 @@ def run_case(case: PrevailCase) -> CaseResult:
                  linux_compat=False,
                  platform=PREVAIL_PLATFORM, entry_state=case.entries,
                  allow_division_by_zero="!allow_division_by_zero" not in case.options,
-                 max_insns=HARNESS_INSN_LIMIT)
+                 max_insns=HARNESS_INSN_LIMIT, log_level=0)
     pc = None
     if res.error_pc is not None and res.error_pc < len(case.index_of):
         pc = case.index_of[res.error_pc]
