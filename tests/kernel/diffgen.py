@@ -507,9 +507,9 @@ _PROCESSED = re.compile(r"processed (\d+) insns")
 _LOG = ctypes.create_string_buffer(1 << 22)
 
 
-def judge_kernel(insns: list[Insn], maps=MAPS) -> KernelJudgement:
+def judge_kernel(insns: list[Insn], maps=MAPS, log_level: int = 1) -> KernelJudgement:
     """Load ``insns`` as XDP into this machine's kernel (root: the privileged rules) with a
-    level-1 log and statistics, and unload it."""
+    log of ``log_level`` and statistics, and unload it."""
     fds = []
     opened = []
     try:
@@ -524,7 +524,7 @@ def judge_kernel(insns: list[Insn], maps=MAPS) -> KernelJudgement:
         lic = ctypes.create_string_buffer(b"GPL")
         attr = kbpf._ProgLoadAttr(prog_type=int(kbpf.ProgType.XDP), insn_cnt=len(code) // 8,
                                   insns=ctypes.addressof(buf), license=ctypes.addressof(lic),
-                                  log_level=1 | 4, log_size=len(_LOG),
+                                  log_level=log_level | 4, log_size=len(_LOG),
                                   log_buf=ctypes.addressof(_LOG), prog_name=b"vdiff")
         _LOG[0] = b"\0"
         try:

@@ -106,7 +106,10 @@ def test_log_level_2_shows_every_instruction(tmp_path, capsys):
     prog.write_text("mov %r0, 7\nexit\n")
     status, out, _ = _run(capsys, "--log-level", "2", str(prog))
     assert status == 0
+    # the kernel's level-2 log of the same program, line for line
     assert out.splitlines() == [
+        "func#0 @0", "Live regs before insn:", "      0: .......... (b7) r0 = 7",
+        "      1: 0......... (95) exit",
         "0: R1=ctx() R10=fp0", "0: (b7) r0 = 7                        ; R0=7", "1: (95) exit",
         "processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 "
         "mark_read 0", "two: accepted"]

@@ -165,5 +165,5 @@ def verify(insns, program_type: str = "xdp", maps=None, platform: Platform | Non
 def _totals(processed: int, limit: int, analyzer) -> str:
     if analyzer is None:
         return stats_line(processed, limit, 0, 0, 0)
-    per_insn = max((len(v) for v in analyzer.explored.values()), default=0)
-    return stats_line(processed, limit, per_insn, analyzer.total_states, analyzer.peak_states)
+    return stats_line(processed, limit, analyzer.max_states_per_insn, analyzer.total_states,
+                      analyzer.peak_states)

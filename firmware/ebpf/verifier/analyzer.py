@@ -120,6 +120,7 @@ class Analyzer:
         self.trace_path = False
         self.stored = 0                 # states stored now (the kernel's peak_states)
         self.peak_states = 0
+        self.max_states_per_insn = 0
         self.cp = None                  # the checkpoint the current path descends from
         self.written: dict[int, int] = {}   # stack bytes written since it, per frame
         self.live = live_registers(insns, platform)
@@ -128,6 +129,8 @@ class Analyzer:
 
     def run(self, entries: list[State]) -> None:
         """Explore every path from every entry state; raises ``Reject`` on the first error."""
+        if self.trace is not None and not self.trace_path:
+            self.trace.extend(self._live_table())
         for entry in entries:
             self._explore(entry)
 
@@ -148,8 +151,8 @@ class Analyzer:
                     verdict = self._visit(pc, state, cp)
                     if verdict is None:          # pruned
                         if trace is not None:
-                            trace.append(f"from {popped} to {pc}: safe" if popped is not None
-                                         else f"{pc}: safe")
+                            trace.extend(["", f"from {popped} to {pc}: safe"]
+                                         if popped is not None else [f"{pc}: safe"])
                         self._finish(cp)
                         break
                     if verdict is not _NOT_STORED:
@@ -162,6 +165,7 @@ class Analyzer:
                 self.state = state
                 if trace is not None:
                     if popped is not None:
+                        trace.append("")
                         trace.append(f"from {popped} to {pc}: {kernel_log.state_text(state)}")
                         trace.append(f"{pc}: {kernel_log.state_text(state)}")
                         popped = None
@@ -183,6 +187,20 @@ class Analyzer:
                                        len(trace) if trace is not None else 0,
                                        dict(self.written)))
                 pc, state = succ[0]
+
+    def _live_table(self) -> list[str]:
+        """The kernel's level-2 preamble: each function's start and the registers live
+        before each instruction (``0123456789``, ``.`` for dead)."""
+        lines = [f"func#{i} @{entry}" for i, entry in enumerate(self.cfg.subprogs)]
+        lines.append("Live regs before insn:")
+        for pc, insn in enumerate(self.insns):
+            if insn.spec is None:
+                continue                         # the second slot of an lddw
+            mask = self.live[pc]
+            regs = "".join(str(r) if mask >> r & 1 else "." for r in range(10))
+            lines.append(f"{pc:7d}: {regs} ({insn.opcode:02x}) "
+                         f"{kernel_log.insn_text(insn, self._helper_name)}")
+        return lines
 
     def _helper_name(self, hid: int) -> str | None:
         proto = self.platform.helper(hid)
@@ -210,10 +228,11 @@ class Analyzer:
         if fmt in (Fmt.ST, Fmt.STX, Fmt.ATOMIC) and insn.dst == FRAME_POINTER:
             slot = (insn.off + STACK_SIZE) // 8
             frame = state.cur
-            stack = [t for t in kernel_log.stack_slots(frame) if t[0] == slot]
+            stack = [t for t in kernel_log.stack_slots(frame, len(state.frames) - 1)
+                     if t[0] == slot]
             if stack:
                 text += " " + stack[0][1]
-        return text.split(": ", 1)[1] if text.startswith("frame") else text
+        return text
 
     def _live_masks(self, pc: int, state: State) -> list[int]:
         """Per frame, the registers the rest of the path may read: a caller's from the
@@ -260,6 +279,8 @@ class Analyzer:
         self.prev_jmps, self.prev_insns = self.jmps, self.processed
         new = _Checkpoint(state.copy(), cp, pc)
         new.written, self.written = self.written, {}
+        # the kernel's max_states_per_insn: states already there when one is added
+        self.max_states_per_insn = max(self.max_states_per_insn, len(seen))
         if len(seen) >= MAX_STATES_PER_INSN:
             seen.remove(max(seen, key=lambda c: c.miss))
             self.stored -= 1

@@ -104,26 +104,33 @@ def insn_text(insn: Insn, helper_name=None) -> str:
 
 
 def _num(v: int, signed: bool) -> str:
-    """``verbose_snum``/``verbose_unum``: decimal when small, else hex."""
+    """``verbose_snum``/``verbose_unum``: decimal within 16 bits (S16/U16), else hex."""
     if signed:
         v = sign_extend(v & MASK64, 64)
-        return str(v) if -512 <= v <= 512 else (f"{v:#x}" if v >= 0 else f"{v & MASK64:#x}")
+        return str(v) if -(1 << 15) <= v < 1 << 15 else f"{v & MASK64:#x}"
     v &= MASK64
-    return str(v) if v <= 512 else f"{v:#x}"
+    return str(v) if v <= 0xFFFF else f"{v:#x}"
 
 
 def _ranges(val) -> list[str]:
     """``print_scalar_ranges``: equal bounds printed once as ``smin=smin32=0``."""
     low = val.low32()
-    s32 = low.sext(32) if hasattr(low, "sext") else low
+    s32 = low.sext(32)
+    smin32, smax32 = s32.smin, s32.smax
+    if -(1 << 31) <= val.smin and val.smax < 1 << 31:
+        # the value is its low half sign-extended: its 32-bit signed range is its range
+        smin32, smax32 = max(smin32, val.smin), min(smax32, val.smax)
+    umin32, umax32 = low.umin, low.umax
+    if val.umin >> 32 == val.umax >> 32:
+        umin32, umax32 = max(umin32, val.umin & MASK32), min(umax32, val.umax & MASK32)
     items = [["smin", val.smin, val.smin == -(1 << 63)],
              ["smax", val.smax, val.smax == (1 << 63) - 1],
              ["umin", val.umin, val.umin == 0],
              ["umax", val.umax, val.umax == MASK64],
-             ["smin32", s32.smin, s32.smin == -(1 << 31)],
-             ["smax32", s32.smax, s32.smax == (1 << 31) - 1],
-             ["umin32", low.umin, low.umin == 0],
-             ["umax32", low.umax, low.umax == MASK32]]
+             ["smin32", smin32, smin32 == -(1 << 31)],
+             ["smax32", smax32, smax32 == (1 << 31) - 1],
+             ["umin32", umin32, umin32 == 0],
+             ["umax32", umax32, umax32 == MASK32]]
     out = []
     for i, (name, v, omit) in enumerate(items):
         if omit:
@@ -142,15 +149,12 @@ def _ranges(val) -> list[str]:
 
 def _scalar_text(reg: Reg) -> str:
     val = reg.val
-    if val.is_const and not reg.id:
+    if val.is_const:
         return _num(val.umin, True)
     parts = [f"id={reg.id}"] if reg.id else []
-    if not val.is_const:
-        parts += _ranges(val)
-        if val.mask != MASK64:
-            parts.append(f"var_off=(0x{val.value:x}; 0x{val.mask:x})")
-    else:
-        parts.append(f"imm={_num(val.umin, True)}")
+    parts += _ranges(val)
+    if val.mask != MASK64:
+        parts.append(f"var_off=(0x{val.value:x}; 0x{val.mask:x})")
     return "scalar(" + ",".join(parts) + ")"
 
 
@@ -161,22 +165,26 @@ def _map_text(m) -> str:
     return f"map={name},ks={m.key_size},vs={m.value_size}"
 
 
-def reg_text(reg: Reg) -> str:
-    """A register's value as the kernel's log shows it."""
+def reg_text(reg: Reg, frame: int | None = None) -> str:
+    """A register's value as the kernel's log shows it (``frame``: the current frame's
+    index; a stack pointer into another frame shows it, ``fp[0]-24``)."""
     t = reg.type
     if t == T.SCALAR:
         return _scalar_text(reg)
     if t == T.STACK:
+        name = "fp" if frame is None or reg.frame == frame else f"fp[{reg.frame}]"
         if reg.val.is_const:
-            return f"fp{_num(reg.val.umin, True)}"
-        return "fp(" + ",".join(_ranges(reg.val)) + ")"
+            return f"{name}{_num(reg.val.umin, True)}"
+        return f"{name}(" + ",".join(_ranges(reg.val)) + ")"
     parts = []
     name = t.value
     if t == T.PACKET:
         name = {PKT_META: "pkt_meta", PKT_DATA: "pkt", PKT_END: "pkt_end"}[reg.base]
     if reg.id and t != T.PACKET or t == T.PACKET and reg.id:
         parts.append(f"id={reg.id}")
+    # the kernel's order: id, off, r, map, then the variable part's ranges
     off = reg.val
+    ranges = []
     if off is not None:
         if off.is_const:
             if off.umin:
@@ -184,26 +192,26 @@ def reg_text(reg: Reg) -> str:
         else:
             if t == T.PACKET and reg.fixed:
                 parts.append(f"off={reg.fixed}")
-            parts += _ranges(off)
+            ranges = _ranges(off)
             if off.mask != MASK64:
-                parts.append(f"var_off=(0x{off.value:x}; 0x{off.mask:x})")
+                ranges.append(f"var_off=(0x{off.value:x}; 0x{off.mask:x})")
     if t == T.PACKET and reg.base != PKT_END:
         parts.append(f"r={reg.range}")
     if t in (T.MAP_PTR, T.MAP_VALUE, T.MAP_VALUE_OR_NULL) and reg.map is not None:
         parts.append(_map_text(reg.map))
     if t in (T.MEM, T.MEM_OR_NULL) and reg.size:
         parts.append(f"sz={reg.size}")
-    return f"{name}({','.join(parts)})"
+    return f"{name}({','.join(parts + ranges)})"
 
 
 _SLOT_CHAR = {Byte.INVALID: "?", Byte.MISC: "m", Byte.SPILL: "r", Byte.POISON: "m"}
 
 
-def _stack_text(frame) -> list[str]:
-    return [text for _, text in stack_slots(frame)]
+def _stack_text(frame, frame_index: int | None = None) -> list[str]:
+    return [text for _, text in stack_slots(frame, frame_index)]
 
 
-def stack_slots(frame) -> list[tuple[int, str]]:
+def stack_slots(frame, frame_index: int | None = None) -> list[tuple[int, str]]:
     """(slot index, ``fp-8=mmmm????``) for every slot with a written byte, top first."""
     out = []
     for slot in range(STACK_SIZE // 8 - 1, -1, -1):
@@ -214,21 +222,33 @@ def stack_slots(frame) -> list[tuple[int, str]]:
         where = f"fp{lo - STACK_SIZE}"
         spilled = frame.spills.get(slot)
         if spilled is not None:
-            out.append((slot, f"{where}={reg_text(spilled)}"))
+            out.append((slot, f"{where}={reg_text(spilled, frame_index)}"))
             continue
-        # slot_type[j] is the byte at fp - (spi * 8 + j + 1): the highest address first
-        out.append((slot, where + "=" + "".join(_SLOT_CHAR[Byte(chunk[7 - j])]
-                                                for j in range(8))))
+        # slot_type[j] is the byte at fp - (spi * 8 + j + 1): the highest address first;
+        # a number stored whole at the slot's start is a (narrow) spill, shown after the
+        # other bytes' types; elsewhere a stored zero is STACK_ZERO, '0'
+        chars = [_SLOT_CHAR[Byte(chunk[7 - j])] for j in range(8)]
+        spill = frame.narrow.get(lo)
+        for k, (m, v) in frame.narrow.items():
+            if lo <= k < lo + 8 and k != lo and v.is_const and v.umin == 0:
+                for b in range(k, k + m):
+                    chars[7 - (b - lo)] = "0"
+        if spill is not None:
+            out.append((slot, where + "=" + "".join(chars[:8 - spill[0]])
+                        + _scalar_text(Reg(T.SCALAR, spill[1]))))
+            continue
+        out.append((slot, where + "=" + "".join(chars)))
     return out
 
 
 def state_text(state: State, regs=None, stack: bool = True) -> str:
     """``R1=ctx() R10=fp0 fp-8=mmmm????`` for the current frame (``regs``: only these)."""
     frame = state.cur
-    parts = [f"R{r}={reg_text(reg)}" for r, reg in enumerate(frame.regs)
+    cur = len(state.frames) - 1
+    parts = [f"R{r}={reg_text(reg, cur)}" for r, reg in enumerate(frame.regs)
              if reg.type != T.NOT_INIT and (regs is None or r in regs)]
     if stack:
-        parts += _stack_text(frame)
+        parts += _stack_text(frame, cur)
     prefix = f"frame{len(state.frames) - 1}: " if len(state.frames) > 1 else ""
     return prefix + " ".join(parts)
 

@@ -6,7 +6,7 @@ rest of a path does, so state pruning may ignore it: the kernel does the same wi
 statically, per instruction: ``live[pc]`` is a bit mask of r0..r10 live on entry to ``pc``.
 
 Calls: a helper reads its arguments (r1 to r_n of its prototype) and clobbers r0-r5; a local
-call reads whatever of r1-r5 its callee reads and keeps r6-r9 for the instruction after it;
+call reads r1-r5 (as the kernel counts it) and keeps r6-r9 for the instruction after it;
 ``exit`` reads r0.  Ref: Linux kernel/bpf/verifier.c ``compute_live_registers``.
 """
 
@@ -73,7 +73,7 @@ def live_registers(insns: list[Insn], platform) -> list[int]:
     succ: list[list[int]] = [[] for _ in range(n)]
     use = [0] * n
     kill = [0] * n
-    calls: dict[int, int] = {}
+    calls: set[int] = set()
     for pc, insn in enumerate(insns):
         if insn.spec is None:
             continue
@@ -87,7 +87,7 @@ def live_registers(insns: list[Insn], platform) -> list[int]:
         elif fmt == Fmt.EXIT:
             pass
         elif fmt == Fmt.CALL_LOCAL:
-            calls[pc] = pc + 1 + insn.imm
+            calls.add(pc)
             succ[pc].append(pc + 1)
         else:
             u, d = _use_def(insn, platform)
@@ -111,8 +111,9 @@ def live_registers(insns: list[Insn], platform) -> list[int]:
                 if 0 <= s < n:
                     out |= live[s]
             if pc in calls:
-                # r6-r9 (and r10) survive the call for pc + 1; r0-r5 come back new
-                into = (out & ~_CLOBBER) | (live[calls[pc]] & _ARGS)
+                # r6-r9 (and r10) survive the call for pc + 1; r0-r5 come back new; the
+                # kernel counts r1-r5 all read by the call, whatever the callee reads
+                into = (out & ~_CLOBBER) | _ARGS
             else:
                 into = (out & ~kill[pc]) | use[pc]
             into |= _bit(FRAME_POINTER)
