@@ -59,8 +59,10 @@ __all__ = ["ModelTransport", "MODEL_FEATURES", "DEFAULT_MAP_LIMITS"]
 DEFAULT_MAP_LIMITS = {"max_maps": 16, "key_bytes": 24, "engines": 1, "map_slots": 512,
                       "map_bytes": 64 * 1024}
 
+# The driver loads one program into the instruction memory: no tail calls through it yet.
 MODEL_FEATURES = DeviceFeatures(
-    helpers=frozenset(int(h) for h in HelperId), map_types=frozenset(MODEL_MAP_TYPES),
+    helpers=frozenset(int(h) for h in HelperId if h != HelperId.TAIL_CALL),
+    map_types=frozenset(MODEL_MAP_TYPES - {MapType.PROG_ARRAY}),
     trace=True, notes=("golden model: every helper and map type of the maps issue",),
     **DEFAULT_MAP_LIMITS)
 
@@ -176,7 +178,8 @@ class ModelTransport(Transport):
         size = m.spec.value_size
         if op == regs.MapOp.LOOKUP:
             slot = m.find(key)          # a host lookup is no use (LRU order unchanged)
-            if slot is None or (m.spec.type == MapType.DEVMAP and not m._devmap_ifindex(slot)):
+            if slot is None or (m.spec.type in (MapType.DEVMAP, MapType.CPUMAP)
+                                and not m._devmap_ifindex(slot)):
                 return -errno.ENOENT    # an empty devmap slot has no device (as the kernel)
             value[:size * m.copies] = b"".join(m.value(slot, c) for c in range(m.copies))
             return 0

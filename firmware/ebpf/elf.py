@@ -375,6 +375,8 @@ class _Loader:
         self.maps: list[MapSpec] = []
         # (section index, offset in section) -> map index, for .maps / maps symbols
         self.map_at: dict[tuple[int, int], int] = {}
+        self.maps_relocs: list[tuple[int, int]] = []       # (offset, r_info) in .maps
+        self.values_at: dict[int, tuple[int, int, str]] = {}   # map: (start, end, name)
         # section index -> map index, for global-data sections
         self.data_map: dict[int, int] = {}
 
@@ -535,10 +537,13 @@ class _Loader:
                            for off in range(0, sec.size, 16)]
                 self.relocs.setdefault(target.index, []).extend(
                     (r_off, r_info >> 32, r_info & MASK32, sec.name) for r_off, r_info in entries)
+            elif sec.size and target.name == ".maps":
+                # __array(values, ...) initial values: R_BPF_64_ABS64 at the slots
+                self.maps_relocs.extend(struct.unpack_from("<QQ", sec.data, off)
+                                        for off in range(0, sec.size, 16))
             elif sec.size:
                 what = ("map-in-map or prog-array initial values ('values' member)"
-                        if target.name in (".maps", "maps") else
-                        "pointers in initialised data")
+                        if target.name == "maps" else "pointers in initialised data")
                 raise self.error(f"relocations against section '{target.name}' ({what})"
                                  " are not supported", sec.name)
 
@@ -650,11 +655,45 @@ class _Loader:
                 def_size = self.btf.resolve_size(var.type)
             except BtfError as exc:
                 raise self.error(str(exc), sec.name, var.name) from None
-            if sym.value + def_size > sec.size or (sym.size and sym.size != def_size):
+            # initial values lengthen the symbol by one pointer per slot given
+            extra = sym.size - def_size
+            with_values = self.values_offset is not None and extra > 0 and extra % 8 == 0
+            if sym.value + def_size > sec.size or (sym.size and sym.size != def_size
+                                                   and not with_values):
                 raise self.error(f"map definition of {def_size} bytes at offset {sym.value}"
                                  f" (symbol size {sym.size}) does not fit the section"
                                  f" ({sec.size} bytes)", sec.name, var.name)
-            self.map_at[(sec.index, sym.value)] = self._add_map(spec)
+            index = self._add_map(spec)
+            self.map_at[(sec.index, sym.value)] = index
+            if self.values_offset is not None:
+                start = sym.value + self.values_offset
+                self.values_at[index] = (start, sym.value + max(sym.size, def_size), var.name)
+        self._collect_init_slots(sec)
+
+    def _collect_init_slots(self, sec: _Section) -> None:
+        """A PROG_ARRAY's ``__array(values, ...)`` entries: one R_BPF_64_ABS64 relocation
+        per given slot, against the program's symbol (libbpf's init_prog_array_slots)."""
+        slots: dict[int, list[tuple[int, str]]] = {}
+        for offset, info in self.maps_relocs:
+            sym = self.symbol(info >> 32, sec.name)
+            owner = next(((i, start, var) for i, (start, end, var) in self.values_at.items()
+                          if start <= offset < end), None)
+            if owner is None:
+                raise self.error(f"relocation at offset {offset} is not in a map's 'values'",
+                                 sec.name, sym.name)
+            index, start, var = owner
+            target = self.section_of(sym, sec.name)
+            if info & MASK32 != Reloc.R_BPF_64_ABS64 or sym.type != "STT_FUNC" \
+                    or target is None or not target.executable or target.name == ".text":
+                raise self.error("a PROG_ARRAY's initial value must name a program",
+                                 sec.name, var)
+            slot = (offset - start) // 8
+            if (offset - start) % 8 or slot >= self.maps[index].max_entries:
+                raise self.error(f"initial value at slot {slot} is outside the map's "
+                                 f"{self.maps[index].max_entries} entries", sec.name, var)
+            slots.setdefault(index, []).append((slot, sym.name))
+        for index, given in slots.items():
+            self.maps[index] = replace(self.maps[index], init_slots=tuple(sorted(given)))
 
     def _btf_map_def(self, sec: _Section, name: str, type_id: int) -> MapSpec:
         btf = self.btf
@@ -665,6 +704,7 @@ class _Loader:
         ints: dict[str, int] = {}
         key_t = value_t = None
         key_type_size = value_type_size = None
+        self.values_offset = None
         for member in struct_t.members:
             where = f"attribute '{member.name}'"
             mtype = btf.skip_mods_and_typedefs(member.type)
@@ -691,8 +731,17 @@ class _Loader:
                 else:
                     value_t, value_type_size = spelled, size
             elif member.name == "values":
-                raise self.error("map-in-map / prog-array initial values (__array(values,"
-                                 " ...)) are not supported", sec.name, name)
+                # __array(values, T) is "typeof(T) *values[]": pointers to programs (a
+                # PROG_ARRAY's initial entries); pointers to map definitions (map-in-map)
+                # are refused below, by the map type.
+                elem = btf.skip_mods_and_typedefs(mtype.elem_type) \
+                    if mtype.kind == Kind.ARRAY else None
+                target = btf.skip_mods_and_typedefs(elem.type) \
+                    if elem is not None and elem.kind == Kind.PTR else None
+                if target is None or target.kind != Kind.FUNC_PROTO:
+                    raise self.error("map-in-map initial values (__array(values, struct ...))"
+                                     " are not supported", sec.name, name)
+                self.values_offset = member.bit_offset // 8
             else:
                 raise self.error(f"unknown map attribute '{member.name}'", sec.name, name)
         if "type" not in ints:
@@ -709,6 +758,11 @@ class _Loader:
         key_size = key_type_size if key_type_size is not None else ints.get("key_size", 0)
         value_size = value_type_size if value_type_size is not None else \
             ints.get("value_size", 0)
+        if self.values_offset is not None:
+            if ints["type"] != MapType.PROG_ARRAY:
+                raise self.error("__array(values, ...) of programs needs a PROG_ARRAY map",
+                                 sec.name, name)
+            value_size = value_size or 4        # a program fd, as libbpf sets it
         return MapSpec(name, self._map_type(ints["type"], sec.name, name), key_size,
                        value_size, ints.get("max_entries", 0), ints.get("map_flags", 0),
                        btf_key_type=key_t, btf_value_type=value_t, section=sec.name)

@@ -19,6 +19,7 @@ class HelperId(enum.IntEnum):
     TRACE_PRINTK = 6
     GET_PRANDOM_U32 = 7
     GET_SMP_PROCESSOR_ID = 8
+    TAIL_CALL = 12
     REDIRECT = 23
     CSUM_DIFF = 28
     XDP_ADJUST_HEAD = 44

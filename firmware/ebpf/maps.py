@@ -103,6 +103,9 @@ class MapSpec:
         ``struct flow_key``); for a global-data map the value type is its DATASEC name.
     section : str
         ELF section the definition came from (``.maps``, ``maps``, or the data section).
+    init_slots : tuple of (int, str)
+        A ``PROG_ARRAY``'s initial entries from BTF ``__array(values, ...)``: (index, name of
+        the program the loader puts there), as libbpf fills them after loading.
     """
     name: str
     type: MapType
@@ -114,6 +117,7 @@ class MapSpec:
     btf_key_type: str | None = None
     btf_value_type: str | None = None
     section: str = ".maps"
+    init_slots: tuple[tuple[int, str], ...] = ()
 
     @property
     def is_global_data(self) -> bool:

@@ -18,6 +18,16 @@ hardware shares:
   order, and walks its trie).  Slot order is also what a pointer from a lookup shows.
 * ``bpf_redirect_map`` does not broadcast: ``BPF_F_BROADCAST`` and ``BPF_F_EXCLUDE_INGRESS``
   give ``XDP_ABORTED`` (the kernel sends a copy to every device in the map).
+* A PROG_ARRAY holds program ids (1 + the program's place in the object's program list; 0 is
+  an empty slot), where the kernel takes a program's fd and shows its id.  ``bpf_tail_call``
+  follows the kernel: an index past ``max_entries`` fails, then at most 33 tail calls per frame
+  (``MAX_TAIL_CALL_CNT``; the count grows also when the slot is empty), then an empty slot
+  fails; a failed tail call goes on with the next instruction.  A tail call from a
+  bpf-to-bpf callee ends the whole call stack here (the kernel returns to the callee's caller).
+* A CPUMAP entry is a host queue: ``bpf_redirect_map`` into it hands the frame to the host on
+  the queue with the entry's index (the kernel hands it to that CPU's network stack).  Every
+  index below ``max_entries`` is a queue (the kernel also refuses a CPU that does not exist,
+  ``-ENODEV``), and an entry cannot carry a program (``bpf_prog.fd`` > 0 is ``-EINVAL``).
 """
 
 import errno
@@ -53,6 +63,7 @@ class ModelMap:
                            f"{spec.max_entries})")
         self.spec = spec
         self.map_id = map_id
+        self.programs = 0           # a PROG_ARRAY: how many programs its ids may name
         # The type's own rules first, as the kernel's map_alloc_check runs before any sizing.
         self._validate_type_rules()
         self.copies = engines if spec.type in (MapType.PERCPU_ARRAY, MapType.PERCPU_HASH) else 1
@@ -71,13 +82,18 @@ class ModelMap:
 
     def _validate_type_rules(self) -> None:
         spec = self.spec
-        if spec.type in (MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.DEVMAP) \
-                and spec.key_size != 4:
+        if spec.type in (MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY) \
+                + DEVICE_MAP_TYPES and spec.key_size != 4:
             raise MapError(f"map {spec.name!r}: {spec.type.name} needs a 4-byte key, "
                            f"not {spec.key_size}")
-        if spec.type == MapType.DEVMAP and spec.value_size not in (4, 8):
-            raise MapError(f"map {spec.name!r}: DEVMAP values are 4 or 8 bytes "
-                           f"(struct bpf_devmap_val), not {spec.value_size}")
+        if spec.type == MapType.PROG_ARRAY and spec.value_size != 4:
+            raise MapError(f"map {spec.name!r}: PROG_ARRAY values are 4 bytes (a program), "
+                           f"not {spec.value_size}")
+        # Ref: kernel/bpf/devmap.c dev_map_alloc_check, kernel/bpf/cpumap.c cpu_map_alloc.
+        if spec.type in DEVICE_MAP_TYPES and spec.value_size not in (4, 8):
+            value = "bpf_cpumap_val" if spec.type == MapType.CPUMAP else "bpf_devmap_val"
+            raise MapError(f"map {spec.name!r}: {spec.type.name} values are 4 or 8 bytes "
+                           f"(struct {value}), not {spec.value_size}")
         if spec.type == MapType.LPM_TRIE and not (
                 LPM_KEY_HEADER < spec.key_size <= LPM_KEY_HEADER + LPM_DATA_SIZE_MAX):
             raise MapError(f"map {spec.name!r}: LPM_TRIE keys are 4 bytes of prefix length "
@@ -104,7 +120,8 @@ class ModelMap:
 
     @property
     def is_array(self) -> bool:
-        return self.spec.type in (MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.DEVMAP)
+        return self.spec.type in (MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.DEVMAP,
+                                  MapType.CPUMAP, MapType.PROG_ARRAY)
 
     def _array_index(self, key: bytes) -> int:
         return struct.unpack("<I", key)[0]
@@ -123,9 +140,9 @@ class ModelMap:
         slot = self.find(key)
         if slot is not None and self.spec.type == MapType.LRU_HASH:
             self.slots.move_to_end(bytes(key))
-        if self.spec.type == MapType.DEVMAP and slot is not None \
+        if self.spec.type in EMPTY_WHEN_ZERO and slot is not None \
                 and not self._devmap_ifindex(slot):
-            return None         # an empty devmap slot has no device
+            return None         # an empty devmap slot has no device, a cpumap one no queue
         return slot
 
     def update(self, key: bytes, value: bytes, flags: int, copy: int | None = None) -> int:
@@ -134,6 +151,10 @@ class ModelMap:
         # checks it after the other flags (arrays: after the index too).
         if flags & ~BPF_F_LOCK > BPF_EXIST:
             return -errno.EINVAL
+        if self.spec.type == MapType.CPUMAP:
+            return self._cpumap_update(key, value, flags)
+        if self.spec.type == MapType.PROG_ARRAY:
+            return self._prog_array_update(key, value, flags)
         if self.is_array:
             index = self._array_index(key)
             if index >= self.spec.max_entries:
@@ -149,15 +170,17 @@ class ModelMap:
         if self.spec.type == MapType.LPM_TRIE:
             return self._lpm_update(key, value, flags)
         slot = self.slots.get(key)
+        if slot is not None and flags == BPF_NOEXIST:
+            return -errno.EEXIST
+        if self.spec.type == MapType.DEVMAP_HASH and not self._ifindex_of(value):
+            return -errno.EINVAL        # no device has ifindex 0 (dev_map_hash_update_elem)
         if slot is not None:
-            if flags == BPF_NOEXIST:
-                return -errno.EEXIST
             self._set_slot(slot, value, copy)
             if self.spec.type == MapType.LRU_HASH:
                 self.slots.move_to_end(key)
             return 0
-        if flags == BPF_EXIST:
-            return -errno.ENOENT
+        if flags == BPF_EXIST and self.spec.type != MapType.DEVMAP_HASH:
+            return -errno.ENOENT        # (dev_map_hash_update_elem adds on BPF_EXIST too)
         if not self.free:
             if self.spec.type != MapType.LRU_HASH:
                 return -errno.E2BIG
@@ -173,9 +196,19 @@ class ModelMap:
 
     def delete(self, key: bytes) -> int:
         key = bytes(key)
-        if self.spec.type == MapType.DEVMAP:
-            # A devmap slot is emptied (no device), and that succeeds also when it was empty.
-            # Ref: kernel/bpf/devmap.c dev_map_delete_elem.
+        if self.spec.type == MapType.PROG_ARRAY:
+            # Ref: kernel/bpf/arraymap.c fd_array_map_delete_elem.
+            index = self._array_index(key)
+            if index >= self.spec.max_entries:
+                return -errno.E2BIG
+            if not self._devmap_ifindex(index):
+                return -errno.ENOENT
+            self._set_slot(index, bytes(4))
+            return 0
+        if self.spec.type in (MapType.DEVMAP, MapType.CPUMAP):
+            # A devmap slot is emptied (no device), a cpumap one (no queue), and that succeeds
+            # also when it was empty.  Ref: devmap.c dev_map_delete_elem, cpumap.c
+            # cpu_map_delete_elem.
             index = self._array_index(key)
             if index >= self.spec.max_entries:
                 return -errno.EINVAL
@@ -224,7 +257,7 @@ class ModelMap:
         key = self.next_key(None)
         while key is not None:
             slot = self.find(key)
-            if self.spec.type == MapType.DEVMAP and not self._devmap_ifindex(slot):
+            if self.spec.type in EMPTY_WHEN_ZERO and not self._devmap_ifindex(slot):
                 key = self.next_key(key)    # no device: a lookup fails, bpftool shows nothing
                 continue
             values = [self.value(slot, c).hex() for c in range(self.copies)]
@@ -280,23 +313,83 @@ class ModelMap:
         return None
 
     def _devmap_ifindex(self, slot: int) -> int:
-        return struct.unpack_from("<I", self._slot_bytes(slot))[0]
+        """A devmap slot's ifindex (0: no device); a cpumap slot's qsize (0: no queue)."""
+        return self._ifindex_of(self._slot_bytes(slot))
 
+    @staticmethod
+    def _ifindex_of(value: bytes) -> int:
+        return struct.unpack_from("<I", value)[0]
+
+    def _prog_array_update(self, key: bytes, value: bytes, flags: int) -> int:
+        """Ref: kernel/bpf/arraymap.c bpf_fd_array_map_update_elem (BPF_ANY only; a value
+        that names no program is a bad fd)."""
+        if flags != BPF_ANY:
+            return -errno.EINVAL
+        index = self._array_index(key)
+        if index >= self.spec.max_entries:
+            return -errno.E2BIG
+        if not 0 < self._ifindex_of(value) <= self.programs:
+            return -errno.EBADF
+        self._set_slot(index, value)
+        return 0
+
+    def _cpumap_update(self, key: bytes, value: bytes, flags: int) -> int:
+        """Ref: kernel/bpf/cpumap.c cpu_map_update_elem (qsize 0 empties the entry)."""
+        if flags > BPF_EXIST:
+            return -errno.EINVAL
+        index = self._array_index(key)
+        if index >= self.spec.max_entries:
+            return -errno.E2BIG
+        if flags == BPF_NOEXIST:
+            return -errno.EEXIST
+        qsize = self._ifindex_of(value)
+        if qsize > CPUMAP_QSIZE_MAX:
+            return -errno.EOVERFLOW
+        if len(value) == 8 and struct.unpack_from("<i", value, 4)[0] > 0:
+            return -errno.EINVAL        # a program on a host queue: not on the NIC
+        self._set_slot(index, value if qsize else bytes(len(value)))
+        return 0
+
+
+# Maps whose entries name where bpf_redirect_map sends a frame: a port (device), a host queue.
+DEVICE_MAP_TYPES = (MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP)
+CPUMAP_QSIZE_MAX = 16384        # Ref: kernel/bpf/cpumap.c cpu_map_update_elem
+
+# Array-like maps whose slot is empty while its first u32 is 0 (no device, queue, program).
+EMPTY_WHEN_ZERO = (MapType.DEVMAP, MapType.CPUMAP, MapType.PROG_ARRAY)
+MAX_TAIL_CALL_CNT = 33          # Ref: include/linux/bpf.h
 
 PER_CPU_TYPES = frozenset({MapType.PERCPU_ARRAY, MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH})
 
 MODEL_MAP_TYPES = frozenset({
     MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH,
-    MapType.LPM_TRIE, MapType.DEVMAP})
+    MapType.LPM_TRIE, MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.PROG_ARRAY})
 
 
 class MapSet:
     """The maps of one loaded program, by map id (= index in the object's map list)."""
 
-    def __init__(self, specs: list[MapSpec], engines: int = 1):
+    def __init__(self, specs: list[MapSpec], engines: int = 1,
+                 programs: dict[str, list] | None = None):
+        """``programs``: every program of the object by name (its instructions), which a
+        PROG_ARRAY names by id (1 + its place here) and ``bpf_tail_call`` runs."""
         if len(specs) > 1 << (32 - 4 - MAP_ID_SHIFT):
             raise MapError(f"{len(specs)} maps: the address map has room for 256")
         self.maps = [ModelMap(spec, map_id, engines) for map_id, spec in enumerate(specs)]
+        self.programs = list((programs or {}).items())
+        names = [name for name, _insns in self.programs]
+        for m in self.maps:
+            m.programs = len(self.programs)
+            for slot, name in m.spec.init_slots:
+                if name not in names:
+                    raise MapError(f"map {m.spec.name!r}: slot {slot} names program {name!r}, "
+                                   f"which is not loaded")
+                m.update(struct.pack("<I", slot), struct.pack("<I", names.index(name) + 1),
+                         BPF_ANY)
+
+    def program_id(self, name: str) -> int:
+        """The id a PROG_ARRAY holds for program ``name``."""
+        return [n for n, _insns in self.programs].index(name) + 1
 
     def __getitem__(self, map_id: int) -> ModelMap:
         return self.maps[map_id]
@@ -311,11 +404,17 @@ class MapSet:
         """What the model's memory exposes in the map-value region."""
         return {m.map_id: m.values for m in self.maps}
 
-    def helpers(self, engine: int = 0, redirect_target=None) -> dict:
+    def helpers(self, engine: int = 0, redirect_target=None, redirect_queue=None,
+                tail_call=None) -> dict:
         """The map helpers for a program running on ``engine``.
 
-        ``redirect_target(ifindex)`` records where ``bpf_redirect_map`` sends the frame.
+        ``redirect_target(ifindex)`` records the port (ifindex) ``bpf_redirect_map`` sends the
+        frame to, through a DEVMAP or DEVMAP_HASH; ``redirect_queue(index)`` the host queue,
+        through a CPUMAP.  ``tail_call(insns)`` starts the program a ``bpf_tail_call`` jumps
+        to (it ends the running one); the count of tail calls is per call of ``helpers``, so
+        one frame's.
         """
+        tail_calls = 0
         def the_map(handle: int) -> ModelMap:
             if handle >= len(self.maps):
                 raise Trap(TrapCause.OUT_OF_BOUNDS, f"map handle {handle:#x} names no map")
@@ -345,14 +444,32 @@ class MapSet:
         def redirect_map(memory, handle, key, flags, *_):
             m = the_map(handle)
             action_mask = XdpAction.TX      # the low bits: the verdict when there is no entry
-            if flags & ~action_mask or m.spec.type != MapType.DEVMAP:
+            if flags & ~action_mask or m.spec.type not in DEVICE_MAP_TYPES:
                 return XdpAction.ABORTED
             slot = m.lookup(struct.pack("<I", key & MASK32))
             if slot is None:
                 return flags & action_mask
-            redirect_target(m._devmap_ifindex(slot))
+            if m.spec.type == MapType.CPUMAP:
+                redirect_queue(key & MASK32)
+            else:
+                redirect_target(m._devmap_ifindex(slot))
             return XdpAction.REDIRECT
 
+        def tail_call_helper(memory, _ctx, handle, index, *_):
+            nonlocal tail_calls
+            m = the_map(handle)
+            index &= MASK32
+            if m.spec.type != MapType.PROG_ARRAY or index >= m.spec.max_entries \
+                    or tail_calls >= MAX_TAIL_CALL_CNT:
+                return -errno.ENOENT & MASK64
+            tail_calls += 1
+            program = m._devmap_ifindex(index)
+            if not program or tail_call is None:
+                return -errno.ENOENT & MASK64
+            tail_call(self.programs[program - 1][1])       # raises StopProgram
+            return 0
+
         return {HelperId.MAP_LOOKUP_ELEM: lookup, HelperId.MAP_UPDATE_ELEM: update,
-                HelperId.MAP_DELETE_ELEM: delete, HelperId.REDIRECT_MAP: redirect_map}
+                HelperId.MAP_DELETE_ELEM: delete, HelperId.REDIRECT_MAP: redirect_map,
+                HelperId.TAIL_CALL: tail_call_helper}
 

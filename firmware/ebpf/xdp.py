@@ -48,6 +48,7 @@ class XdpBuffer:
     ingress_port: int = 0
     rx_queue: int = 0
     redirect_ifindex: int | None = None
+    redirect_queue: int | None = None        # a CPUMAP redirect: the host queue
 
     @classmethod
     def from_frame(cls, frame: bytes, ingress_port: int = 0, rx_queue: int = 0) -> "XdpBuffer":
@@ -122,7 +123,7 @@ def xdp_helpers(xdp: XdpBuffer) -> dict[int, model.HelperFn]:
     def redirect(memory, ifindex, flags, *_rest):
         if flags:
             return XdpAction.ABORTED
-        xdp.redirect_ifindex = ifindex & MASK32
+        xdp.redirect_ifindex, xdp.redirect_queue = ifindex & MASK32, None
         return XdpAction.REDIRECT
 
     return {
@@ -147,6 +148,7 @@ class FrameResult:
     insn_count: int = 0
     trace: list[str] | None = field(default=None, repr=False)
     cycles: int | None = None        # on hardware: first beat in to verdict
+    host_queue: int | None = None    # redirected through a CPUMAP: the host queue it goes to
 
 
 def ingress_discard_reason(frame: bytes, error_flag: bool = False) -> str | None:
@@ -182,12 +184,29 @@ def run_frame(insns: list[Insn], frame: bytes, *, ports: int = 2, ingress_port: 
     all_helpers.update(misc_helpers(engine))
     if maps:
         def redirect_target(ifindex: int) -> None:
-            xdp.redirect_ifindex = ifindex
-        all_helpers.update(maps.helpers(engine.engine, redirect_target))
+            xdp.redirect_ifindex, xdp.redirect_queue = ifindex, None
+
+        def redirect_queue(queue: int) -> None:
+            xdp.redirect_ifindex, xdp.redirect_queue = None, queue
+
+        def tail_call(target: list[Insn]) -> None:
+            pending.append(target)
+            raise model.StopProgram(0)
+        all_helpers.update(maps.helpers(engine.engine, redirect_target, redirect_queue,
+                                        tail_call))
     all_helpers.update(helpers or {})
-    result = model.run(insns, memory=memory, helpers=all_helpers, budget=budget, trace=trace)
+    pending: list[list[Insn]] = []      # the program a bpf_tail_call started
+    executed, lines = 0, []
+    while True:
+        result = model.run(insns, memory=memory, helpers=all_helpers, budget=budget - executed,
+                           trace=trace)
+        executed += result.insn_count
+        lines += result.trace or []
+        if not pending or result.trap != TrapCause.NONE:
+            break
+        insns = pending.pop()       # the same context, packet and stack; r1 = ctx again
     common = dict(r0=result.r0, trap=result.trap, trap_pc=result.trap_pc,
-                  insn_count=result.insn_count, trace=result.trace)
+                  insn_count=executed, trace=lines if trace else None)
     if result.trap != TrapCause.NONE:
         return FrameResult(Disposition.ABORTED, None, b"",
                            reason=f"trap {result.trap.name} at pc {result.trap_pc}: "
@@ -199,6 +218,9 @@ def run_frame(insns: list[Insn], frame: bytes, *, ports: int = 2, ingress_port: 
         return FrameResult(Disposition.PASS, None, xdp.frame, xdp.metadata, **common)
     if action == XdpAction.TX:
         return FrameResult(Disposition.TX, ingress_port, xdp.frame, **common)
+    if action == XdpAction.REDIRECT and xdp.redirect_queue is not None:
+        return FrameResult(Disposition.REDIRECT, None, xdp.frame, host_queue=xdp.redirect_queue,
+                           **common)
     if action == XdpAction.REDIRECT:
         port = ifindex_port(xdp.redirect_ifindex) if xdp.redirect_ifindex is not None else None
         if port is None or port >= ports:

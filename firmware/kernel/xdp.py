@@ -12,6 +12,7 @@ second slot.  ``KernelXdp`` creates the maps and rewrites those ``lddw``s to the
 ``MAP_FD`` / ``MAP_VALUE`` forms with the real fds.
 """
 
+import struct
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -84,17 +85,24 @@ class KernelXdp:
         Created in order; map ``i`` is the one ``lddw`` index ``i`` names.
     name : str
         Program name shown by ``bpftool prog`` while loaded (15 characters kept).
+    programs : dict of str to list[Insn], optional
+        The object's programs by name, which a ``PROG_ARRAY`` may hold: those its
+        ``init_slots`` name are loaded (with the same maps) and put in their slots, as libbpf
+        does after loading; ``set_program`` puts others in.
 
     Use as a context manager (or call ``close()``): the program and maps are released on
     exit, also on exceptions and KeyboardInterrupt.  Loading raises ``KernelError`` with the
     verifier's log when the kernel refuses the program.
     """
 
-    def __init__(self, insns: list[Insn], maps: Sequence[MapLike] = (), name: str = "xdpnic"):
+    def __init__(self, insns: list[Insn], maps: Sequence[MapLike] = (), name: str = "xdpnic",
+                 programs: dict[str, list[Insn]] | None = None):
         self.name = name
         self.specs = list(maps)
         self.maps: list[BpfMap] = []
         self.program: BpfProgram | None = None
+        self.programs = dict(programs or {})
+        self._loaded: dict[str, BpfProgram] = {}        # tail-call targets, by name
         self._stack = ExitStack()
         try:
             for index, spec in enumerate(self.specs):
@@ -108,6 +116,9 @@ class KernelXdp:
                     bpf_map.update(bytes(4), bytes(initial).ljust(spec.value_size, b"\0"))
             relocated = relocate_maps(insns, [m.fd for m in self.maps])
             self.program = self._stack.enter_context(load_program(relocated, ProgType.XDP, name))
+            for index, spec in enumerate(self.specs):
+                for slot, program in getattr(spec, "init_slots", ()):
+                    self.set_program(index, slot, program)
         except BaseException:
             self._stack.close()
             raise
@@ -156,6 +167,19 @@ class KernelXdp:
             if getattr(spec, "name", None) == which:
                 return bpf_map
         raise KeyError(f"no map named {which!r}")
+
+    def set_program(self, which: int | str, slot: int, program: str) -> None:
+        """Put the object's program ``program`` (loaded once, with this program's maps) in
+        slot ``slot`` of the PROG_ARRAY ``which``."""
+        if program not in self._loaded:
+            if program not in self.programs:
+                raise KeyError(f"no program named {program!r} (have: "
+                               f"{', '.join(self.programs) or 'none'})")
+            relocated = relocate_maps(self.programs[program], [m.fd for m in self.maps])
+            self._loaded[program] = self._stack.enter_context(
+                load_program(relocated, ProgType.XDP, program))
+        self.map(which).update(struct.pack("<I", slot),
+                               struct.pack("<I", self._loaded[program].fd))
 
     def lookup(self, which: int | str, key: bytes) -> bytes | None:
         return self.map(which).lookup(key)

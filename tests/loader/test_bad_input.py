@@ -255,8 +255,8 @@ struct { __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); __uint(max_entries, 1);
     .values = { &inner1 } };
 SEC("xdp") int k(struct xdp_md *c) { return XDP_PASS; }
 """)
-    with pytest.raises(LoaderError, match=r"section '\.rel\.maps': relocations against "
-                                          r"section '\.maps' \(map-in-map"):
+    with pytest.raises(LoaderError, match=r"section '\.maps': symbol 'outer': map-in-map "
+                                          r"initial values \(__array\(values, struct"):
         load_object(path)
 
 

@@ -77,3 +77,18 @@ def test_a_non_xdp_section_is_refused_unless_type_says_xdp():
     check_program_type(_image("UNSPEC"), "xdp")
     with pytest.raises(ProgramError, match=r"--type tc: xdpnic runs xdp programs"):
         check_program_type(_image("XDP"), "tc")
+
+
+def test_prog_array_initial_values_name_their_programs(compile_prog):
+    """__array(values, int (void *)) with [0] = &xdp_chain: the loader records the slot as
+    libbpf's init_prog_array_slots fills it; sizes as libbpf opens the map."""
+    from firmware.ebpf.elf import load_object
+    from firmware.ebpf.maps import MapType
+    from tests.loader.libbpf_view import libbpf_view
+    path = compile_prog("tail_chain")
+    jmp_table = load_object(path).maps[0]
+    assert (jmp_table.name, jmp_table.type, jmp_table.init_slots) == (
+        "jmp_table", MapType.PROG_ARRAY, ((0, "xdp_chain"),))
+    theirs = libbpf_view(path)[0][0]
+    assert (theirs["type"], theirs["key_size"], theirs["value_size"], theirs["max_entries"]) \
+        == (jmp_table.type, jmp_table.key_size, jmp_table.value_size, jmp_table.max_entries)

@@ -89,7 +89,8 @@ HELPERS: dict[int, HelperProto] = {
                     changes_pkt_data=True),
     51: HelperProto("bpf_redirect_map", Ret.INTEGER,
                     (Arg.CONST_MAP_PTR, Arg.SCALAR, Arg.SCALAR),
-                    map_types=frozenset({MapType.DEVMAP, MapType.XSKMAP})),
+                    map_types=frozenset({MapType.DEVMAP, MapType.DEVMAP_HASH,
+                                         MapType.CPUMAP, MapType.XSKMAP})),
     54: HelperProto("bpf_xdp_adjust_meta", Ret.INTEGER, (Arg.CTX, Arg.SCALAR),
                     changes_pkt_data=True),
     65: HelperProto("bpf_xdp_adjust_tail", Ret.INTEGER, (Arg.CTX, Arg.SCALAR),
@@ -196,13 +197,16 @@ def _pick(*ids: int) -> dict[int, HelperProto]:
     return {i: HELPERS[i] for i in ids}
 
 
-# The NIC: the helpers of ``helpers.HelperId`` and the map types of the hardware maps issue.
+# The NIC: the helpers of ``helpers.HelperId`` and the map types of the golden model (a
+# device without some of them, the RTL today without DEVMAP_HASH and CPUMAP, says so through
+# its capability registers and the driver refuses the program naming the map).
 XDPNIC = Platform(
     "xdpnic",
     helpers=_pick(*HelperId),
     map_types=frozenset({MapType.HASH, MapType.ARRAY, MapType.PERCPU_HASH,
                          MapType.PERCPU_ARRAY, MapType.LRU_HASH, MapType.LPM_TRIE,
-                         MapType.DEVMAP}),
+                         MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP,
+                         MapType.PROG_ARRAY}),
     contexts={"xdp": XDP_CONTEXT},
 )
 
