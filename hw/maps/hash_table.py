@@ -1,27 +1,29 @@
 """The exact-match table behind the hash, LRU-hash and LPM-trie maps: 4-way cuckoo hashing in
 block RAM, with a small stash in flip-flops.
 
-A *pattern* is the owner map id, a tag (0 for hash keys; prefix length + 1 for an LPM entry)
-and the key; the table maps a pattern to the *slot* the map unit gave it (the map's value
-index).  An LPM entry keeps its key as given, host bits included (get-next-key returns it so);
-it is compared and hashed with the bits beyond its prefix cleared (``matched``), and a query
-comes with them cleared.  The table is the only copy of the keys: ``fetch`` reads a slot's.  Each of the ``WAYS`` ways is a RAM of ``buckets`` entries (valid, slot, pattern), and
-way ``w`` keeps a pattern in bucket ``h_w(pattern)``, an H3 hash (each index bit the parity of
-the pattern ANDed with a fixed random mask, ``hash_masks``).  A probe reads the pattern's bucket
-in every way at once and compares the four entries and the ``STASH`` stash entries with it in
-the next cycle: one probe per cycle, the answer the cycle after, whatever the occupancy.
+A *pattern* is the owner map id, a tag (0 for hash keys; prefix length + 1 for an LPM entry) and
+the key; the table maps a pattern to the *slot* the map unit gave it (the map's value index). An
+LPM entry keeps its key as given, host bits included (get-next-key returns it so); it is
+compared and hashed with the bits beyond its prefix cleared (``matched``), and a query comes
+with them cleared. The table is the only copy of the keys: ``fetch`` reads a slot's. Each of the
+``WAYS`` ways is a RAM of ``buckets`` entries (valid, slot, pattern), and way ``w`` keeps a
+pattern in bucket ``h_w(pattern)``, an H3 hash (each index bit the parity of the pattern ANDed
+with a fixed random mask, ``hash_masks``). A probe reads the pattern's bucket in every way at
+once and compares the four entries and the ``STASH`` stash entries with it in the next cycle:
+one probe per cycle, the answer the cycle after, whatever the occupancy.
 
-An insert puts the pattern in the first of its buckets that is empty; when all four are taken
-it evicts one (a random way, not the one it just came from), takes its place and re-inserts the
+An insert puts the pattern in the first of its buckets that is empty; when all four are taken it
+evicts one (a random way, not the one it just came from), takes its place and re-inserts the
 evicted entry the same way (a cuckoo random walk), 2 cycles per step; after ``MAX_KICKS`` steps
-the entry in hand goes to the stash.  The ways hold at least ``8/5 * slots`` entries for
-at most ``slots`` patterns (``buckets_for``): at this load (62.5% at most) a walk of more than
-a few steps is rare and none reached the stash in 10^6 random-key inserts (``docs/maps.md``,
-``tests/hw/hash_fills.py``), so the stash never fills in practice; ``can_insert`` says an insert is sure to find room (a free stash
-entry), and the map unit refuses an insert without it, before anything is changed.
+the entry in hand goes to the stash. The ways hold at least ``8/5 * slots`` entries for at most
+``slots`` patterns (``buckets_for``): at this load (62.5% at most) a walk of more than a few
+steps is rare and none reached the stash in 10^6 random-key inserts (``docs/maps.md``,
+``tests/hw/hash_fills.py``), so the stash never fills in practice; ``can_insert`` says an insert
+is sure to find room (a free stash entry), and the map unit refuses an insert without it, before
+anything is changed.
 
 A location RAM records where each slot's pattern lies (way and bucket, or stash entry), so
-rewriting or freeing a slot needs no search.  Which slots are used is kept by a
+rewriting or freeing a slot needs no search. Which slots are used is kept by a
 :class:`hw.maps.slots.SlotBitmap`, which also answers the map unit's range searches (the lowest
 free slot of a map, the next used slot for iteration) after a probe that asks for one.
 
@@ -29,8 +31,8 @@ A stored pattern is unique (the map unit never inserts a pattern that is present
 one entry matches.
 
 Ref: Pagh and Rodler, "Cuckoo hashing" (2004); Kirsch, Mitzenmacher and Wieder, "More robust
-hashing: cuckoo hashing with a stash" (2009); FlowBlaze (NSDI 2019), its 4-way cuckoo flow
-table with a stash; Xilinx PG189 (hash-based BCAM in block RAM).
+hashing: cuckoo hashing with a stash" (2009); FlowBlaze (NSDI 2019), its 4-way cuckoo flow table
+with a stash; Xilinx PG189 (hash-based BCAM in block RAM).
 """
 
 import random

@@ -442,8 +442,8 @@ class MapUnit(wiring.Component):
                 with m.Elif(~locked & cmd_pending):
                     cmd_op = self.cmd[regs.MAP_CMD.OP:regs.MAP_CMD.OP + 4]
                     map_id = self.cmd[regs.MAP_CMD.MAP_ID:regs.MAP_CMD.MAP_ID + 8]
-                    m.d.sync += [host.eq(1), unknown.eq(0), fault.eq(0), r0.eq(0), cmd_pending.eq(0),
-                                 cur.eq(map_id[:idbits]), eng.eq(0),
+                    m.d.sync += [host.eq(1), unknown.eq(0), fault.eq(0), r0.eq(0),
+                                 cmd_pending.eq(0), cur.eq(map_id[:idbits]), eng.eq(0),
                                  id_ok.eq((map_id < N)
                                           & Array(d_valid[i] for i in range(N))[map_id[:idbits]]),
                                  flags.eq(self.cmd[regs.MAP_CMD.FLAGS:regs.MAP_CMD.FLAGS + 8]),
@@ -566,7 +566,8 @@ class MapUnit(wiring.Component):
                     # An LPM update rewrites the key (its host bits) once the table is free.
                     with m.If(is_lpm & is_update):
                         m.d.sync += state.eq(_S.FREE_WAIT)
-                with m.Elif(is_lpm & op.as_value().matches(_Op.H_LOOKUP, _Op.C_LOOKUP) & (plen != 0)):
+                with m.Elif(is_lpm & (plen != 0)
+                            & op.as_value().matches(_Op.H_LOOKUP, _Op.C_LOOKUP)):
                     m.d.sync += [plen.eq(plen - 1), state.eq(_S.PROBE)]
                 with m.Elif(is_update):
                     m.d.sync += state.eq(_S.FREE_WAIT)
@@ -841,7 +842,8 @@ class MapUnit(wiring.Component):
                 with m.If(~t.matches(*[x.value for x in MAP_TYPES]) | (ks == 0) | (vs == 0)
                           | (entries == 0) | (t_array & (ks != 4))
                           | (t_devmap & (vs != 4) & (vs != 8))
-                          | (t_lpm & ((ks <= LPM_KEY_HEADER) | (ks > LPM_KEY_HEADER + LPM_DATA_SIZE_MAX)))):
+                          | (t_lpm & ((ks <= LPM_KEY_HEADER)
+                                      | (ks > LPM_KEY_HEADER + LPM_DATA_SIZE_MAX)))):
                     m.d.sync += finish(0, errno.EINVAL)
                 with m.Elif((t_lpm & (ks > LPM_KEY_HEADER + KB)) | (t_hash & (ks > KB))
                             | (vs * copies > MAX_VALUE) | (entries >= 1 << 20)

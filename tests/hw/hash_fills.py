@@ -8,7 +8,7 @@ inserts a new one, as an LRU map or a connection table does.  An insert that rea
 is counted, and the stash occupancy is tracked; the map unit refuses an insert only when all
 ``STASH`` stash entries are taken at once.
 
-    .venv/bin/python -m tests.hw.hash_fills --slots 4096 --keys 1000000 [--json]
+    .venv/bin/python -m tests.hw.hash_fills --slots 5120 --keys 1000000 [--json]
 """
 
 import argparse
@@ -50,7 +50,8 @@ class SoftTable:
             if kick == MAX_KICKS:
                 break
             victim = self.rng.choice([w for w in range(WAYS) if w != came_from])
-            pattern, self.ways[victim][buckets[victim]] = self.ways[victim][buckets[victim]], pattern
+            way, bucket = self.ways[victim], buckets[victim]
+            pattern, way[bucket] = way[bucket], pattern
             came_from = victim
         self.stash.add(pattern)
         self.longest_walk = MAX_KICKS
@@ -110,8 +111,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    if args.slots < 2 or args.slots & (args.slots - 1):
-        parser.error(f"--slots must be a power of two >= 2, not {args.slots}")
+    if args.slots < 2 or args.keys < 1:
+        parser.error(f"--slots must be >= 2 and --keys >= 1, not {args.slots}, {args.keys}")
     result = measure(args.slots, args.key_bits, args.keys, seed=args.seed)
     if args.json:
         json.dump(result, sys.stdout, indent=2)

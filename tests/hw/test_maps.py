@@ -171,7 +171,8 @@ def test_a_key_table_of_96_slots_matches_the_model(case):
     rng = random.Random(f"96 {case}")
     ops = random_ops(rng, map_type, ks, vs, entries, 40)
     map_spec = spec(map_type, ks, vs, entries)
-    assert simulate(lambda b: hardware_run(b, map_spec, ops), cam_slots=96) == model_run(map_spec, ops)
+    got = simulate(lambda b: hardware_run(b, map_spec, ops), cam_slots=96)
+    assert got == model_run(map_spec, ops)
 
 
 # --- the corners -------------------------------------------------------------------------------
@@ -712,3 +713,47 @@ def test_create_checks_the_type_rules_before_the_sizes():
         return [await side.create(*r) for r in requests]
     unit, model = on_both(scenario, engines=1)
     assert unit == model == [-errno.EINVAL, -errno.EINVAL, -errno.E2BIG]
+
+
+@pytest.mark.slow
+def test_lpm_tries_of_1024_ipv4_and_256_ipv6_prefixes_fit_1280_table_slots():
+    """The LPM capacity docs/maps.md claims: two tries filling a 1,280-slot table (the ways
+    take the block RAMs of a 512-slot one); every prefix inserted, then longest-prefix
+    lookups of random addresses answer as the golden model."""
+    rng = random.Random(1280)
+    v4 = spec(MapType.LPM_TRIE, 8, 4, 1024, "v4")
+    v6 = spec(MapType.LPM_TRIE, 20, 4, 256, "v6")
+    models = [ModelMap(v4, 0), ModelMap(v6, 1)]
+    entries = []
+    for map_id, (m, count, data) in enumerate(((models[0], 1024, 4), (models[1], 256, 16))):
+        keys = {}                       # distinct prefixes: (length, masked data) -> key
+        while len(keys) < count:
+            plen = rng.randrange(8 * data + 1)
+            address = rng.getrandbits(8 * data)
+            prefix = address >> (8 * data - plen) if plen else 0
+            keys[plen, prefix] = struct.pack("<I", plen) + address.to_bytes(data, "big")
+        for key in keys.values():
+            value = u32(rng.getrandbits(32))
+            assert m.update(key, value, BPF_ANY, None) == 0
+            entries.append((map_id, key, value))
+    # Addresses under stored prefixes (hits of various lengths) and random ones.
+    probes = [(map_id, struct.pack("<I", 8 * len(key) - 32) + key[4:])
+              for map_id, key, _ in rng.sample(entries, 48)]
+    probes += [(map_id, struct.pack("<I", 8 * data)
+                + rng.getrandbits(8 * data).to_bytes(data, "big"))
+               for map_id, data in [(0, 4)] * 8 + [(1, 16)] * 8]
+
+    async def body(b):
+        assert await b.create(MapType.LPM_TRIE, 8, 4, 1024) == 0
+        assert await b.create(MapType.LPM_TRIE, 20, 4, 256) == 1
+        for map_id, key, value in entries:
+            assert await b.host_update(map_id, key, value) == 0
+        return [await b.host_lookup(map_id, key, 4) for map_id, key in probes]
+
+    want = []
+    for map_id, key in probes:
+        slot = models[map_id].find(key)
+        want.append(models[map_id].value(slot) if slot is not None
+                    else -errno.ENOENT & 0xFFFFFFFF)
+    got = simulate(body, cam_slots=1280, value_bytes=16384)
+    assert [g if isinstance(g, bytes) else g & 0xFFFFFFFF for g in got] == want
