@@ -31,6 +31,8 @@ class ProgramImage:
     source: str = ""
     section: str | None = None        # an object's program: its ELF section
     section_type: str | None = None   # the program type libbpf gives that section (ProgType)
+    programs: dict = field(default_factory=dict)  # every program of the object, by name:
+                                                  # what a PROG_ARRAY names (tail calls)
 
 
 def load_program(path: str | pathlib.Path, section: str | None = None) -> ProgramImage:
@@ -52,7 +54,8 @@ def load_program(path: str | pathlib.Path, section: str | None = None) -> Progra
         except elf.LoaderError as exc:
             raise ProgramError(str(exc)) from None
         return ProgramImage(program.name, program.insns, list(obj.maps), str(path),
-                            program.section, program.type.name)
+                            program.section, program.type.name,
+                            {p.name: p.insns for p in obj.programs.values()})
     if section is not None:
         raise ProgramError(f"{path}: --section applies to ELF objects only")
     if path.suffix == ".bin":
