@@ -1,12 +1,15 @@
 """Layer 4: path-sensitive abstract interpretation of registers and stack (kernel style).
 
 Paths are explored depth first from the entry state.  At prune points (jump targets, the
-instruction after a conditional jump or a call, function entries) the state is stored; a later
-state that an explored one *covers* (``state.covers``) is pruned, and a state covered by one
-still being explored on the current path is a loop that makes no progress ("infinite loop
-detected").  Bounded loops are simply walked; the number of instructions processed is capped
-as the kernel's is (``BPF_COMPLEXITY_LIMIT_INSNS``).  Ref: Linux kernel/bpf/verifier.c
-``do_check``, ``is_state_visited``, ``check_mem_access``, ``check_helper_call``,
+instruction after a conditional jump or a call, function entries) a state is stored now and
+then, as the kernel's ``is_state_visited`` does; a later state that a fully explored one
+*covers* (``state.covers``, on the live registers and the stack bytes read after it) is
+pruned, and one equal to a state still being explored on the current path is a loop that
+makes no progress ("infinite loop detected").  Bounded loops are simply walked; the number of
+instructions processed is capped as the kernel's is (``BPF_COMPLEXITY_LIMIT_INSNS``).
+``privileged`` picks the kernel's rules for root (the default) or stricter ones
+(docs/verifier.md).  Ref: Linux 6.18 kernel/bpf/verifier.c ``do_check``,
+``is_state_visited``, ``check_mem_access``, ``check_helper_call``,
 ``adjust_ptr_min_max_vals``, ``reg_set_min_max``.
 """
 
