@@ -31,7 +31,7 @@ def run_on_model(image, frames: list[bytes], options: dict) -> list[FrameResult]
         maps = MapSet(image.maps, programs=getattr(image, "programs", None))
     except MapError as exc:
         raise ProgramError(f"{image.source}: {exc}") from None
-    engine = EngineState()
+    engine = EngineState(fib=options.get("fib"))
     timestamps = options.get("timestamps_ns") or [0] * len(frames)
     results = []
     for frame, timestamp in progress(zip(frames, timestamps), "frames", total=len(frames)):
@@ -61,6 +61,10 @@ def register(subparsers) -> None:
     p.add_argument("--type", dest="program_type", choices=PROGRAM_TYPES,
                    help="run it as this program type whatever its section name says (by "
                         "default libbpf's section table decides, and only XDP runs)")
+    p.add_argument("--fib", metavar="FIB.json",
+                   help="model: the FIB bpf_fib_lookup consults (python -m "
+                        "firmware.ebpf.model_fib --netns NS writes one); the kernel target "
+                        "uses the FIB of the namespace it runs in")
     p.add_argument("--no-verify", action="store_true",
                    help="run without the verifier (model, rtl without maps); a warning says so")
     p.add_argument("--ports", type=int, default=2, help="NIC ports (default 2)")
@@ -81,6 +85,17 @@ def register(subparsers) -> None:
 def _target(name: str):
     module_name, func = RUN_TARGETS[name].split(":")
     return getattr(importlib.import_module(module_name), func)
+
+
+def _read_fib(path):
+    """The model's FIB from ``--fib``, or None."""
+    if path is None:
+        return None
+    from ..ebpf.model_fib import Fib, FibError
+    try:
+        return Fib.from_file(path)
+    except FibError as exc:
+        raise ProgramError(str(exc)) from None
 
 
 def verification(image, target: str, skip: bool) -> list[str]:
@@ -139,6 +154,7 @@ def main(args) -> int:
         return 2
     try:
         check_program_type(image, getattr(args, "program_type", None))
+        fib = _read_fib(getattr(args, "fib", None))
         warnings = verification(image, args.target, getattr(args, "no_verify", False))
     except ProgramError as exc:
         print(f"xdpnic run: {exc}", file=sys.stderr)
@@ -154,7 +170,8 @@ def main(args) -> int:
     frames = [frame for _timestamp, frame in records]
     options = {"ports": args.ports, "ingress_port": args.ingress_port, "budget": args.budget,
                "trace": args.trace, "timestamps_ns": [t for t, _frame in records],
-               "sim": getattr(args, "sim", None), "waves": getattr(args, "waves", False)}
+               "sim": getattr(args, "sim", None), "waves": getattr(args, "waves", False),
+               "fib": fib}
     try:
         results = _target(args.target)(image, frames, options)
     except ProgramError as exc:

@@ -26,6 +26,7 @@ class HelperId(enum.IntEnum):
     REDIRECT_MAP = 51
     XDP_ADJUST_META = 54
     XDP_ADJUST_TAIL = 65
+    FIB_LOOKUP = 69
 
 
 # Index = helper id.  Ref: include/uapi/linux/bpf.h __BPF_FUNC_MAPPER.

@@ -25,6 +25,7 @@ class EngineState:
     now_ns: int = 0                     # what bpf_ktime_get_ns returns
     prandom_state: int = 1              # xorshift32 state (machine.prandom_next)
     trace: list[str] = field(default_factory=list)
+    fib: object = None                  # model_fib.Fib: what bpf_fib_lookup consults
 
 
 def _add32(a: int, b: int) -> int:

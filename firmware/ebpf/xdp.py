@@ -104,8 +104,9 @@ class XdpBuffer:
         return 0
 
 
-def xdp_helpers(xdp: XdpBuffer) -> dict[int, model.HelperFn]:
-    """The packet helpers, bound to one frame's buffer.
+def xdp_helpers(xdp: XdpBuffer, fib=None) -> dict[int, model.HelperFn]:
+    """The packet helpers, bound to one frame's buffer (and ``bpf_fib_lookup`` to ``fib``, a
+    ``model_fib.Fib``; without one no device exists: ``-ENODEV``).
 
     The context and packet regions of the model's memory are refreshed after each adjust, so
     the program sees the kernel's view: new ``data``/``data_end``/``data_meta`` values.
@@ -126,7 +127,18 @@ def xdp_helpers(xdp: XdpBuffer) -> dict[int, model.HelperFn]:
         xdp.redirect_ifindex, xdp.redirect_queue = ifindex & MASK32, None
         return XdpAction.REDIRECT
 
+    def fib_lookup(memory, _ctx, params_ptr, plen, flags, *_rest):
+        from .model_fib import FIB_PARAMS_SIZE, Fib
+        if plen & MASK32 < FIB_PARAMS_SIZE:
+            return -errno.EINVAL & MASK64
+        params = bytearray(memory.load(params_ptr + i, 1) for i in range(FIB_PARAMS_SIZE))
+        result = (fib or Fib([], [], {})).lookup(params, flags & MASK32)
+        for i, byte in enumerate(params):
+            memory.store(params_ptr + i, 1, byte)
+        return result & MASK64
+
     return {
+        HelperId.FIB_LOOKUP: fib_lookup,
         HelperId.XDP_ADJUST_HEAD: adjust(xdp.adjust_head),
         HelperId.XDP_ADJUST_TAIL: adjust(xdp.adjust_tail),
         HelperId.XDP_ADJUST_META: adjust(xdp.adjust_meta),
@@ -180,7 +192,7 @@ def run_frame(insns: list[Insn], frame: bytes, *, ports: int = 2, ingress_port: 
     memory = model.Memory(xdp.context(), map_values=maps.value_regions() if maps else None,
                           context_writable=False)
     memory.packet = xdp.buffer      # the program and the helpers share one buffer
-    all_helpers = xdp_helpers(xdp)
+    all_helpers = xdp_helpers(xdp, engine.fib)
     all_helpers.update(misc_helpers(engine))
     if maps:
         def redirect_target(ifindex: int) -> None:

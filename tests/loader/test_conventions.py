@@ -52,7 +52,7 @@ def test_helper_names_follow_the_uapi_table():
 
 
 @pytest.mark.parametrize("helper, message", [
-    (69, "invalid func bpf_fib_lookup#69"),
+    (70, "invalid func bpf_sock_hash_update#70"),
     (18, "invalid func bpf_skb_vlan_push#18"),
     (999, "invalid func unknown#999"),
 ])

@@ -97,6 +97,9 @@ HELPERS: dict[int, HelperProto] = {
                     changes_pkt_data=True),
     67: HelperProto("bpf_get_stack", Ret.INTEGER,
                     (Arg.CTX, Arg.UNINIT_MEM, Arg.CONST_SIZE_OR_ZERO, Arg.SCALAR)),
+    # params is read and written (ARG_PTR_TO_MEM): what it held is unknown after the call
+    69: HelperProto("bpf_fib_lookup", Ret.INTEGER,
+                    (Arg.CTX, Arg.UNINIT_MEM, Arg.CONST_SIZE, Arg.SCALAR)),
     99: HelperProto("bpf_skc_lookup_tcp", Ret.SOCKET_OR_NULL,
                     (Arg.CTX, Arg.MEM, Arg.CONST_SIZE, Arg.SCALAR, Arg.SCALAR)),
     130: HelperProto("bpf_ringbuf_output", Ret.INTEGER,
