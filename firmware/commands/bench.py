@@ -15,7 +15,7 @@ from perf.bench_table import table, write_csv
 from perf.linerate import MAX_SIZE, MIN_SIZE
 from perf.plots import bench_plots
 
-from ..program import ProgramError, load_program
+from ..program import PROGRAM_TYPES, ProgramError, check_program_type, load_program
 
 __all__ = ["DEFAULT_SIZES", "DEFAULT_CLOCK_MHZ", "parse_sizes", "parse_engines", "parse_rate",
            "add_sweep_options", "check_sweep_options", "register", "main"]
@@ -124,6 +124,9 @@ def register(subparsers) -> None:
     p.add_argument("--kernel-repeat", type=int, default=DEFAULT_KERNEL_REPEAT,
                    help=f"kernel runs per frame (default {DEFAULT_KERNEL_REPEAT})")
     p.add_argument("--section", help="program to pick from an object with several")
+    p.add_argument("--type", dest="program_type", choices=PROGRAM_TYPES,
+                   help="take it as this program type whatever its section name says (by "
+                        "default libbpf's section table decides, and only XDP runs)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--out", default="out/bench", metavar="DIR",
                    help="output directory (default out/bench)")
@@ -159,6 +162,7 @@ def main(args) -> int:
         return _error(str(exc))
     try:
         image = load_program(args.program, args.section)
+        check_program_type(image, getattr(args, "program_type", None), verb="runs")
     except ProgramError as exc:
         return _error(str(exc))
     from sim.pcap import PcapError

@@ -18,7 +18,7 @@ import sys
 from ..driver.nic import Nic, NicError, NotSupportedByDevice, ProgramTooLarge, VerifierRejected
 from ..ebpf.disasm import format_insn
 from ..ebpf.maps import MapType
-from ..program import ProgramError, load_program
+from ..program import PROGRAM_TYPES, ProgramError, check_program_type, load_program
 
 __all__ = ["register", "LOAD_TARGETS"]
 
@@ -37,6 +37,9 @@ def register(subparsers) -> None:
     p.add_argument("program", metavar="PROG",
                    help="assembly file, raw bytecode (.bin) or clang -target bpf object")
     p.add_argument("--section", help="program to pick from an object with several")
+    p.add_argument("--type", dest="program_type", choices=PROGRAM_TYPES,
+                   help="take it as this program type whatever its section name says (by "
+                        "default libbpf's section table decides, and only XDP loads)")
     p.add_argument("--target", choices=LOAD_TARGETS, default="model",
                    help="model: the register map on the golden model (maps, every helper); "
                         "amaranth: hw.top.NIC in Amaranth's simulator, the XDP1 datapath "
@@ -97,6 +100,7 @@ def main(args) -> int:
         return 2
     try:
         image = load_program(args.program, args.section)
+        check_program_type(image, getattr(args, "program_type", None), verb="loads")
     except ProgramError as exc:
         print(f"xdpnic load: {exc}", file=sys.stderr)
         return 2

@@ -151,3 +151,14 @@ def test_kernel_target_names_a_helper_this_kernel_refuses(tmp_path, capsys):
         assert status == 2
         assert "refuses helper bpf_xdp_adjust_meta#54 in XDP programs" in err
         assert "the kernel target cannot judge this program here" in err
+
+
+@pytest.mark.parametrize("command", [["load", "--verify-only"], ["bench", "--packets", "1"]])
+def test_load_and_bench_take_the_section_type_too(command, compile_prog, capsys):
+    obj = compile_prog("legacy_sections")
+    name, *extra = command
+    assert main([name, str(obj), "--section", "prog", *extra]) == 2
+    assert "section 'prog': libbpf gives this name no program type" in capsys.readouterr().err
+    if name == "load":
+        assert main([name, str(obj), "--section", "prog", "--type", "xdp", *extra]) == 0
+        assert "untyped_tx" in capsys.readouterr().out
