@@ -66,13 +66,14 @@ def run(function, configs: list, *, scheduler: str | None = None, workers: int |
 def _on_dask(function, configs, address, workers, bar) -> list:
     import logging
 
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, KilledWorker, LocalCluster, as_completed
     cluster = None
     try:
         if address is None:
+            # Its HTTP server on a free port: several sweeps may run at once (test workers).
             cluster = LocalCluster(n_workers=min(workers or os.cpu_count() or 1, len(configs)),
                                    threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   dashboard_address=":0", silence_logs=logging.ERROR)
             client = Client(cluster)
         else:
             client = Client(address, timeout=CONNECT_TIMEOUT)
@@ -84,7 +85,11 @@ def _on_dask(function, configs, address, workers, bar) -> list:
         index = {f.key: i for i, f in enumerate(futures)}
         results = [None] * len(configs)
         for future in as_completed(futures):
-            results[index[future.key]] = future.result()
+            try:
+                results[index[future.key]] = future.result()
+            except KilledWorker as exc:
+                raise SweepError(f"configuration {index[future.key] + 1} of {len(configs)}: "
+                                 f"the workers running it died ({exc})") from None
             if bar is not None:
                 bar.update(1)
         return results
