@@ -74,7 +74,7 @@ def insn_text(insn: Insn, helper_name=None) -> str:
     if fmt == Fmt.ATOMIC:
         where = f"({_SIZE_NAME[n]} *)(r{d} {_off(insn.off)})"
         bits = "64" if n == 8 else ""
-        r = "r" if n == 8 else "w"
+        r = "r"                 # disasm.c names the registers r whatever the width
         if insn.imm in _ATOMIC_SYMBOL:
             return f"lock *{where} {_ATOMIC_SYMBOL[AtomicOp(insn.imm)]} {r}{s}"
         if insn.imm in _ATOMIC_NAME:
