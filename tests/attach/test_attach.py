@@ -229,3 +229,23 @@ def test_live_demo_blocks_the_pings_and_writes_captures(tmp_path, capsys):
     assert "key: a9 fe 4d 01  value: 03 00 00 00 00 00 00 00" in out
     assert len(read_frames(tmp_path / "captures" / "port0-rx.pcap")) == 8
     assert len(read_frames(tmp_path / "captures" / "port0-tx.pcap")) == 5
+
+
+def test_redirect_leaves_on_the_other_ports_cable(tmp_path):
+    require_namespaces()
+    program = tmp_path / "redirect_to_port1.s"
+    # bpf_redirect(ifindex 2, 0): port 1 (ifindex = port + 1); its return is the verdict
+    program.write_text("    mov %r1, 2\n    mov %r2, 0\n    call 23\n    exit\n")
+    name = unique("r")
+    nic = Attached(program, name, "--target", "model", "--pcap-out", str(tmp_path / "caps"))
+    try:
+        ping = in_ns(name, "ping", "-c", "2", "-i", "0.2", "-W", "1", HOST_IP)
+        counters = nic.interrupt()
+    finally:
+        nic.kill()
+    assert "0 received" in ping.stdout      # the requests left on port 1, not to the host
+    assert (counters["redirect"], counters["port1_tx"], counters.get("pass", 0)) == (2, 2, 0)
+    sent = read_frames(tmp_path / "caps" / "port0-rx.pcap")
+    assert len(sent) == 2
+    assert read_frames(tmp_path / "caps" / "port1-tx.pcap") == sent
+    assert read_frames(tmp_path / "caps" / "port0-tx.pcap") == []
