@@ -59,12 +59,13 @@ __all__ = ["ModelTransport", "MODEL_FEATURES", "DEFAULT_MAP_LIMITS"]
 DEFAULT_MAP_LIMITS = {"max_maps": 16, "key_bytes": 24, "engines": 1, "map_slots": 512,
                       "map_bytes": 64 * 1024}
 
-# The driver loads one program into the instruction memory (no tail calls through it yet)
-# and gives the device no FIB.
+# The driver loads one program into the instruction memory (no tail calls through it yet),
+# wires no inner maps and gives the device no FIB.
 MODEL_FEATURES = DeviceFeatures(
     helpers=frozenset(int(h) for h in HelperId
                       if h not in (HelperId.TAIL_CALL, HelperId.FIB_LOOKUP)),
-    map_types=frozenset(MODEL_MAP_TYPES - {MapType.PROG_ARRAY}),
+    map_types=frozenset(MODEL_MAP_TYPES - {MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS,
+                                           MapType.HASH_OF_MAPS}),
     trace=True, notes=("golden model: every helper and map type of the maps issue",),
     **DEFAULT_MAP_LIMITS)
 

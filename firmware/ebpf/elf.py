@@ -683,7 +683,12 @@ class _Loader:
                                  sec.name, sym.name)
             index, start, var = owner
             target = self.section_of(sym, sec.name)
-            if info & MASK32 != Reloc.R_BPF_64_ABS64 or sym.type != "STT_FUNC" \
+            if self.maps[index].inner is not None:
+                if info & MASK32 != Reloc.R_BPF_64_ABS64 or sym.type != "STT_OBJECT" \
+                        or target is None or target.index != sec.index:
+                    raise self.error("a map of maps' initial value must name a map in .maps",
+                                     sec.name, var)
+            elif info & MASK32 != Reloc.R_BPF_64_ABS64 or sym.type != "STT_FUNC" \
                     or target is None or not target.executable or target.name == ".text":
                 raise self.error("a PROG_ARRAY's initial value must name a program",
                                  sec.name, var)
@@ -704,6 +709,7 @@ class _Loader:
         ints: dict[str, int] = {}
         key_t = value_t = None
         key_type_size = value_type_size = None
+        inner = None
         self.values_offset = None
         for member in struct_t.members:
             where = f"attribute '{member.name}'"
@@ -738,10 +744,13 @@ class _Loader:
                     if mtype.kind == Kind.ARRAY else None
                 target = btf.skip_mods_and_typedefs(elem.type) \
                     if elem is not None and elem.kind == Kind.PTR else None
-                if target is None or target.kind != Kind.FUNC_PROTO:
-                    raise self.error("map-in-map initial values (__array(values, struct ...))"
-                                     " are not supported", sec.name, name)
-                self.values_offset = member.bit_offset // 8
+                if target is None or target.kind not in (Kind.FUNC_PROTO, Kind.STRUCT):
+                    raise self.error("'values' must be __array(values, <program prototype or "
+                                     "inner map definition>)", sec.name, name)
+                offset = member.bit_offset // 8
+                if target.kind == Kind.STRUCT:      # map of maps: the inner map's template
+                    inner = self._btf_map_def(sec, f"{name}.inner", elem.type)
+                self.values_offset = offset
             else:
                 raise self.error(f"unknown map attribute '{member.name}'", sec.name, name)
         if "type" not in ints:
@@ -759,13 +768,17 @@ class _Loader:
         value_size = value_type_size if value_type_size is not None else \
             ints.get("value_size", 0)
         if self.values_offset is not None:
-            if ints["type"] != MapType.PROG_ARRAY:
-                raise self.error("__array(values, ...) of programs needs a PROG_ARRAY map",
+            wanted = (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS) if inner is not None \
+                else (MapType.PROG_ARRAY,)
+            if ints["type"] not in wanted:
+                raise self.error(f"__array(values, ...) of {'maps' if inner else 'programs'} "
+                                 f"needs a {' or '.join(t.name for t in wanted)} map",
                                  sec.name, name)
-            value_size = value_size or 4        # a program fd, as libbpf sets it
+            value_size = value_size or 4        # a program's or map's fd, as libbpf sets it
         return MapSpec(name, self._map_type(ints["type"], sec.name, name), key_size,
                        value_size, ints.get("max_entries", 0), ints.get("map_flags", 0),
-                       btf_key_type=key_t, btf_value_type=value_t, section=sec.name)
+                       btf_key_type=key_t, btf_value_type=value_t, section=sec.name,
+                       inner=inner)
 
     def _collect_data_maps(self) -> None:
         for sec in self.sections:

@@ -105,7 +105,11 @@ class MapSpec:
         ELF section the definition came from (``.maps``, ``maps``, or the data section).
     init_slots : tuple of (int, str)
         A ``PROG_ARRAY``'s initial entries from BTF ``__array(values, ...)``: (index, name of
-        the program the loader puts there), as libbpf fills them after loading.
+        the program the loader puts there), as libbpf fills them after loading; for a map of
+        maps (``ARRAY_OF_MAPS``, ``HASH_OF_MAPS``) the name of the inner map (key = slot).
+    inner : MapSpec or None
+        A map of maps: the inner maps' template (``__array(values, struct {...})``); every
+        map put in it must have its type, sizes and flags.
     """
     name: str
     type: MapType
@@ -118,6 +122,7 @@ class MapSpec:
     btf_value_type: str | None = None
     section: str = ".maps"
     init_slots: tuple[tuple[int, str], ...] = ()
+    inner: "MapSpec | None" = None
 
     @property
     def is_global_data(self) -> bool:

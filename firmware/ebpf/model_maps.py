@@ -24,6 +24,11 @@ hardware shares:
   (``MAX_TAIL_CALL_CNT``; the count grows also when the slot is empty), then an empty slot
   fails; a failed tail call goes on with the next instruction.  A tail call from a
   bpf-to-bpf callee ends the whole call stack here (the kernel returns to the callee's caller).
+* A map of maps (ARRAY_OF_MAPS, HASH_OF_MAPS) holds map ids (1 + the inner map's place in
+  the object's map list; 0 is an empty array slot), where the kernel takes a map's fd and
+  shows its id; a map put in must match the inner template's type, sizes, flags and
+  ``max_entries`` (else ``-EINVAL``).  A lookup from the program gives the inner map's handle,
+  which the map helpers take like an ``lddw``'s.
 * A CPUMAP entry is a host queue: ``bpf_redirect_map`` into it hands the frame to the host on
   the queue with the entry's index (the kernel hands it to that CPU's network stack).  Every
   index below ``max_entries`` is a queue (the kernel also refuses a CPU that does not exist,
@@ -64,6 +69,7 @@ class ModelMap:
         self.spec = spec
         self.map_id = map_id
         self.programs = 0           # a PROG_ARRAY: how many programs its ids may name
+        self.map_specs: list[MapSpec] = []      # a map of maps: the maps its ids name
         # The type's own rules first, as the kernel's map_alloc_check runs before any sizing.
         self._validate_type_rules()
         self.copies = engines if spec.type in (MapType.PERCPU_ARRAY, MapType.PERCPU_HASH) else 1
@@ -85,6 +91,12 @@ class ModelMap:
         if spec.type in (MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY) \
                 + DEVICE_MAP_TYPES and spec.key_size != 4:
             raise MapError(f"map {spec.name!r}: {spec.type.name} needs a 4-byte key, "
+                           f"not {spec.key_size}")
+        if spec.type in MAPS_OF_MAPS and (spec.value_size != 4 or spec.inner is None):
+            raise MapError(f"map {spec.name!r}: a {spec.type.name} has 4-byte values (a map) "
+                           f"and an inner map template (__array(values, struct ...))")
+        if spec.type == MapType.ARRAY_OF_MAPS and spec.key_size != 4:
+            raise MapError(f"map {spec.name!r}: ARRAY_OF_MAPS needs a 4-byte key, "
                            f"not {spec.key_size}")
         if spec.type == MapType.PROG_ARRAY and spec.value_size != 4:
             raise MapError(f"map {spec.name!r}: PROG_ARRAY values are 4 bytes (a program), "
@@ -121,7 +133,7 @@ class ModelMap:
     @property
     def is_array(self) -> bool:
         return self.spec.type in (MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.DEVMAP,
-                                  MapType.CPUMAP, MapType.PROG_ARRAY)
+                                  MapType.CPUMAP, MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS)
 
     def _array_index(self, key: bytes) -> int:
         return struct.unpack("<I", key)[0]
@@ -155,6 +167,12 @@ class ModelMap:
             return self._cpumap_update(key, value, flags)
         if self.spec.type == MapType.PROG_ARRAY:
             return self._prog_array_update(key, value, flags)
+        if self.spec.type in MAPS_OF_MAPS:
+            why = self._inner_map_refusal(value)
+            if why:
+                return why
+            if self.spec.type == MapType.ARRAY_OF_MAPS and flags != BPF_ANY:
+                return -errno.EINVAL        # bpf_fd_array_map_update_elem: BPF_ANY only
         if self.is_array:
             index = self._array_index(key)
             if index >= self.spec.max_entries:
@@ -196,7 +214,7 @@ class ModelMap:
 
     def delete(self, key: bytes) -> int:
         key = bytes(key)
-        if self.spec.type == MapType.PROG_ARRAY:
+        if self.spec.type in (MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS):
             # Ref: kernel/bpf/arraymap.c fd_array_map_delete_elem.
             index = self._array_index(key)
             if index >= self.spec.max_entries:
@@ -320,6 +338,19 @@ class ModelMap:
     def _ifindex_of(value: bytes) -> int:
         return struct.unpack_from("<I", value)[0]
 
+    def _inner_map_refusal(self, value: bytes) -> int:
+        """Why ``value`` (a map id) cannot go in this map of maps: -EBADF for no map, -EINVAL
+        for one unlike the inner template (kernel/bpf/map_in_map.c bpf_map_meta_equal)."""
+        map_id = self._ifindex_of(value)
+        if not 0 < map_id <= len(self.map_specs):
+            return -errno.EBADF
+        spec, template = self.map_specs[map_id - 1], self.spec.inner
+        if (spec.type, spec.key_size, spec.value_size, spec.flags, spec.max_entries) != (
+                template.type, template.key_size, template.value_size, template.flags,
+                template.max_entries) or spec.inner is not None:
+            return -errno.EINVAL
+        return 0
+
     def _prog_array_update(self, key: bytes, value: bytes, flags: int) -> int:
         """Ref: kernel/bpf/arraymap.c bpf_fd_array_map_update_elem (BPF_ANY only; a value
         that names no program is a bad fd)."""
@@ -356,14 +387,17 @@ DEVICE_MAP_TYPES = (MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP)
 CPUMAP_QSIZE_MAX = 16384        # Ref: kernel/bpf/cpumap.c cpu_map_update_elem
 
 # Array-like maps whose slot is empty while its first u32 is 0 (no device, queue, program).
-EMPTY_WHEN_ZERO = (MapType.DEVMAP, MapType.CPUMAP, MapType.PROG_ARRAY)
+EMPTY_WHEN_ZERO = (MapType.DEVMAP, MapType.CPUMAP, MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS)
+MAPS_OF_MAPS = (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS)
+INNER_MAP_HANDLE = 1 << 32      # a lookup in a map of maps: this | the inner map's id
 MAX_TAIL_CALL_CNT = 33          # Ref: include/linux/bpf.h
 
 PER_CPU_TYPES = frozenset({MapType.PERCPU_ARRAY, MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH})
 
 MODEL_MAP_TYPES = frozenset({
     MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH,
-    MapType.LPM_TRIE, MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.PROG_ARRAY})
+    MapType.LPM_TRIE, MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.PROG_ARRAY,
+    MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS})
 
 
 class MapSet:
@@ -378,14 +412,21 @@ class MapSet:
         self.maps = [ModelMap(spec, map_id, engines) for map_id, spec in enumerate(specs)]
         self.programs = list((programs or {}).items())
         names = [name for name, _insns in self.programs]
+        map_names = [spec.name for spec in specs]
         for m in self.maps:
             m.programs = len(self.programs)
+            m.map_specs = list(specs)
             for slot, name in m.spec.init_slots:
-                if name not in names:
-                    raise MapError(f"map {m.spec.name!r}: slot {slot} names program {name!r}, "
+                table, what = (map_names, "map") if m.spec.inner is not None \
+                    else (names, "program")
+                if name not in table:
+                    raise MapError(f"map {m.spec.name!r}: slot {slot} names {what} {name!r}, "
                                    f"which is not loaded")
-                m.update(struct.pack("<I", slot), struct.pack("<I", names.index(name) + 1),
-                         BPF_ANY)
+                err = m.update(struct.pack("<I", slot), struct.pack("<I", table.index(name) + 1),
+                               BPF_ANY)
+                if err:
+                    raise MapError(f"map {m.spec.name!r}: {what} {name!r} cannot go in slot "
+                                   f"{slot} ({errno.errorcode.get(-err, err)})")
 
     def program_id(self, name: str) -> int:
         """The id a PROG_ARRAY holds for program ``name``."""
@@ -416,6 +457,7 @@ class MapSet:
         """
         tail_calls = 0
         def the_map(handle: int) -> ModelMap:
+            handle &= ~INNER_MAP_HANDLE
             if handle >= len(self.maps):
                 raise Trap(TrapCause.OUT_OF_BOUNDS, f"map handle {handle:#x} names no map")
             return self.maps[handle]
@@ -429,6 +471,8 @@ class MapSet:
         def lookup(memory, handle, key_ptr, *_):
             m = the_map(handle)
             slot = m.lookup(key_bytes(memory, m, key_ptr))
+            if slot is not None and m.spec.type in MAPS_OF_MAPS:
+                return INNER_MAP_HANDLE | (m._devmap_ifindex(slot) - 1)
             return 0 if slot is None else m.slot_address(slot, engine)
 
         def update(memory, handle, key_ptr, value_ptr, flags, *_):

@@ -290,7 +290,7 @@ class BpfMap(_Fd):
     """
 
     def __init__(self, map_type: int, key_size: int, value_size: int, max_entries: int,
-                 name: str = "", flags: int = 0):
+                 name: str = "", flags: int = 0, inner_map_fd: int = 0):
         self.map_type = int(map_type)
         self.key_size = key_size
         self.value_size = value_size
@@ -300,7 +300,8 @@ class BpfMap(_Fd):
             flags |= BPF_F_NO_PREALLOC
         attr = _MapCreateAttr(map_type=self.map_type, key_size=key_size,
                               value_size=value_size, max_entries=max_entries,
-                              map_flags=flags, map_name=_name(name))
+                              map_flags=flags, inner_map_fd=inner_map_fd,
+                              map_name=_name(name))
         self.fd = _call(Cmd.MAP_CREATE, attr,
                         f"BPF_MAP_CREATE of {name or 'map'!r} (type {self.map_type}, key"
                         f" {key_size} B, value {value_size} B, {max_entries} entries)")
@@ -506,9 +507,10 @@ class BpfProgram(_Fd):
 
 
 def create_map(map_type: int, key_size: int, value_size: int, max_entries: int,
-               name: str = "", flags: int = 0) -> BpfMap:
-    """Create a map (see ``BpfMap``)."""
-    return BpfMap(map_type, key_size, value_size, max_entries, name, flags)
+               name: str = "", flags: int = 0, inner_map_fd: int = 0) -> BpfMap:
+    """Create a map (see ``BpfMap``); a map of maps names a map like its inner ones by
+    ``inner_map_fd``."""
+    return BpfMap(map_type, key_size, value_size, max_entries, name, flags, inner_map_fd)
 
 
 LOG_SIZE = 4 << 20

@@ -107,9 +107,14 @@ class KernelXdp:
         try:
             for index, spec in enumerate(self.specs):
                 map_name = getattr(spec, "name", "") or f"map{index}"
-                bpf_map = self._stack.enter_context(create_map(
-                    int(spec.type), spec.key_size, spec.value_size, spec.max_entries,
-                    map_name, int(getattr(spec, "flags", 0) or 0)))
+                inner = getattr(spec, "inner", None)
+                with ExitStack() as template:       # a map of maps: one like its inner maps
+                    inner_fd = template.enter_context(create_map(
+                        int(inner.type), inner.key_size, inner.value_size, inner.max_entries,
+                        "inner", int(inner.flags))).fd if inner is not None else 0
+                    bpf_map = self._stack.enter_context(create_map(
+                        int(spec.type), spec.key_size, spec.value_size, spec.max_entries,
+                        map_name, int(getattr(spec, "flags", 0) or 0), inner_fd))
                 self.maps.append(bpf_map)
                 initial = getattr(spec, "initial", None)
                 if initial is not None:
@@ -117,8 +122,11 @@ class KernelXdp:
             relocated = relocate_maps(insns, [m.fd for m in self.maps])
             self.program = self._stack.enter_context(load_program(relocated, ProgType.XDP, name))
             for index, spec in enumerate(self.specs):
-                for slot, program in getattr(spec, "init_slots", ()):
-                    self.set_program(index, slot, program)
+                for slot, name in getattr(spec, "init_slots", ()):
+                    if getattr(spec, "inner", None) is not None:
+                        self.set_inner_map(index, struct.pack("<I", slot), name)
+                    else:
+                        self.set_program(index, slot, name)
         except BaseException:
             self._stack.close()
             raise
@@ -180,6 +188,10 @@ class KernelXdp:
                 load_program(relocated, ProgType.XDP, program))
         self.map(which).update(struct.pack("<I", slot),
                                struct.pack("<I", self._loaded[program].fd))
+
+    def set_inner_map(self, which: int | str, key: bytes, inner: str) -> None:
+        """Put map ``inner`` (by name) under ``key`` of the map of maps ``which``."""
+        self.map(which).update(key, struct.pack("<I", self.map(inner).fd))
 
     def lookup(self, which: int | str, key: bytes) -> bytes | None:
         return self.map(which).lookup(key)

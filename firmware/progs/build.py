@@ -30,7 +30,7 @@ PROGRAMS = ("xdp_drop", "xdp_pass", "xdp_tx", "xdp1", "xdp2", "xdp_adjust_tail",
             "xdp_redirect_map")
 # Programs using what the model and the kernel run but the RTL does not have yet (tail calls,
 # CPUMAP and DEVMAP_HASH redirects): tested on those targets, left out of the RTL's reports.
-FEATURE_PROGRAMS = ("xdp_cpu_steer", "xdp_tail_dispatch", "xdp_fib_router")
+FEATURE_PROGRAMS = ("xdp_cpu_steer", "xdp_tail_dispatch", "xdp_fib_router", "xdp_vip_lb")
 
 
 def source_path(name: str) -> pathlib.Path:

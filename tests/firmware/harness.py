@@ -92,6 +92,10 @@ class Target:
         """Put the object's program ``program`` in slot ``slot`` of a PROG_ARRAY."""
         raise NotImplementedError
 
+    def set_inner_map(self, map_name: str, key: bytes, inner: str) -> None:
+        """Put the object's map ``inner`` under ``key`` of a map of maps."""
+        raise NotImplementedError
+
     def lookup(self, map_name: str, key: bytes) -> bytes | None:
         raise NotImplementedError
 
@@ -145,6 +149,9 @@ class ModelTarget(Target):
         self.update(map_name, struct.pack("<I", slot),
                     struct.pack("<I", self.maps.program_id(program)))
 
+    def set_inner_map(self, map_name, key, inner):
+        self.update(map_name, key, struct.pack("<I", self.maps.by_name(inner).map_id + 1))
+
     def lookup(self, map_name, key):
         m = self._map(map_name)
         # find() leaves the LRU order alone, as the kernel's syscall lookup does; a devmap
@@ -196,6 +203,9 @@ class KernelTarget(Target):
 
     def set_program(self, map_name, slot, program):
         self.xdp.set_program(map_name, slot, program)
+
+    def set_inner_map(self, map_name, key, inner):
+        self.xdp.set_inner_map(map_name, key, inner)
 
     def lookup(self, map_name, key):
         value = self.xdp.lookup(map_name, key)

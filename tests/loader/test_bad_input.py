@@ -244,19 +244,20 @@ SEC("xdp") int k(struct xdp_md *c) { return *pointer; }
         load_object(path)
 
 
-def test_map_in_map_initial_values_are_refused(compile_source):
+def test_map_in_map_values_must_be_maps_of_a_map_of_maps(compile_source):
     path = compile_source("map_in_map", """
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 struct inner { __uint(type, BPF_MAP_TYPE_ARRAY); __type(key, __u32); __type(value, __u32);
                __uint(max_entries, 1); } inner1 SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); __uint(max_entries, 1);
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 1);
          __type(key, __u32); __array(values, struct inner); } outer SEC(".maps") = {
     .values = { &inner1 } };
 SEC("xdp") int k(struct xdp_md *c) { return XDP_PASS; }
 """)
-    with pytest.raises(LoaderError, match=r"section '\.maps': symbol 'outer': map-in-map "
-                                          r"initial values \(__array\(values, struct"):
+    with pytest.raises(LoaderError, match=r"section '\.maps': symbol 'outer': __array\(values, "
+                                          r"\.\.\.\) of maps needs a ARRAY_OF_MAPS or "
+                                          r"HASH_OF_MAPS map"):
         load_object(path)
 
 

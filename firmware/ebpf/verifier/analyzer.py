@@ -1178,6 +1178,9 @@ class Analyzer:
             regs[0] = _scalar(Scalar.unknown())
         elif ret == Ret.VOID:
             regs[0] = NOT_INIT
+        elif ret == Ret.MAP_VALUE_OR_NULL and getattr(the_map, "inner", None) is not None:
+            # a map of maps gives the inner map (its template: sizes, type) or NULL
+            regs[0] = Reg(T.MAP_PTR_OR_NULL, _zero(), id=state.fresh_id(), map=the_map.inner)
         elif ret == Ret.MAP_VALUE_OR_NULL:
             if the_map is None or (the_map.type not in VALUE_MAPS
                                    and the_map.type != self.platform.wildcard_map_type):

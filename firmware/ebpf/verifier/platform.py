@@ -47,6 +47,9 @@ class Ret(enum.Enum):
     ALLOC_MEM_OR_NULL = "alloc_mem_or_null"     # size: the constant second argument
 
 
+# Maps whose values are maps: a lookup gives the inner map (or NULL).
+MAPS_OF_MAPS = frozenset({MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS})
+
 # Maps whose lookup gives a pointer to a value the program may read and write.
 VALUE_MAPS = frozenset({MapType.UNSPEC, MapType.HASH, MapType.ARRAY, MapType.PERCPU_HASH,
                         MapType.PERCPU_ARRAY, MapType.LRU_HASH, MapType.LPM_TRIE})
@@ -70,7 +73,8 @@ _RINGBUF = frozenset({MapType.RINGBUF})
 
 # Ref: include/uapi/linux/bpf.h ___BPF_FUNC_MAPPER (ids) and each helper's bpf_func_proto.
 HELPERS: dict[int, HelperProto] = {
-    1: HelperProto("bpf_map_lookup_elem", Ret.MAP_VALUE_OR_NULL, (Arg.CONST_MAP_PTR, Arg.MAP_KEY)),
+    1: HelperProto("bpf_map_lookup_elem", Ret.MAP_VALUE_OR_NULL, (Arg.CONST_MAP_PTR, Arg.MAP_KEY),
+                   map_types=VALUE_MAPS | MAPS_OF_MAPS),
     2: HelperProto("bpf_map_update_elem", Ret.INTEGER,
                    (Arg.CONST_MAP_PTR, Arg.MAP_KEY, Arg.MAP_VALUE, Arg.SCALAR)),
     3: HelperProto("bpf_map_delete_elem", Ret.INTEGER, (Arg.CONST_MAP_PTR, Arg.MAP_KEY)),
@@ -209,7 +213,7 @@ XDPNIC = Platform(
     map_types=frozenset({MapType.HASH, MapType.ARRAY, MapType.PERCPU_HASH,
                          MapType.PERCPU_ARRAY, MapType.LRU_HASH, MapType.LPM_TRIE,
                          MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP,
-                         MapType.PROG_ARRAY}),
+                         MapType.PROG_ARRAY} | MAPS_OF_MAPS),
     contexts={"xdp": XDP_CONTEXT},
 )
 

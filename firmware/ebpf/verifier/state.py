@@ -28,6 +28,7 @@ class T(enum.Enum):
     STACK = "fp"
     PACKET = "pkt"
     MAP_PTR = "map_ptr"
+    MAP_PTR_OR_NULL = "map_ptr_or_null"     # a lookup in a map of maps: the inner map
     MAP_VALUE = "map_value"
     MAP_VALUE_OR_NULL = "map_value_or_null"
     SOCKET = "sock_common"
@@ -37,7 +38,7 @@ class T(enum.Enum):
 
 
 OR_NULL = {T.MAP_VALUE_OR_NULL: T.MAP_VALUE, T.SOCKET_OR_NULL: T.SOCKET,
-           T.MEM_OR_NULL: T.MEM}
+           T.MEM_OR_NULL: T.MEM, T.MAP_PTR_OR_NULL: T.MAP_PTR}
 
 PKT_META, PKT_DATA, PKT_END = "meta", "data", "end"
 
