@@ -92,3 +92,23 @@ def test_prog_array_initial_values_name_their_programs(compile_prog):
     theirs = libbpf_view(path)[0][0]
     assert (theirs["type"], theirs["key_size"], theirs["value_size"], theirs["max_entries"]) \
         == (jmp_table.type, jmp_table.key_size, jmp_table.value_size, jmp_table.max_entries)
+
+
+@pytest.mark.parametrize("map_type", ["CPUMAP", "DEVMAP_HASH", "DEVMAP"])
+def test_redirect_map_takes_the_map_types_the_kernel_takes(map_type):
+    """bpf_redirect_map into a CPUMAP (map_type 16), a DEVMAP_HASH or a DEVMAP: accepted on
+    --platform linux and xdpnic, as the kernel's verifier accepts it (checked when root)."""
+    from firmware.ebpf.isa import Pseudo
+    from firmware.ebpf.maps import MapSpec, MapType
+    from firmware.ebpf.verifier import LINUX
+    from dataclasses import replace
+    insns = asm.assemble("lddw %r1, 0\nmov %r2, 0\nmov %r3, 2\ncall 51\nexit\n")
+    insns[0] = replace(insns[0], src=Pseudo.MAP_IDX)
+    maps = [MapSpec("m", MapType[map_type], 4, 8, 2)]
+    for platform in (LINUX, XDPNIC):
+        result = verify(insns, "xdp", dict(enumerate(maps)), platform)
+        assert result.accepted, (platform.name, result.error)
+    from firmware.kernel.bpf import bpf_unavailable_reason
+    if bpf_unavailable_reason() is None:
+        from firmware.kernel.xdp import kernel_verdict
+        assert kernel_verdict(insns, maps).accepted
