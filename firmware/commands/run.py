@@ -49,7 +49,8 @@ def register(subparsers) -> None:
         "run", help="run an XDP program over a pcap capture",
         description="Run an XDP program on every frame of a capture and write one pcap per "
                     "egress (tx-portN.pcap for frames leaving port N by XDP_TX or "
-                    "XDP_REDIRECT, pass.pcap for XDP_PASS to the host), result.json with one "
+                    "XDP_REDIRECT, pass.pcap for XDP_PASS to the host, host-queueN.pcap for "
+                    "frames a CPUMAP entry sends to host queue N), result.json with one "
                     "record per input frame and the counters, and a summary.")
     p.add_argument("program", metavar="PROG",
                    help="assembly file, raw bytecode (.bin) or clang -target bpf object")
