@@ -39,6 +39,7 @@ _SIGNED_OF = {JmpOp.JGT: JmpOp.JSGT, JmpOp.JGE: JmpOp.JSGE, JmpOp.JLT: JmpOp.JSL
               JmpOp.JLE: JmpOp.JSLE}
 _SIGNED_OPS = (JmpOp.JSGT, JmpOp.JSGE, JmpOp.JSLT, JmpOp.JSLE)
 _UNSIGNED_OPS = (JmpOp.JEQ, JmpOp.JNE, JmpOp.JGT, JmpOp.JGE, JmpOp.JLT, JmpOp.JLE)
+_UNSIGNED_ORDER = (JmpOp.JGT, JmpOp.JGE, JmpOp.JLT, JmpOp.JLE)
 
 _MEM_TYPES = (T.CTX, T.STACK, T.PACKET, T.MAP_VALUE, T.MEM, T.SOCKET)
 _ARITH_PTRS = (T.STACK, T.PACKET, T.MAP_VALUE, T.MEM, T.CTX)
@@ -917,6 +918,15 @@ class Analyzer:
                 # kernel keeps only the known bits of a value that has none of imm's bits
                 bits = b.val.umin if is64 else b.val.umin & MASK32
                 new_a = Scalar.make(a.val.value & ~bits, a.val.mask & ~bits) or new_a
+            elif (self.privileged and is64 and op in _UNSIGNED_ORDER and b.val.is_const
+                  and not a.val.is_const):
+                # an unsigned bound that leaves the value non-negative becomes its signed
+                # range too, replacing a tighter signed bound (what Linux 6.18 does, seen
+                # in its logs: s< 16 then <= 16 gives [0, 16])
+                unsigned = refine(op, Scalar.make(a.val.value, a.val.mask, a.val.umin,
+                                                  a.val.umax), b.val, taken)
+                if unsigned is not None and unsigned[0].umax < 1 << 63:
+                    new_a = unsigned[0]
             self._set_scalar(st, insn.dst, a, new_a)
             if fast_spec(insn.spec).src_is_reg:
                 self._set_scalar(st, insn.src, b, r[1])
