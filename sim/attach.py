@@ -399,6 +399,8 @@ class Attachment:
                 return {"error": f"unknown op {op!r}"}
         except (LiveError, KeyError, ValueError) as exc:
             return {"error": str(exc)}
+        except Exception as exc:        # a request never stops the NIC: the client is told
+            return {"error": f"{type(exc).__name__}: {exc}"}
         if result:
             return {"errno": result, "error": errno_name(result)}
         return {"ok": True}

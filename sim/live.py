@@ -155,7 +155,11 @@ class RtlLiveNic(LiveNic):
         return asyncio.run(coroutine)
 
     def process(self, frame: bytes, port: int) -> FrameResult:
-        (result,) = self.session.exchange([(frame, port)]).results()
+        from sim import fast
+        try:
+            (result,) = self.session.exchange([(frame, port)]).results()
+        except fast.FastError as exc:
+            raise LiveError(f"rtl: the simulation stopped: {exc}") from None
         return result
 
     def _map(self, name: str):
