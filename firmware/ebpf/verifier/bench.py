@@ -39,9 +39,12 @@ def kernel_processed(insns, maps) -> int | None:
     opened = []
     try:
         for spec in maps:
-            opened.append(kbpf.create_map(int(spec.type), spec.key_size, spec.value_size,
-                                          spec.max_entries, getattr(spec, "name", "") or "m",
-                                          int(getattr(spec, "flags", 0) or 0)))
+            try:
+                opened.append(kbpf.create_map(
+                    int(spec.type), spec.key_size, spec.value_size, spec.max_entries,
+                    getattr(spec, "name", "") or "m", int(getattr(spec, "flags", 0) or 0)))
+            except kbpf.KernelError:
+                return None     # a map this plain creation cannot make (a map of maps)
         code = encode_program(relocate_maps(insns, [m.fd for m in opened]))
         buf = ctypes.create_string_buffer(code, len(code))
         lic = ctypes.create_string_buffer(b"GPL")
