@@ -52,6 +52,13 @@ ACCEPTED = [
 ]
 
 
+ACCEPTED += [
+    # the DHCP relay's pattern: a packet pointer kept across bpf_xdp_adjust_head and then
+    # used in arithmetic; the kernel (root) makes it an unknown number (mark_reg_invalid)
+    ("packet pointer computed with after adjust_head",
+     "mov %r6, %r1\nldxw %r2, [%r6]\nldxw %r3, [%r6+4]\nmov %r4, %r2\nadd %r4, 42\njgt %r4, %r3, +9\nmov %r9, %r2\nadd %r9, 42\nmov %r1, %r6\nmov %r2, -8\ncall 44\nldxw %r2, [%r6]\nmov %r8, %r9\nadd %r8, 14\nstxdw [%r10-8], %r8\nmov %r0, 2\nexit", 19),
+]
+
 ACCEPTED_STRICT = [
     ("variable packet offset bounded by a mask",
      "ldxw %r2, [%r1]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 64\njgt %r4, %r3, +5\n"
@@ -77,6 +84,12 @@ def test_accepted_by_the_stricter_rules_own_ranges(name, source, processed):
     # the kernel's rule: a variable offset forgets the pointer's proven range
     refused = verify(assemble(source), maps=MAPS)
     assert refused.error.startswith("invalid access to packet"), refused.log
+
+
+def test_packet_pointer_after_adjust_head_is_unreadable_under_the_stricter_rules():
+    source = next(src for name, src, _ in ACCEPTED if "adjust_head" in name)
+    result = verify(assemble(source), maps=MAPS, privileged=False)
+    assert (result.error_pc, result.error) == (12, "R9 !read_ok")
 
 
 def _check_accepted(result, processed):
