@@ -12,6 +12,7 @@ import sys
 
 import pytest
 from scapy.layers.inet import IP, UDP
+from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 
 from firmware.ebpf.machine import XdpAction, ifindex_port
@@ -36,6 +37,13 @@ SETUP = [
     "route add prohibit 10.40.0.0/16",
     f"neigh add 10.0.2.2 lladdr {GW_MAC} dev veth1 nud permanent",
     f"neigh add 10.0.1.5 lladdr {HOST_MAC} dev veth0 nud permanent",
+    "addr add 2001:db8:1::1/64 dev veth0 nodad", "addr add 2001:db8:2::1/64 dev veth1 nodad",
+    "route add 2001:db8:10::/48 via 2001:db8:2::2 dev veth1",
+    "route add 2001:db8:11::/48 via 2001:db8:2::3 dev veth1",    # no neighbour
+    "route add 2001:db8:12::/48 via 2001:db8:2::2 dev veth1 mtu lock 1300",
+    "route add blackhole 2001:db8:20::/48", "route add unreachable 2001:db8:30::/48",
+    "route add prohibit 2001:db8:40::/48",
+    f"-6 neigh add 2001:db8:2::2 lladdr {GW_MAC} dev veth1 nud permanent",
 ]
 
 
@@ -55,7 +63,8 @@ def netns():
     try:
         for line in SETUP:
             _ip("-n", NS, *line.split())
-        _ip("netns", "exec", NS, "sysctl", "-qw", "net.ipv4.conf.all.forwarding=1")
+        _ip("netns", "exec", NS, "sysctl", "-qw", "net.ipv4.conf.all.forwarding=1",
+            "net.ipv6.conf.all.forwarding=1")
         links = json.loads(subprocess.run(["ip", "-n", NS, "-j", "link"], check=True,
                                           capture_output=True, text=True).stdout)
         yield {link["ifname"]: (link["ifindex"], link["address"]) for link in links}
@@ -69,12 +78,21 @@ def frame_to(dst, ttl=64, payload=18):
                  / bytes(payload))
 
 
+def frame6_to(dst, hlim=64, payload=18, src="2001:db8:1::5"):
+    return bytes(Ether(src="02:00:00:00:00:aa", dst="02:00:00:00:00:bb")
+                 / IPv6(src=src, dst=dst, hlim=hlim) / UDP(sport=1, dport=2) / bytes(payload))
+
+
 def forwarded(frame, dmac, smac):
-    """The frame as a router sends it on: next hop's and own MAC, TTL - 1, checksum anew."""
+    """The frame as a router sends it on: next hop's and own MAC, TTL (hop limit) - 1, the
+    IPv4 checksum anew."""
     pkt = Ether(frame)
     pkt[Ether].dst, pkt[Ether].src = dmac, smac
-    pkt[IP].ttl -= 1
-    del pkt[IP].chksum
+    if IP in pkt:
+        pkt[IP].ttl -= 1
+        del pkt[IP].chksum
+    else:
+        pkt[IPv6].hlim -= 1
     return bytes(pkt)
 
 
@@ -99,6 +117,23 @@ def cases(links):
          FibRet.SUCCESS),
         (frame_to("10.10.3.4", ttl=1), XdpAction.PASS, frame_to("10.10.3.4", ttl=1), None,
          None),
+        (frame6_to("2001:db8:10::5"), XdpAction.REDIRECT,
+         forwarded(frame6_to("2001:db8:10::5"), GW_MAC, veth1_mac), veth1, FibRet.SUCCESS),
+        (frame6_to("2001:db8:11::5"), XdpAction.PASS, frame6_to("2001:db8:11::5"), None,
+         FibRet.NO_NEIGH),
+        (frame6_to("2001:db8:12::5", payload=1300), XdpAction.DROP, None, None,
+         FibRet.FRAG_NEEDED),
+        (frame6_to("2001:db8:20::5"), XdpAction.DROP, None, None, FibRet.BLACKHOLE),
+        (frame6_to("2001:db8:30::5"), XdpAction.DROP, None, None, FibRet.UNREACHABLE),
+        (frame6_to("2001:db8:40::5"), XdpAction.DROP, None, None, FibRet.PROHIBIT),
+        (frame6_to("2001:db8:2::1"), XdpAction.PASS, frame6_to("2001:db8:2::1"), None,
+         FibRet.NOT_FWDED),                                      # our own address
+        (frame6_to("2001:db8:99::1"), XdpAction.PASS, frame6_to("2001:db8:99::1"), None,
+         FibRet.NOT_FWDED),                                      # no route
+        (frame6_to("fe80::1"), XdpAction.PASS, frame6_to("fe80::1"), None,
+         FibRet.NOT_FWDED),                                      # link-local
+        (frame6_to("2001:db8:10::5", hlim=1), XdpAction.PASS,
+         frame6_to("2001:db8:10::5", hlim=1), None, None),
     ]
 
 
