@@ -22,7 +22,8 @@ lddw                      1, plus 1 bubble unless the instruction before it in p
                            order held execute for 2 cycles or more (the pair is assembled
                            in decode while that one executes)
 store to stack / context  1 (the address is formed in decode)
-load, atomic, stack/ctx   2 (RAM read, data)
+load from stack / ctx     3 (RAM read, its output registered, data)
+atomic on stack / ctx     4 (read, registered, new value, write)
 packet / map access       1 + ext_latency (request, response); an atomic there is a locked
                            read and a write: 2 + 2 * ext_latency
 base register hazard      +1 for a slot of a memory class (legal or not, in the program) whose
@@ -197,7 +198,7 @@ def predict_cycles(insns, *, context: bytes = b"", budget: int = machine.DEFAULT
             if where is None:
                 cost = 1
             elif where:
-                cost = 1 if fmt in (Fmt.ST, Fmt.STX) else 2
+                cost = {Fmt.ST: 1, Fmt.STX: 1, Fmt.LDX: 3, Fmt.ATOMIC: 4}[fmt]
             elif fmt == Fmt.ATOMIC and not trapped:
                 cost = 2 + 2 * costs.ext_latency
             else:

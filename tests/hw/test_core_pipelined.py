@@ -85,9 +85,10 @@ def test_taken_branch_costs_two_bubbles_and_not_taken_none():
 
 
 def test_load_use_and_stores():
-    # stxdw: the write (1); ldxdw: RAM read, data (2); the add uses the load at once.
+    # stxdw: the write (1); ldxdw: RAM read, registered, data (3); the add uses the load
+    # at once.
     assert _cycles("mov %r1, 5\nstxdw [%r10-8], %r1\nldxdw %r0, [%r10-8]\nadd %r0, %r0\n"
-                   "exit") == FILL + 1 + 1 + 2 + 1 + 1
+                   "exit") == FILL + 1 + 1 + 3 + 1 + 1
 
 
 def test_base_register_written_just_before_costs_a_bubble():

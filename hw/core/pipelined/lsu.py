@@ -10,8 +10,10 @@ bare core in a test bench) should fault every access.
 
 Timing: the address comes formed and registered (the pipeline's decode stage adds base and
 displacement, :func:`access_address`), so the region and bounds are checked in the first
-cycle and a store to an internal RAM completes in it; a load or an atomic needs one more
-(synchronous RAM), and the atomic writes in that second cycle.  External accesses take as
+cycle and a store to an internal RAM completes in it; a load reads the RAM, registers its
+output (the block RAM's clock-to-out and the byte-lane rotation get a cycle of their own) and
+completes in the third cycle; an atomic computes its new value in the third and writes in
+the fourth.  External accesses take as
 long as the answerer; an atomic there is a locked read then a write (see ``ExtRequest``).
 
 Ref: RFC 9669 sections 5.2-5.3 (loads, stores, atomics); Linux kernel/bpf/core.c (atomics).
@@ -47,10 +49,12 @@ def access_address(m: Module, kind, base, disp):
 
 class _State(enum.Enum, shape=3):
     IDLE = 0
-    RAM_DATA = 1
-    EXT_RESP = 2
-    EXT_WRITE = 3
-    EXT_WRITE_RESP = 4
+    RAM_DATA = 1       # the RAM's output, registered (off every other path)
+    RAM_HELD = 2       # a load completes; an atomic computes its new value
+    ATOMIC_WRITE = 3   # an atomic writes (or faults: a read-only context)
+    EXT_RESP = 4
+    EXT_WRITE = 5
+    EXT_WRITE_RESP = 6
 
 
 class LSU(wiring.Component):
@@ -172,14 +176,17 @@ class LSU(wiring.Component):
             with m.Case(isa.AtomicOp.CMPXCHG & ~isa.ATOMIC_FETCH):
                 m.d.comb += [new.eq(operand), store_ok.eq(raw == (self.r0 & size_mask))]
         atomic_wb = (aop & isa.ATOMIC_FETCH) != 0   # fetch forms, xchg and cmpxchg
+        ram_q = Signal(64)        # the RAM's bytes, registered, size-masked
+        new_q = Signal(64)        # an internal atomic's new value and whether it stores
+        store_ok_q = Signal()
 
         # --- RAM ports (the address is live while the instruction is in execute) ------------
         m.d.comb += [
             self.stk_rd_addr.eq(addr), self.ctx_rd_addr.eq(addr),
             self.stk_wr_addr.eq(addr), self.ctx_wr_addr.eq(addr),
             self.stk_wr_mask.eq(byte_mask), self.ctx_wr_mask.eq(byte_mask),
-            self.stk_wr_data.eq(Mux(is_atomic, new, self.sdata)),
-            self.ctx_wr_data.eq(Mux(is_atomic, new, self.sdata)),
+            self.stk_wr_data.eq(Mux(is_atomic, new_q, self.sdata)),
+            self.ctx_wr_data.eq(Mux(is_atomic, new_q, self.sdata)),
             self.ext_req.payload.addr.eq(addr),
             self.ext_req.payload.size.eq(self.size),
         ]
@@ -208,20 +215,27 @@ class LSU(wiring.Component):
                     with m.Else():
                         m.d.comb += self.fault.eq(1)
             with m.Case(_State.RAM_DATA):
-                m.d.comb += raw.eq(ram_data & size_mask)
-                m.d.sync += state.eq(_State.IDLE)
-                with m.If(is_atomic & in_ctx & ~self.ctx_writable & store_ok):
-                    m.d.comb += self.fault.eq(1)
-                with m.Elif(is_atomic):
-                    m.d.comb += self.done.eq(1)
-                    m.d.comb += [
-                        self.stk_wr_en.eq(in_stack & store_ok),
-                        self.ctx_wr_en.eq(in_ctx & store_ok),
-                        self.wb_en.eq(atomic_wb),
-                        self.wb_data.eq(raw),
-                    ]
+                m.d.sync += [ram_q.eq(ram_data & size_mask), state.eq(_State.RAM_HELD)]
+            with m.Case(_State.RAM_HELD):
+                m.d.comb += raw.eq(ram_q)
+                with m.If(is_atomic):
+                    m.d.sync += [new_q.eq(new), store_ok_q.eq(store_ok),
+                                 state.eq(_State.ATOMIC_WRITE)]
                 with m.Else():
                     m.d.comb += [self.done.eq(1), self.wb_en.eq(1), self.wb_data.eq(loaded)]
+                    m.d.sync += state.eq(_State.IDLE)
+            with m.Case(_State.ATOMIC_WRITE):
+                m.d.sync += state.eq(_State.IDLE)
+                with m.If(in_ctx & ~self.ctx_writable & store_ok_q):
+                    m.d.comb += self.fault.eq(1)
+                with m.Else():
+                    m.d.comb += [
+                        self.done.eq(1),
+                        self.stk_wr_en.eq(in_stack & store_ok_q),
+                        self.ctx_wr_en.eq(in_ctx & store_ok_q),
+                        self.wb_en.eq(atomic_wb),
+                        self.wb_data.eq(ram_q),
+                    ]
             with m.Case(_State.EXT_RESP):
                 m.d.comb += [self.ext_resp.ready.eq(1), raw.eq(self.ext_resp.payload.rdata
                                                              & size_mask)]
