@@ -120,6 +120,19 @@ def _open_tap(name: str) -> int:
     return fd
 
 
+def _killed_attach(name: str) -> int | None:
+    """The pid of the attach that left ``name``'s state behind, if that process is gone."""
+    try:
+        pid = json.loads((state_dir(name) / "attach.json").read_text())["pid"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return pid
+    return pid if state == "Z" else None        # a zombie is gone too
+
+
 def control_request(name: str, request: dict, timeout: float = 30.0) -> dict:
     """Send one request to the NIC attached as ``name``; its answer."""
     path = state_dir(name) / "control.sock"
@@ -185,6 +198,12 @@ class Attachment:
             return "/dev/net/tun is missing: this kernel or container offers no TAP devices"
         for ns in (name, f"{name}-host"):
             if (NETNS_DIR / ns).exists():
+                killed = _killed_attach(name)
+                if killed:
+                    return (f"network namespace {ns!r} exists already, left by an 'xdpnic "
+                            f"attach' that was killed (pid {killed} is gone); remove it with "
+                            f"'ip netns del {name}; ip netns del {name}-host; "
+                            f"rm -r {state_dir(name)}'")
                 return (f"network namespace {ns!r} exists already (another 'xdpnic attach "
                         f"--name {name}', or someone else's); pick another --name, or remove "
                         f"it with 'ip netns del {ns}' if it is yours and unused")

@@ -67,8 +67,8 @@ def main(args) -> int:
         print(f"xdpnic attach: {message}", file=sys.stderr)
         return 2
 
-    if not 1 <= args.ports <= MAX_PORTS:
-        return fail(f"--ports must be 1..{MAX_PORTS}, not {args.ports}")
+    if not 2 <= args.ports <= MAX_PORTS:
+        return fail(f"--ports must be 2..{MAX_PORTS} (the NIC's range), not {args.ports}")
     if args.duration is not None and args.duration <= 0:
         return fail(f"--duration must be positive, not {args.duration}")
     refusal = Attachment.refusal(args.name)

@@ -249,3 +249,22 @@ def test_redirect_leaves_on_the_other_ports_cable(tmp_path):
     assert len(sent) == 2
     assert read_frames(tmp_path / "caps" / "port1-tx.pcap") == sent
     assert read_frames(tmp_path / "caps" / "port0-tx.pcap") == []
+
+
+def test_namespaces_left_by_a_killed_attach_are_named_with_the_way_out(live_programs, capsys):
+    require_namespaces()
+    import shutil
+    name = unique("k")
+    nic = Attached(live_programs["xdp_blocklist"], name, "--target", "model")
+    try:
+        nic.proc.kill()         # SIGKILL: no clean-up can run
+        nic.proc.wait(30)
+        status = main(["attach", str(live_programs["xdp_blocklist"]), "--name", name,
+                       "--target", "model"])
+        err = capsys.readouterr().err
+    finally:
+        nic.kill()
+        shutil.rmtree(state_dir(name), ignore_errors=True)
+    assert status == 2
+    assert f"left by an 'xdpnic attach' that was killed (pid {nic.proc.pid} is gone)" in err
+    assert f"ip netns del {name}; ip netns del {name}-host" in err
