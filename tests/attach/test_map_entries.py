@@ -165,3 +165,28 @@ def test_frame_cut_by_snap_length_is_reported_with_the_bytes_cut(live_programs, 
     assert report["frames"][0]["cut"] == len(frame) - 64
     assert report["frames"][0]["input_length"] == 64
     assert f"record 0: {len(frame) - 64} of {len(frame)} bytes" in capsys.readouterr().err
+
+
+def test_maps_file_from_a_btf_map_dump_of_the_loaded_program(live_programs, capture, tmp_path):
+    """The dump of the program's own maps in the kernel (with BTF: bpftool adds 'formatted'
+    beside the bytes) copies them onto the model."""
+    require_kernel_bpf()
+    bpftool = require_tool("bpftool")
+    prog = live_programs["xdp_blocklist"]
+    pin = f"/sys/fs/bpf/xdpnic_test_btf_{id(tmp_path)}"
+    subprocess.run([bpftool, "prog", "load", str(prog), pin, "type", "xdp", "pinmaps",
+                    f"{pin}_maps"], check=True)
+    try:
+        subprocess.run([bpftool, "map", "update", "pinned", f"{pin}_maps/blocklist", "key",
+                        "169", "254", "77", "1", "value", "7", *["0"] * 7], check=True)
+        dumps = {name: json.loads(subprocess.run(
+            [bpftool, "map", "dump", "pinned", f"{pin}_maps/{name}", "-j"], check=True,
+            capture_output=True, text=True).stdout) for name in ("blocklist", "stats")}
+    finally:
+        subprocess.run(["rm", "-rf", pin, f"{pin}_maps"], check=True)
+    assert "formatted" in dumps["blocklist"][0]
+    (tmp_path / "maps.json").write_text(json.dumps(dumps))
+    kernel = run(prog, capture, tmp_path / "kernel", "kernel", "--maps", str(tmp_path / "maps.json"))
+    model = run(prog, capture, tmp_path / "model", "model", "--maps", str(tmp_path / "maps.json"))
+    assert outcome(model) == outcome(kernel)
+    assert outcome(kernel)[1]["blocklist"] == [("a9fe4d01", "0900000000000000")]    # 7 + 2
