@@ -186,7 +186,8 @@ def test_maps_file_from_a_btf_map_dump_of_the_loaded_program(live_programs, capt
         subprocess.run(["rm", "-rf", pin, f"{pin}_maps"], check=True)
     assert "formatted" in dumps["blocklist"][0]
     (tmp_path / "maps.json").write_text(json.dumps(dumps))
-    kernel = run(prog, capture, tmp_path / "kernel", "kernel", "--maps", str(tmp_path / "maps.json"))
-    model = run(prog, capture, tmp_path / "model", "model", "--maps", str(tmp_path / "maps.json"))
+    maps_file = str(tmp_path / "maps.json")
+    kernel = run(prog, capture, tmp_path / "kernel", "kernel", "--maps", maps_file)
+    model = run(prog, capture, tmp_path / "model", "model", "--maps", maps_file)
     assert outcome(model) == outcome(kernel)
     assert outcome(kernel)[1]["blocklist"] == [("a9fe4d01", "0900000000000000")]    # 7 + 2
