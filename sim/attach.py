@@ -405,17 +405,23 @@ class Attachment:
                                  f"{', '.join(s.name for s in self.nic.specs) or 'none'})"}
             if op == "dump":
                 return {"map": self.nic.dump(name)}
-            if op == "update":
-                result = self.nic.update(name, bytes.fromhex(request["key"]),
-                                         bytes.fromhex(request["value"]),
-                                         int(request.get("flags", 0)))
-            elif op == "delete":
-                result = self.nic.delete(name, bytes.fromhex(request["key"]))
-            elif op == "lookup":
-                value = self.nic.lookup(name, bytes.fromhex(request["key"]))
-                return {"value": value.hex() if value is not None else None}
-            else:
+            if op not in ("update", "delete", "lookup"):
                 return {"error": f"unknown op {op!r}"}
+            spec = next(s for s in self.nic.specs if s.name == name)
+            key = bytes.fromhex(request["key"])
+            if len(key) != spec.key_size:
+                return {"error": f"map {name!r}: key is {spec.key_size} bytes, got {len(key)}"}
+            if op == "update":
+                value = bytes.fromhex(request["value"])
+                if len(value) != spec.value_size:
+                    return {"error": f"map {name!r}: value is {spec.value_size} bytes, got "
+                                     f"{len(value)}"}
+                result = self.nic.update(name, key, value, int(request.get("flags", 0)))
+            elif op == "delete":
+                result = self.nic.delete(name, key)
+            else:
+                value = self.nic.lookup(name, key)
+                return {"value": value.hex() if value is not None else None}
         except (LiveError, KeyError, ValueError) as exc:
             return {"error": str(exc)}
         except Exception as exc:        # a request never stops the NIC: the client is told

@@ -170,15 +170,12 @@ class RtlLiveNic(LiveNic):
 
     def update(self, name, key, value, flags=0):
         m = self._map(name)
-        return self._port_result(m.nic.map_port.update(m.map_id, bytes(key),
-                                                       self._value(m, value), flags))
+        return self._run(m.nic.map_port.update(m.map_id, bytes(key), self._value(m, value),
+                                               flags))
 
     def delete(self, name, key):
         m = self._map(name)
-        return self._port_result(m.nic.map_port.delete(m.map_id, bytes(key)))
-
-    def _port_result(self, call) -> int:
-        return self._run(call)
+        return self._run(m.nic.map_port.delete(m.map_id, bytes(key)))
 
     def _value(self, m, value: bytes) -> bytes:
         # per-CPU: one value for every engine, as the driver's Map.update stores it

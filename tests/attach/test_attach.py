@@ -14,7 +14,7 @@ from scapy.layers.inet import ICMP, IP
 from scapy.layers.l2 import Ether
 
 from firmware.cli import main
-from sim.attach import _in_namespace, state_dir
+from sim.attach import _in_namespace, control_request, state_dir
 from sim.pcap import read_frames
 from tests.attach.attached import Attached, in_ns, netns_exists
 from tests.attach.conftest import require_namespaces
@@ -179,6 +179,9 @@ def test_map_refuses_unknown_map_and_wrong_key_on_a_running_nic(live_programs, c
         nonhex_err = capsys.readouterr().err
         exists = main(["map", "--name", name, "delete", "blocklist", "key", "1", "2", "3", "4"])
         exists_err = capsys.readouterr().err
+        # the socket checks sizes itself, whatever client speaks to it
+        raw = control_request(name, {"op": "update", "map": "blocklist", "key": "01",
+                                     "value": "00" * 8})
         nic.interrupt()
     finally:
         nic.kill()
@@ -187,6 +190,7 @@ def test_map_refuses_unknown_map_and_wrong_key_on_a_running_nic(live_programs, c
     assert short == 2 and "update blocklist: key is 4 bytes, got 2" in short_err
     assert nonhex == 2 and "value byte 'zz' is not a hex byte" in nonhex_err
     assert exists == 1 and "delete failed: ENOENT" in exists_err
+    assert raw == {"error": "map 'blocklist': key is 4 bytes, got 1"}
 
 
 def test_attach_refuses_an_existing_namespace_and_leaves_it(live_programs, capsys):
