@@ -4,12 +4,15 @@ named; and a small ``xdpnic report`` whose rows do not depend on where they ran.
 
 import json
 import math
+import pathlib
 
 import pytest
 
 from firmware.cli import main
 from perf import sweep
 from tests.conftest import require_verilator
+
+DEMO = pathlib.Path(__file__).resolve().parents[2] / "firmware" / "progs" / "asm" / "xdp_demo.s"
 
 
 def test_local_cluster_returns_results_in_order():
@@ -50,8 +53,7 @@ def test_unreachable_scheduler_exits_2(capsys, tmp_path, monkeypatch):
 def test_bad_sweep_options_exit_2(argv, message, capsys, tmp_path):
     assert main(["report", *argv, "--out", str(tmp_path / "p.md")]) == 2
     assert message in capsys.readouterr().err
-    assert main(["bench", "firmware/progs/asm/xdp_demo.s", *argv, "--out",
-                 str(tmp_path / "b")]) == 2
+    assert main(["bench", str(DEMO), *argv, "--out", str(tmp_path / "b")]) == 2
     assert message in capsys.readouterr().err
 
 
