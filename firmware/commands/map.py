@@ -70,15 +70,23 @@ def main(args) -> int:
     from ..driver.map_entries import MapEntryError, parse_key_args, parse_update
     from .maps import format_map
 
-    words = [w for w in args.words if w not in ("-j", "--json")]
-    as_json = args.json or len(words) != len(args.words)
+    # options after the map's words land among them (argparse's REMAINDER): take them out
+    words, as_json, name = [], args.json, args.name
+    rest = iter(args.words)
+    for word in rest:
+        if word in ("-j", "--json"):
+            as_json = True
+        elif word == "--name" or word.startswith("--name="):
+            name = word.partition("=")[2] or next(rest, "")
+        else:
+            words.append(word)
 
     def fail(message: str, status: int = 2) -> int:
         print(f"xdpnic map: {message}", file=sys.stderr)
         return status
 
     def ask(request: dict) -> dict:
-        answer = control_request(args.name, request)
+        answer = control_request(name, request)
         if "error" in answer and "errno" not in answer:
             raise AttachError(answer["error"])
         return answer

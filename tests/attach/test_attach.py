@@ -169,7 +169,7 @@ def test_map_refuses_unknown_map_and_wrong_key_on_a_running_nic(live_programs, c
     name = unique("b")
     nic = Attached(live_programs["xdp_blocklist"], name, "--target", "model")
     try:
-        unknown = main(["map", "--name", name, "dump", "nomap"])
+        unknown = main(["map", "dump", "nomap", "--name", name])     # options after, too
         unknown_err = capsys.readouterr().err
         short = main(["map", "--name", name, "update", "blocklist", "key", "1", "2", "value",
                       *["0"] * 8])
