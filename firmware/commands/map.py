@@ -71,13 +71,13 @@ def main(args) -> int:
     from .maps import format_map
 
     # options after the map's words land among them (argparse's REMAINDER): take them out
-    words, as_json, name = [], args.json, args.name
+    words, as_json, nic_name = [], args.json, args.name
     rest = iter(args.words)
     for word in rest:
         if word in ("-j", "--json"):
             as_json = True
         elif word == "--name" or word.startswith("--name="):
-            name = word.partition("=")[2] or next(rest, "")
+            nic_name = word.partition("=")[2] or next(rest, "")
         else:
             words.append(word)
 
@@ -86,7 +86,7 @@ def main(args) -> int:
         return status
 
     def ask(request: dict) -> dict:
-        answer = control_request(name, request)
+        answer = control_request(nic_name, request)
         if "error" in answer and "errno" not in answer:
             raise AttachError(answer["error"])
         return answer
