@@ -74,7 +74,7 @@ def test_run_with_trace_and_json(tmp_path, capsys):
                  "--trace", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["frames"][0] == {
-        "index": 0, "action": "pass", "egress": "pass", "input_length": 60,
+        "index": 0, "action": "pass", "egress": "pass", "input_length": 60, "cut": 0,
         "output_length": 60, "r0": 2, "reason": "", "trap": "NONE", "trap_pc": None,
         "instructions": 2, "cycles": None}
     assert (tmp_path / "o" / "trace.txt").read_text() == (
