@@ -1,5 +1,6 @@
 """``xdpnic run PROG --pcap IN --out DIR``: run an XDP program over a capture on a target."""
 
+import errno
 import importlib
 import json
 import pathlib
@@ -31,6 +32,11 @@ def run_on_model(image, frames: list[bytes], options: dict) -> list[FrameResult]
         maps = MapSet(image.maps, programs=getattr(image, "programs", None))
     except MapError as exc:
         raise ProgramError(f"{image.source}: {exc}") from None
+    for e in options.get("map_entries") or []:
+        result = maps.by_name(e.map).update(e.key, e.value, e.flags)
+        if result:
+            raise ProgramError(f"map {e.map!r}: update of key {e.key.hex()} refused: "
+                               f"{errno.errorcode.get(-result, result)}")
     engine = EngineState(fib=options.get("fib"))
     timestamps = options.get("timestamps_ns") or [0] * len(frames)
     results = []
@@ -79,12 +85,23 @@ def register(subparsers) -> None:
                    help="RTL simulator for --target rtl (default verilator)")
     p.add_argument("--waves", action="store_true",
                    help="--target rtl: dump waveforms (an FST file; its path is in result.json)")
+    p.add_argument("--maps", action="append", default=[], metavar="[NAME=]FILE.json",
+                   help="set map entries from 'bpftool map dump -j' output: a file "
+                        "{\"NAME\": [entries]}, or NAME=FILE for one map's dump (repeatable)")
+    p.add_argument("--map", action="append", default=[], nargs="+", metavar="ARG",
+                   dest="map_updates",
+                   help="set one entry, as 'bpftool map update' takes it: NAME key [hex] "
+                        "BYTE... value [hex] BYTE... [any|exist|noexist] (repeatable)")
     p.add_argument("--json", action="store_true", help="print result.json to stdout")
     p.set_defaults(func=main)
 
 
-def _target(name: str):
-    module_name, func = RUN_TARGETS[name].split(":")
+def _target(name: str, entries: list):
+    if name == "rtl" and entries:
+        # entries go through the host driver's map mailbox: the harness driven op by op
+        module_name, func = "sim.live", "run_frames"
+    else:
+        module_name, func = RUN_TARGETS[name].split(":")
     return getattr(importlib.import_module(module_name), func)
 
 
@@ -130,7 +147,7 @@ def summarize(results: list[FrameResult], ports: int) -> dict:
 
 
 def main(args) -> int:
-    from sim.pcap import PcapError, PcapWriter, read_records
+    from sim.pcap import PcapError, PcapWriter, read_capture
     if not 2 <= args.ports <= MAX_PORTS:
         print(f"xdpnic run: --ports must be 2..{MAX_PORTS} (the NIC's range), not {args.ports}",
               file=sys.stderr)
@@ -147,10 +164,14 @@ def main(args) -> int:
         print(f"xdpnic run: --ingress-port {args.ingress_port} is not one of the "
               f"{args.ports} ports", file=sys.stderr)
         return 2
+    from ..driver.map_entries import MapEntryError, parse_update, read_dump_file
     try:
         image = load_program(args.program, args.section)
-        records = read_records(args.pcap)
-    except (ProgramError, PcapError) as exc:
+        entries = [e for arg in getattr(args, "maps", []) for e in read_dump_file(arg, image.maps)]
+        entries += [parse_update(tokens, image.maps)
+                    for tokens in getattr(args, "map_updates", [])]
+        captured = read_capture(args.pcap)
+    except (ProgramError, PcapError, MapEntryError) as exc:
         print(f"xdpnic run: {exc}", file=sys.stderr)
         return 2
     try:
@@ -168,13 +189,26 @@ def main(args) -> int:
     except OSError as exc:
         print(f"xdpnic run: cannot create {out}: {exc.strerror}", file=sys.stderr)
         return 2
-    frames = [frame for _timestamp, frame in records]
+    frames = [r.frame for r in captured]
+    cut = {index: r for index, r in enumerate(captured) if r.cut}
+    if cut:
+        shown = ", ".join(f"record {i}: {r.cut} of {r.original_length} bytes"
+                          for i, r in list(cut.items())[:5])
+        more = f" and {len(cut) - 5} more" if len(cut) > 5 else ""
+        print(f"xdpnic run: warning: {args.pcap}: {len(cut)} frame(s) cut short by the "
+              f"capture's snap length ({shown}{more}); they run as captured, and result.json "
+              f"gives each one's 'cut' bytes", file=sys.stderr)
     options = {"ports": args.ports, "ingress_port": args.ingress_port, "budget": args.budget,
-               "trace": args.trace, "timestamps_ns": [t for t, _frame in records],
+               "trace": args.trace, "timestamps_ns": [r.timestamp_ns for r in captured],
                "sim": getattr(args, "sim", None), "waves": getattr(args, "waves", False),
-               "fib": fib}
+               "map_entries": entries, "fib": fib}
+    if entries and args.target == "rtl" and (options["sim"] == "icarus" or options["waves"]):
+        print("xdpnic run: --map/--maps on the rtl target run on Verilator's harness "
+              "(through the map mailbox); --sim icarus and --waves cannot take them",
+              file=sys.stderr)
+        return 2
     try:
-        results = _target(args.target)(image, frames, options)
+        results = _target(args.target, entries)(image, frames, options)
     except ProgramError as exc:
         print(f"xdpnic run: {exc}", file=sys.stderr)
         return 2
@@ -193,7 +227,8 @@ def main(args) -> int:
             writers[egress].write(r.frame)
         records.append({
             "index": index, "action": r.disposition, "egress": egress,
-            "input_length": len(frames[index]), "output_length": len(r.frame) if egress else 0,
+            "input_length": len(frames[index]), "cut": captured[index].cut,
+            "output_length": len(r.frame) if egress else 0,
             "r0": r.r0, "reason": r.reason, "trap": r.trap.name, "trap_pc": r.trap_pc,
             "instructions": r.insn_count, "cycles": getattr(r, "cycles", None),
         })

@@ -131,6 +131,8 @@ def run_frames(image, frames: list[bytes], options: dict) -> list[FrameResult]:
     try:
         with KernelXdp(image.insns, image.maps, name=image.name or "xdpnic",
                        programs=getattr(image, "programs", None)) as xdp:
+            for e in options.get("map_entries") or []:      # xdpnic run --map / --maps
+                xdp.map(e.map).update(e.key, e.value, e.flags)
             for frame in frames:
                 reason = ingress_discard_reason(frame)
                 if reason:
