@@ -4,13 +4,14 @@ block RAM, with a small stash in flip-flops.
 A *pattern* is the owner map id, a tag (0 for hash keys; prefix length + 1 for an LPM entry) and
 the key; the table maps a pattern to the *slot* the map unit gave it (the map's value index). An
 LPM entry keeps its key as given, host bits included (get-next-key returns it so); it is
-compared and hashed with the bits beyond its prefix cleared (``matched``), and a query comes
-with them cleared. The table is the only copy of the keys: ``fetch`` reads a slot's. Each of the
-``WAYS`` ways is a RAM of ``buckets`` entries (valid, slot, pattern), and way ``w`` keeps a
-pattern in bucket ``h_w(pattern)``, an H3 hash (each index bit the parity of the pattern ANDed
-with a fixed random mask, ``hash_masks``). A probe reads the pattern's bucket in every way at
-once and compares the four entries and the ``STASH`` stash entries with it in the next cycle:
-one probe per cycle, the answer the cycle after, whatever the occupancy.
+compared and hashed with the bits beyond its prefix cleared (the comparison masks every entry
+with the query's tag, which a matching entry shares), and a query comes with them cleared. The
+table is the only copy of the keys: ``fetch`` reads a slot's. Each of the ``WAYS`` ways is a RAM
+of ``buckets`` entries (valid, slot, pattern), and way ``w`` keeps a pattern in bucket
+``h_w(pattern)``, an H3 hash (each index bit the parity of the pattern ANDed with a fixed random
+mask, ``hash_masks``). A probe reads the pattern's bucket in every way at once and compares the
+four entries and the ``STASH`` stash entries with it in the next cycle: one probe per cycle, the
+answer the cycle after, whatever the occupancy.
 
 An insert puts the pattern in the first of its buckets that is empty; when all four are taken it
 evicts one (a random way, not the one it just came from), takes its place and re-inserts the
@@ -143,17 +144,21 @@ class HashTable(wiring.Component):
             "fetched_key": Out(key_bits), "ready": Out(1), "can_insert": Out(1),
         })
 
-    def matched(self, m: Module, pattern, name: str):
-        """``pattern`` as compared and hashed: an LPM key (tag = prefix length + 1) without the
-        bits beyond its prefix (byte 0 most significant, as the trie compares them)."""
-        tag = pattern[self.owner_bits:self.owner_bits + self.tag_bits]
-        key = pattern[self.owner_bits + self.tag_bits:]
-        keep = []
+    def prefix_mask(self, m: Module, tag, name: str):
+        """The key bits an LPM entry of ``tag`` (prefix length + 1; 0: a hash key, all bits)
+        compares: byte 0 most significant, as the trie compares them."""
+        keep = Signal(self.key_bits, name=name)
         for j in range(self.key_bits):
             position = 8 * (j // 8) + 7 - j % 8      # the bit's place counted from the top
-            keep.append((tag == 0) | (tag > position + 1))
+            m.d.comb += keep[j].eq((tag == 0) | (tag > position + 1))
+        return keep
+
+    def matched(self, m: Module, pattern, name: str):
+        """``pattern`` as hashed: an LPM key without the bits beyond its prefix."""
+        head = self.owner_bits + self.tag_bits
+        keep = self.prefix_mask(m, pattern[self.owner_bits:head], f"{name}_mask")
         out = Signal(self.pattern_bits, name=name)
-        m.d.comb += out.eq(Cat(pattern[:self.owner_bits + self.tag_bits], key & Cat(*keep)))
+        m.d.comb += out.eq(Cat(pattern[:head], pattern[head:] & keep))
         return out
 
     def elaborate(self, platform):
@@ -196,6 +201,14 @@ class HashTable(wiring.Component):
                     loc_wr.data.eq(Cat(Const(1, 1), Const(stash, 1), Const(way, 2)
                                        if isinstance(way, int) else way, index))]
 
+        # An entry matches the query with the same map id and tag and the same key under the
+        # tag's prefix; one mask, from the query's tag, serves every entry compared.
+        head = self.owner_bits + self.tag_bits
+        query_mask = self.prefix_mask(m, self.q_tag, "query_mask")
+
+        def same(pattern):
+            return (pattern[:head] == query[:head]) & ((pattern[head:] & query_mask) == self.q_key)
+
         # The ways.
         e_valid, e_slot, e_pat, index, wr_ports, matches = [], [], [], [], [], []
         for w in range(WAYS):
@@ -214,16 +227,14 @@ class HashTable(wiring.Component):
             e_pat.append(rd.data[1 + sbits:])
             index.append(idx)
             wr_ports.append(wr)
-            matches.append((rd.data[0] & (self.matched(m, e_pat[-1], f"way{w}_matched") == query),
-                            e_slot[-1]))
+            matches.append((rd.data[0] & same(e_pat[-1]), e_slot[-1]))
 
         # The stash.
         s_valid = Signal(STASH)
         s_slot = [Signal(sbits, name=f"stash_slot{k}") for k in range(STASH)]
         s_pat = [Signal(pbits, name=f"stash_pattern{k}") for k in range(STASH)]
         for k in range(STASH):
-            matches.append((s_valid[k] & (self.matched(m, s_pat[k], f"stash{k}_matched") == query),
-                            s_slot[k]))
+            matches.append((s_valid[k] & same(s_pat[k]), s_slot[k]))
         m.d.comb += self.can_insert.eq(~s_valid.all())
 
         hit_slot = Const(0, sbits)
