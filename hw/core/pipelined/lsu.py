@@ -20,7 +20,7 @@ Ref: RFC 9669 sections 5.2-5.3 (loads, stores, atomics); Linux kernel/bpf/core.c
 """
 
 from amaranth.hdl import Module, Signal, Mux
-from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from firmware.ebpf import isa, machine
