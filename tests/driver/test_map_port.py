@@ -59,15 +59,18 @@ def test_the_model_announces_its_features_in_the_capability_registers():
                  "CAP_MAPS", "CAP_MAP_SLOTS", "CAP_MAP_BYTES")}
         return caps
     caps = run(go())
-    low_helpers = [h for h in HelperId if h < 32]
-    high_helpers = [h for h in HelperId if 32 <= h < 64]
-    ext_helpers = [h for h in HelperId if 64 <= h < 96]
+    # The device's driver loads neither tail-call programs nor a FIB yet (docs/driver.md).
+    offered = [h for h in HelperId if h not in (HelperId.TAIL_CALL, HelperId.FIB_LOOKUP)]
+    low_helpers = [h for h in offered if h < 32]
+    high_helpers = [h for h in offered if 32 <= h < 64]
+    ext_helpers = [h for h in offered if 64 <= h < 96]
     assert ext_helpers == [HelperId.XDP_ADJUST_TAIL]
     assert caps["CAP_HELPERS_LO"] == sum(1 << h for h in low_helpers)
     assert caps["CAP_HELPERS_HI"] == sum(1 << (h - 32) for h in high_helpers)
     assert caps["CAP_HELPERS_EXT"] == 1 << (HelperId.XDP_ADJUST_TAIL - 64)
-    # ARRAY 2, PERCPU_ARRAY 6, HASH 1, PERCPU_HASH 5, LRU_HASH 9, LPM_TRIE 11, DEVMAP 14
-    assert caps["CAP_MAP_TYPES"] == sum(1 << t for t in (1, 2, 5, 6, 9, 11, 14)) == 0x4A66
+    # ARRAY 2, PERCPU_ARRAY 6, HASH 1, PERCPU_HASH 5, LRU_HASH 9, LPM_TRIE 11, DEVMAP 14,
+    # CPUMAP 16, DEVMAP_HASH 25 (uapi enum bpf_map_type)
+    assert caps["CAP_MAP_TYPES"] == sum(1 << t for t in (1, 2, 5, 6, 9, 11, 14, 16, 25))
     assert caps["CAP_MAPS"] == 16 | 24 << 8 | 1 << 16 | 1 << 24
     assert (caps["CAP_MAP_SLOTS"], caps["CAP_MAP_BYTES"]) == (512, 65536)
     features = features_from_caps(caps)
