@@ -123,7 +123,10 @@ def _ready(attachment, as_json: bool) -> None:
 def _final(args, counters: dict) -> None:
     from ..ebpf.xdp import Disposition
     if args.json:
-        print(json.dumps({"counters": counters}), flush=True)
+        # every counter, zeros included, so that a script reads any key it knows of
+        names = (["received", *Disposition.ALL, "host_tx"]
+                 + [f"port{p}_{d}" for p in range(args.ports) for d in ("rx", "tx")])
+        print(json.dumps({"counters": {n: counters.get(n, 0) for n in names}}), flush=True)
         return
     print(f"detached {args.name!r}; namespaces and interfaces removed")
     print(f"  {'received':<10} {counters.get('received', 0):>8}")

@@ -108,7 +108,10 @@ def main(args) -> int:
             return fail(f"'{command}' needs a map name (the NIC's maps: "
                         f"{', '.join(m['name'] for m in listing) or 'none'})")
         if command == "dump":
-            name = words[1] if words[0] == "name" and len(words) > 1 else words[0]
+            named = words[0] == "name" and len(words) > 1
+            name, extra = (words[1], words[2:]) if named else (words[0], words[1:])
+            if extra:
+                return fail(f"'dump {name}' takes nothing more, not {' '.join(extra)!r}")
             m = ask({"op": "dump", "map": name})["map"]
             if as_json:
                 print(json.dumps(_dump_json(m)))

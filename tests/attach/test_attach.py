@@ -179,6 +179,8 @@ def test_map_refuses_unknown_map_and_wrong_key_on_a_running_nic(live_programs, c
         nonhex_err = capsys.readouterr().err
         exists = main(["map", "--name", name, "delete", "blocklist", "key", "1", "2", "3", "4"])
         exists_err = capsys.readouterr().err
+        extra = main(["map", "--name", name, "dump", "blocklist", "stats"])
+        extra_err = capsys.readouterr().err
         # the socket checks sizes itself, whatever client speaks to it
         raw = control_request(name, {"op": "update", "map": "blocklist", "key": "01",
                                      "value": "00" * 8})
@@ -190,6 +192,7 @@ def test_map_refuses_unknown_map_and_wrong_key_on_a_running_nic(live_programs, c
     assert short == 2 and "update blocklist: key is 4 bytes, got 2" in short_err
     assert nonhex == 2 and "value byte 'zz' is not a hex byte" in nonhex_err
     assert exists == 1 and "delete failed: ENOENT" in exists_err
+    assert extra == 2 and "'dump blocklist' takes nothing more, not 'stats'" in extra_err
     assert raw == {"error": "map 'blocklist': key is 4 bytes, got 1"}
 
 
@@ -272,3 +275,24 @@ def test_namespaces_left_by_a_killed_attach_are_named_with_the_way_out(live_prog
     assert status == 2
     assert f"left by an 'xdpnic attach' that was killed (pid {nic.proc.pid} is gone)" in err
     assert f"ip netns del {name}; ip netns del {name}-host" in err
+
+
+def test_attach_json_counters_name_every_counter_even_at_zero(live_programs):
+    require_namespaces()
+    import sys
+    name = unique("z")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "firmware.cli", "attach", str(live_programs["xdp_blocklist"]),
+             "--json", "--name", name, "--target", "model", "--ports", "3", "--duration", "0.5"],
+            cwd=pathlib.Path(__file__).resolve().parents[2], capture_output=True, text=True,
+            timeout=60)
+    finally:
+        for ns in (name, f"{name}-host"):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    assert done.returncode == 0, done.stderr
+    counters = json.loads(done.stdout.splitlines()[-1])["counters"]
+    # no frame was sent: every counter a script may read is there, at 0
+    expected = {"received", "drop", "aborted", "pass", "tx", "redirect", "discard", "host_tx"}
+    expected |= {f"port{p}_{d}" for p in range(3) for d in ("rx", "tx")}
+    assert counters == dict.fromkeys(expected, 0)
