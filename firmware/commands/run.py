@@ -91,7 +91,8 @@ def register(subparsers) -> None:
     p.add_argument("--map", action="append", default=[], nargs="+", metavar="ARG",
                    dest="map_updates",
                    help="set one entry, as 'bpftool map update' takes it: NAME key [hex] "
-                        "BYTE... value [hex] BYTE... [any|exist|noexist] (repeatable)")
+                        "BYTE... value [hex] BYTE... [any|exist|noexist] (repeatable; it takes "
+                        "every word up to the next option, so give PROG before it)")
     p.add_argument("--json", action="store_true", help="print result.json to stdout")
     p.set_defaults(func=main)
 
