@@ -135,6 +135,8 @@ def _killed_attach(name: str) -> int | None:
 
 def control_request(name: str, request: dict, timeout: float = 30.0) -> dict:
     """Send one request to the NIC attached as ``name``; its answer."""
+    if not valid_name(name):
+        raise AttachError(f"--name {name!r}: use {NAME_PATTERN}")
     path = state_dir(name) / "control.sock"
     if not path.exists():
         raise AttachError(f"no NIC attached as {name!r} ({path} does not exist; start one "
@@ -150,6 +152,9 @@ def control_request(name: str, request: dict, timeout: float = 30.0) -> dict:
                 if not chunk:
                     break
                 data += chunk
+        except PermissionError:
+            raise AttachError(f"control socket {path}: needs root, as the attach that made "
+                              "it (run it with sudo)") from None
         except OSError as exc:
             raise AttachError(f"control socket {path}: {exc.strerror or exc}") from None
     if not data:

@@ -164,6 +164,13 @@ def test_map_on_no_attached_nic_says_so(capsys):
     assert "no NIC attached as 'nosuchnic'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name", ["../x", "", "UPPER"])
+def test_map_refuses_a_name_attach_would_refuse(name, capsys):
+    status = main(["map", "--name", name, "list"])
+    assert status == 2
+    assert f"--name {name!r}: use" in capsys.readouterr().err
+
+
 def test_map_refuses_unknown_map_and_wrong_key_on_a_running_nic(live_programs, capsys):
     require_namespaces()
     name = unique("b")
