@@ -67,7 +67,7 @@ def _dump_json(m: dict) -> list[dict]:
 def main(args) -> int:
     from sim.attach import AttachError, control_request
 
-    from ..driver.map_entries import MapEntryError, parse_key_args, parse_update
+    from ..driver.map_entries import PER_CPU_TYPES, MapEntryError, parse_key_args, parse_update
     from .maps import format_map
 
     # options after the map's words land among them (argparse's REMAINDER): take them out
@@ -128,12 +128,22 @@ def main(args) -> int:
             if command == "lookup":
                 if answer["value"] is None:
                     return fail(f"lookup failed: key {key.hex()} not found", 1)
-                value = answer["value"]
-                if as_json:
+                value, width = answer["value"], 2 * spec.value_size
+                copies = [value[i:i + width] for i in range(0, len(value), width)]
+                if spec.type not in {t.name for t in PER_CPU_TYPES}:
+                    if as_json:
+                        print(json.dumps({"key": _bpftool_bytes(key.hex()),
+                                          "value": _bpftool_bytes(value)}))
+                    else:
+                        print(f"key: {_spaced(key.hex())}  value: {_spaced(value)}")
+                elif as_json:
                     print(json.dumps({"key": _bpftool_bytes(key.hex()),
-                                      "value": _bpftool_bytes(value)}))
-                else:
-                    print(f"key: {_spaced(key.hex())}  value: {_spaced(value)}")
+                                      "values": [{"cpu": c, "value": _bpftool_bytes(v)}
+                                                 for c, v in enumerate(copies)]}))
+                else:           # bpftool's per-CPU form: one line per CPU
+                    print(f"key:\n{_spaced(key.hex())}")
+                    for c, v in enumerate(copies):
+                        print(f"value (CPU {c:02d}): {_spaced(v)}")
                 return 0
         if "errno" in answer:
             return fail(f"{command} failed: {answer['error']}", 1)

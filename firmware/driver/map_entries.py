@@ -152,6 +152,9 @@ def _dump_entries(dump, spec, where: str) -> list[MapEntry]:
             raise MapEntryError(f"{at}: no 'key' (bpftool -j prints key and value as bytes)")
         key = _hex_list(item["key"], "key", spec.key_size, at)
         if "values" in item:                # per-CPU
+            if spec.type not in PER_CPU_TYPES:
+                raise MapEntryError(f"{at}: map {spec.name!r} is not per-CPU: give its entries "
+                                    f"a 'value', not per-CPU 'values'")
             per_cpu = item["values"]
             if not isinstance(per_cpu, list) or not per_cpu:
                 raise MapEntryError(f"{at}: 'values' is not a list of per-CPU values")

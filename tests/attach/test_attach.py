@@ -303,3 +303,22 @@ def test_attach_json_counters_name_every_counter_even_at_zero(live_programs):
     expected = {"received", "drop", "aborted", "pass", "tx", "redirect", "discard", "host_tx"}
     expected |= {f"port{p}_{d}" for p in range(3) for d in ("rx", "tx")}
     assert counters == dict.fromkeys(expected, 0)
+
+
+def test_map_lookup_on_a_per_cpu_map_prints_each_cpus_value_as_bpftool(monkeypatch, capsys):
+    import sim.attach
+    listing = [{"id": 1, "name": "pkts", "type": "PERCPU_ARRAY", "flags": 0, "key_size": 4,
+                "value_size": 2, "max_entries": 1}]
+
+    def answer(name, request):
+        if request["op"] == "list":
+            return {"maps": listing}
+        return {"value": "0100" "0200"}             # engine 0's copy, then engine 1's
+    monkeypatch.setattr(sim.attach, "control_request", answer)
+    assert main(["map", "lookup", "pkts", "key", "0", "0", "0", "0"]) == 0
+    assert capsys.readouterr().out == ("key:\n00 00 00 00\n"
+                                       "value (CPU 00): 01 00\nvalue (CPU 01): 02 00\n")
+    assert main(["map", "lookup", "pkts", "key", "0", "0", "0", "0", "-j"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "key": ["0x00"] * 4, "values": [{"cpu": 0, "value": ["0x01", "0x00"]},
+                                         {"cpu": 1, "value": ["0x02", "0x00"]}]}

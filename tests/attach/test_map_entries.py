@@ -191,3 +191,16 @@ def test_maps_file_from_a_btf_map_dump_of_the_loaded_program(live_programs, capt
     model = run(prog, capture, tmp_path / "model", "model", "--maps", maps_file)
     assert outcome(model) == outcome(kernel)
     assert outcome(kernel)[1]["blocklist"] == [("a9fe4d01", "0900000000000000")]    # 7 + 2
+
+
+def test_maps_file_refuses_per_cpu_values_for_a_map_that_is_not_per_cpu(tmp_path):
+    from firmware.driver.map_entries import read_dump_file
+    dump = [{"key": ["0xa9", "0xfe", "0x4d", "0x01"],
+             "values": [{"cpu": 0, "value": ["0x01"] + ["0x00"] * 7}]}]
+    path = tmp_path / "blocklist.json"
+    path.write_text(json.dumps(dump))
+    with pytest.raises(MapEntryError, match="'blocklist' is not per-CPU"):
+        read_dump_file(f"blocklist={path}", SPECS)
+    per_cpu = [MapSpec("blocklist", MapType.PERCPU_HASH, 4, 8, 64)]
+    [entry] = read_dump_file(f"blocklist={path}", per_cpu)
+    assert (entry.key, entry.value) == (bytes([169, 254, 77, 1]), bytes([1] + [0] * 7))
