@@ -1,4 +1,5 @@
-"""Single-cycle ALU: every RFC 9669 ALU operation except div and mod (see ``divider``).
+"""Single-cycle ALU: every RFC 9669 ALU operation except div and mod (see ``divider``), and
+mul too where a pipelined multiplier takes it (``with_mul=False``).
 
 Mirrors :func:`firmware.ebpf.isa.alu`: 32-bit forms work on the low halves and zero-extend;
 shift amounts are masked to the width; ``off`` selects movsx widths; ``imm`` is the END width
@@ -25,6 +26,12 @@ def byte_swap(m: Module, value, bits: int):
 
 class ALU(wiring.Component):
     """Combinational ALU.
+
+    Parameters
+    ----------
+    with_mul : bool
+        Compute mul here (the one-cycle core); the pipelined core's multiplier
+        (``pipelined/multiplier.py``) spreads it over DSP stages instead.
 
     Members
     -------
@@ -53,6 +60,10 @@ class ALU(wiring.Component):
     src_is_reg: In(1)
     result: Out(64)
 
+    def __init__(self, with_mul: bool = True):
+        self.with_mul = with_mul
+        super().__init__()
+
     def elaborate(self, platform):
         m = Module()
         a, b = self.a, self.b
@@ -65,8 +76,9 @@ class ALU(wiring.Component):
                 m.d.comb += r.eq(a + b)
             with m.Case(AluOp.SUB):
                 m.d.comb += r.eq(a - b)
-            with m.Case(AluOp.MUL):
-                m.d.comb += r.eq(a * b)
+            if self.with_mul:
+                with m.Case(AluOp.MUL):
+                    m.d.comb += r.eq(a * b)
             with m.Case(AluOp.OR):
                 m.d.comb += r.eq(a | b)
             with m.Case(AluOp.AND):

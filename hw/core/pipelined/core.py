@@ -17,6 +17,7 @@ from firmware.ebpf import isa
 from ..branch import BranchUnit
 from ..callstack import CallStack
 from ..control import TrapCause
+from ..alu import ALU
 from ..decoder import Decoder, Mode
 from ..divider import Divider
 from ..helper import HelperRequest, HelperResponse
@@ -24,7 +25,6 @@ from ..imem import InstructionMemory
 from ..lsu import ExtRequest, ExtResponse
 from ..regfile import RegisterFile
 from ..stack import ByteRAM, StackRAM
-from .alu import ALU
 from .lsu import LSU
 from .multiplier import Multiplier
 from .pipeline import Pipeline
@@ -72,7 +72,7 @@ class Core(wiring.Component):
         m.submodules.imem = imem = InstructionMemory(self.imem_depth)
         m.submodules.decoder = dec = Decoder()
         m.submodules.regfile = rf = RegisterFile()
-        m.submodules.alu = alu = ALU()
+        m.submodules.alu = alu = ALU(with_mul=False)
         m.submodules.branch = br = BranchUnit()
         m.submodules.multiplier = mul = Multiplier()
         m.submodules.divider = div = Divider()

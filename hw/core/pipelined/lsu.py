@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from firmware.ebpf import isa, machine
 
-from .alu import byte_swap
+from ..alu import byte_swap
 from ..decoder import Kind, Size
 from ..lsu import ExtRequest, ExtResponse
 
